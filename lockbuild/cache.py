@@ -1,0 +1,151 @@
+"""On-disk cache: immutable artifacts keyed by sha256, index pages kept for revalidation."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def default_cache_dir() -> Path:
+    """The platform's cache directory for lockbuild (LOCKBUILD_CACHE_DIR overrides)."""
+    env = os.environ.get("LOCKBUILD_CACHE_DIR")
+    if env:
+        return Path(env)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "lockbuild"
+    if os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home())
+        return Path(base) / "lockbuild" / "Cache"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "lockbuild"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    url: str
+    body: bytes
+    content_type: str
+    etag: str | None
+    last_modified: str | None
+
+
+class Cache:
+    """A content-addressed store; every entry is checked against its hash when read.
+
+    Entries are written atomically, so concurrent runs sharing a cache never see a
+    half-written entry; a corrupted entry is treated as missing and fetched again.
+    """
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    @property
+    def enabled(self) -> bool:
+        return self.root is not None
+
+    def _path(self, bucket: str, key: str) -> Path:
+        assert self.root is not None
+        return self.root / bucket / key[:2] / key
+
+    def get_blob(self, bucket: str, sha256: str) -> bytes | None:
+        """Bytes whose sha256 is ``sha256``, or None when absent or corrupted."""
+        if self.root is None:
+            return None
+        path = self._path(bucket, sha256)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if sha256_hex(data) != sha256:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        return data
+
+    def put_blob(self, bucket: str, sha256: str, data: bytes) -> None:
+        if self.root is None or sha256_hex(data) != sha256:
+            return
+        with contextlib.suppress(OSError):
+            write_atomic(self._path(bucket, sha256), data)
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        """A JSON record stored under ``key`` (itself derived from content hashes)."""
+        if self.root is None:
+            return None
+        path = self._path(bucket, key)
+        try:
+            wrapper = json.loads(path.read_bytes())
+            payload = wrapper["payload"]
+            if wrapper["check"] != sha256_hex(json.dumps(payload, sort_keys=True).encode()):
+                raise ValueError("checksum mismatch")
+            return payload
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+
+    def put_json(self, bucket: str, key: str, payload: Any) -> None:
+        if self.root is None:
+            return
+        check = sha256_hex(json.dumps(payload, sort_keys=True).encode())
+        data = json.dumps({"check": check, "payload": payload}, sort_keys=True).encode()
+        with contextlib.suppress(OSError):
+            write_atomic(self._path(bucket, key), data)
+
+    def get_page(self, url: str) -> CachedPage | None:
+        record = self.get_json("pages", sha256_hex(url.encode()))
+        if not isinstance(record, dict) or record.get("url") != url:
+            return None
+        body = self.get_blob("page-bodies", record.get("body", ""))
+        if body is None:
+            return None
+        return CachedPage(
+            url=url,
+            body=body,
+            content_type=record.get("content_type", ""),
+            etag=record.get("etag"),
+            last_modified=record.get("last_modified"),
+        )
+
+    def put_page(self, page: CachedPage) -> None:
+        if self.root is None or not (page.etag or page.last_modified):
+            return
+        body_key = sha256_hex(page.body)
+        self.put_blob("page-bodies", body_key, page.body)
+        record = {
+            "url": page.url,
+            "body": body_key,
+            "content_type": page.content_type,
+            "etag": page.etag,
+            "last_modified": page.last_modified,
+        }
+        self.put_json("pages", sha256_hex(page.url.encode()), record)

@@ -1,0 +1,422 @@
+"""Reading distributions: wheel METADATA, sdist PKG-INFO and pyproject.toml (streamed from
+the archive in memory), and PEP 517 hooks run in isolated environments."""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import venv
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomllib
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .errors import BuildError, DistError
+
+LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
+MAX_MEMBER_BYTES = 16 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
+MAX_MEMBERS = 100_000
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """The parts of core metadata that resolution needs."""
+
+    name: NormalizedName
+    version: Version
+    requires_dist: tuple[str, ...]
+    requires_python: SpecifierSet | None
+    dynamic: frozenset[str]
+    metadata_version: str
+    provides_extra: tuple[str, ...] = ()
+
+
+def parse_metadata(data: bytes, where: str) -> CoreMetadata:
+    """Parse METADATA / PKG-INFO bytes; ``where`` names the file in errors."""
+    raw, _unparsed = parse_email(data)
+    try:
+        name = canonicalize_name(str(raw["name"]))
+        version = Version(str(raw["version"]))
+    except KeyError as exc:
+        raise DistError(f"{where}: metadata has no {exc.args[0]} field") from None
+    except InvalidVersion:
+        raise DistError(f"{where}: metadata has an invalid version {raw['version']!r}") from None
+    requires_python = None
+    if raw.get("requires_python"):
+        try:
+            requires_python = SpecifierSet(str(raw["requires_python"]))
+        except InvalidSpecifier:
+            requires_python = None
+    return CoreMetadata(
+        name=name,
+        version=version,
+        requires_dist=tuple(raw.get("requires_dist", [])),
+        requires_python=requires_python,
+        dynamic=frozenset(d.lower() for d in raw.get("dynamic", [])),
+        metadata_version=str(raw.get("metadata_version", "1.0")),
+        provides_extra=tuple(raw.get("provides_extra", [])),
+    )
+
+
+def wheel_metadata(data: bytes, filename: str) -> bytes:
+    """The METADATA file of a wheel held in memory."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            candidates = [
+                n
+                for n in archive.namelist()
+                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            ]
+            if len(candidates) != 1:
+                raise DistError(f"{filename}: wheel has no single .dist-info/METADATA")
+            info = archive.getinfo(candidates[0])
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise DistError(f"{filename}: METADATA is implausibly large")
+            return archive.read(info)
+    except zipfile.BadZipFile:
+        raise DistError(f"{filename}: not a valid wheel (bad zip file)") from None
+
+
+@dataclass(frozen=True)
+class BuildSystem:
+    """What ``[build-system]`` says (or pip's legacy default when there is none)."""
+
+    requires: tuple[str, ...]
+    backend: str
+    backend_path: tuple[str, ...]
+    has_pyproject: bool
+
+
+@dataclass(frozen=True)
+class SdistContents:
+    """The two files of an sdist that locking needs, read without extracting it."""
+
+    pkg_info: bytes | None
+    pyproject: bytes | None
+
+
+def _check_member_name(name: str, filename: str) -> None:
+    if name.startswith("/") or name.startswith("\\") or (len(name) > 1 and name[1] == ":"):
+        raise DistError(f"{filename}: archive member has an absolute path: {name}")
+    if ".." in name.replace("\\", "/").split("/"):
+        raise DistError(f"{filename}: archive member escapes the archive: {name}")
+
+
+def _check_link(member: tarfile.TarInfo, filename: str) -> None:
+    if member.issym() or member.islnk():
+        target = member.linkname
+        base = posixpath.dirname(member.name) if member.issym() else ""
+        resolved = posixpath.normpath(posixpath.join(base, target))
+        if target.startswith("/") or resolved.startswith(".."):
+            raise DistError(
+                f"{filename}: archive link points outside the archive: {member.name} -> {target}"
+            )
+    elif not (member.isfile() or member.isdir()):
+        raise DistError(f"{filename}: archive holds a special file: {member.name}")
+
+
+def _wanted(name: str) -> str | None:
+    """'PKG-INFO' or 'pyproject.toml' when ``name`` is that file at the sdist's top level."""
+    parts = name.strip("/").split("/")
+    if len(parts) == 2 and parts[1] in ("PKG-INFO", "pyproject.toml"):
+        return parts[1]
+    return None
+
+
+def read_sdist(data: bytes, filename: str) -> SdistContents:
+    """PKG-INFO and pyproject.toml of an sdist, streamed from memory; the archive is
+    checked for unsafe members and for decompression bombs as it is read."""
+    found: dict[str, bytes] = {}
+    if filename.endswith(".zip"):
+        for name, content in _iter_zip(data, filename):
+            found.setdefault(name, content)
+    else:
+        for name, content in _iter_tar(data, filename):
+            found.setdefault(name, content)
+    return SdistContents(found.get("PKG-INFO"), found.get("pyproject.toml"))
+
+
+def _iter_tar(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
+    total = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r|*") as archive:
+            for count, member in enumerate(archive, start=1):
+                if count > MAX_MEMBERS:
+                    raise DistError(f"{filename}: archive has more than {MAX_MEMBERS} members")
+                _check_member_name(member.name, filename)
+                _check_link(member, filename)
+                total += member.size
+                if total > MAX_ARCHIVE_BYTES:
+                    raise DistError(
+                        f"{filename}: archive unpacks to more than {MAX_ARCHIVE_BYTES} bytes"
+                    )
+                wanted = _wanted(member.name)
+                if wanted and member.isfile():
+                    if member.size > MAX_MEMBER_BYTES:
+                        raise DistError(f"{filename}: {member.name} is implausibly large")
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        yield wanted, handle.read()
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise DistError(f"{filename}: not a valid sdist archive ({exc})") from None
+
+
+def _iter_zip(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise DistError(f"{filename}: archive has more than {MAX_MEMBERS} members")
+            total = 0
+            for info in infos:
+                _check_member_name(info.filename, filename)
+                total += info.file_size
+                if total > MAX_ARCHIVE_BYTES:
+                    raise DistError(
+                        f"{filename}: archive unpacks to more than {MAX_ARCHIVE_BYTES} bytes"
+                    )
+            for info in infos:
+                wanted = _wanted(info.filename)
+                if wanted:
+                    if info.file_size > MAX_MEMBER_BYTES:
+                        raise DistError(f"{filename}: {info.filename} is implausibly large")
+                    with archive.open(info) as handle:
+                        content = handle.read(MAX_MEMBER_BYTES + 1)
+                    if len(content) > MAX_MEMBER_BYTES:
+                        raise DistError(f"{filename}: {info.filename} is implausibly large")
+                    yield wanted, content
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise DistError(f"{filename}: not a valid sdist archive ({exc})") from None
+
+
+def build_system(pyproject: bytes | None, where: str) -> BuildSystem:
+    """The build system an sdist or project declares, validated; pip's default without one."""
+    if pyproject is None:
+        return BuildSystem(LEGACY_BUILD_REQUIRES, LEGACY_BACKEND, (), False)
+    try:
+        data = tomllib.loads(pyproject.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DistError(f"{where}: pyproject.toml is not valid TOML: {exc}") from None
+    table = data.get("build-system")
+    if table is None:
+        return BuildSystem(LEGACY_BUILD_REQUIRES, LEGACY_BACKEND, (), True)
+    if not isinstance(table, dict):
+        raise DistError(f"{where}: pyproject.toml: [build-system] is not a table")
+    if "requires" not in table:
+        # pip treats a missing 'requires' as an error when [build-system] exists.
+        raise DistError(f"{where}: pyproject.toml: [build-system] has no 'requires' key")
+    requires = table["requires"]
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise DistError(f"{where}: pyproject.toml: build-system.requires is not a list of strings")
+    for text in requires:
+        try:
+            Requirement(text)
+        except InvalidRequirement:
+            raise DistError(
+                f"{where}: pyproject.toml: invalid build requirement {text!r}"
+            ) from None
+    backend = table.get("build-backend", LEGACY_BACKEND)
+    backend_path = table.get("backend-path", [])
+    if not isinstance(backend, str) or not isinstance(backend_path, list):
+        raise DistError(f"{where}: pyproject.toml: invalid build-backend or backend-path")
+    return BuildSystem(tuple(requires), backend, tuple(str(p) for p in backend_path), True)
+
+
+def usable_pkg_info(pkg_info: bytes | None, where: str) -> CoreMetadata | None:
+    """PKG-INFO as resolution metadata when it is reliable: Metadata-Version 2.2 or later
+    and Requires-Dist not dynamic (PEP 643)."""
+    if pkg_info is None:
+        return None
+    meta = parse_metadata(pkg_info, where)
+    try:
+        new_enough = Version(meta.metadata_version) >= Version("2.2")
+    except InvalidVersion:
+        return None
+    if not new_enough or "requires-dist" in meta.dynamic:
+        return None
+    return meta
+
+
+def extract_archive(data: bytes, filename: str, dest: Path) -> Path:
+    """Unpack an sdist safely into ``dest``; returns the project directory inside it."""
+    read_sdist(data, filename)  # validates every member first
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            archive.extractall(dest)
+    else:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+            archive.extractall(dest, filter="data")
+    entries = [p for p in dest.iterdir() if p.is_dir()]
+    if len(entries) == 1 and not (dest / "pyproject.toml").exists():
+        return entries[0]
+    return dest
+
+
+class IsolatedEnvironment:
+    """A fresh virtual environment holding exactly the requirements given, never the
+    user's environment; removed when the context ends."""
+
+    def __init__(self, install_args: Sequence[str]) -> None:
+        self.install_args = list(install_args)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.python = ""
+
+    def __enter__(self) -> IsolatedEnvironment:
+        self._tmp = tempfile.TemporaryDirectory(prefix="lockbuild-env-")
+        root = Path(self._tmp.name)
+        venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+        bindir = "Scripts" if os.name == "nt" else "bin"
+        self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))
+        self.bindir = str(root / bindir)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def install(self, requirements: Sequence[str], what: str) -> None:
+        if not requirements:
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+            handle.write("\n".join(requirements) + "\n")
+            req_file = handle.name
+        try:
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                self.python,
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--no-warn-script-location",
+                "-q",
+                *self.install_args,
+                "-r",
+                req_file,
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.environ())
+        finally:
+            os.unlink(req_file)
+        if proc.returncode != 0:
+            tail = _tail(proc.stderr or proc.stdout)
+            raise BuildError(
+                f"{what}: installing build requirements {', '.join(requirements)} failed: {tail}"
+            )
+
+    def environ(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PATH"] = self.bindir + os.pathsep + env.get("PATH", "")
+        env.pop("PYTHONPATH", None)
+        env.pop("PIP_REQUIRE_VIRTUALENV", None)
+        return env
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) if kept else "(no output)"
+
+
+def run_hook(
+    project_dir: Path,
+    system: BuildSystem,
+    env: IsolatedEnvironment,
+    hook: str,
+    what: str,
+    out_dir: Path | None = None,
+) -> list[str] | str:
+    """Call one PEP 517 hook of ``project_dir``'s backend inside ``env``."""
+    from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
+
+    output: list[str] = []
+
+    def runner(
+        cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
+    ) -> None:
+        environ = env.environ()
+        environ.update(extra_environ or {})
+        proc = subprocess.run(
+            list(cmd), cwd=cwd, env=environ, capture_output=True, text=True, check=False
+        )
+        output.append(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+
+    caller = BuildBackendHookCaller(
+        str(project_dir),
+        system.backend,
+        backend_path=list(system.backend_path) or None,
+        runner=runner,
+        python_executable=env.python,
+    )
+    try:
+        if hook == "get_requires_for_build_wheel":
+            return list(caller.get_requires_for_build_wheel({}))
+        if hook == "prepare_metadata_for_build_wheel":
+            assert out_dir is not None
+            return str(caller.prepare_metadata_for_build_wheel(str(out_dir), {}, True))
+        raise ValueError(hook)
+    except BackendUnavailable as exc:
+        raise BuildError(
+            f"{what}: build backend {system.backend!r} is unavailable: {exc}"
+        ) from None
+    except HookMissing as exc:
+        raise BuildError(f"{what}: build backend lacks hook {exc}") from None
+    except subprocess.CalledProcessError:
+        raise BuildError(f"{what}: {hook} failed: {_tail(''.join(output))}") from None
+
+
+def hook_metadata(
+    project_dir: Path, system: BuildSystem, install_args: Sequence[str], what: str
+) -> bytes:
+    """METADATA of a project via prepare_metadata_for_build_wheel (falling back to a wheel
+    build) in an isolated environment holding its build requirements."""
+    with IsolatedEnvironment(install_args) as env:
+        env.install(list(system.requires), what)
+        extra = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
+        assert isinstance(extra, list)
+        env.install(extra, what)
+        with tempfile.TemporaryDirectory(prefix="lockbuild-meta-") as out:
+            dist_info = run_hook(
+                project_dir, system, env, "prepare_metadata_for_build_wheel", what, Path(out)
+            )
+            assert isinstance(dist_info, str)
+            return (Path(out) / dist_info / "METADATA").read_bytes()
+
+
+def hook_build_requires(
+    project_dir: Path,
+    system: BuildSystem,
+    install_args: Sequence[str],
+    pins: Sequence[str],
+    what: str,
+) -> list[str]:
+    """What get_requires_for_build_wheel adds, run in an environment holding ``pins``."""
+    with IsolatedEnvironment(install_args) as env:
+        env.install(list(pins), what)
+        result = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
+        assert isinstance(result, list)
+        return result
+
+
+def copy_project(src: Path, dest: Path) -> Path:
+    """A scratch copy of a local project directory, so hooks never write into the user's tree."""
+    target = dest / src.name
+    shutil.copytree(src, target, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__"))
+    return target

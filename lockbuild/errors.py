@@ -1,0 +1,46 @@
+"""The errors users read: each carries a one-line message and an exit code."""
+
+from __future__ import annotations
+
+
+class LockbuildError(Exception):
+    """An error whose message is meant for the user, shown without a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(LockbuildError):
+    """A requirements file, pyproject.toml or lockfile is malformed."""
+
+
+class UsageError(LockbuildError):
+    """The command line itself is wrong."""
+
+    exit_code = 2
+
+
+class FetchError(LockbuildError):
+    """An index or file could not be read, or its content failed a check."""
+
+
+class DistError(LockbuildError):
+    """A distribution file is invalid or unsafe."""
+
+
+class BuildError(LockbuildError):
+    """A PEP 517 hook or a build failed."""
+
+
+class ResolutionError(LockbuildError):
+    """No set of versions satisfies every requirement."""
+
+
+class StaleError(LockbuildError):
+    """A lock file pair is out of date or does not belong together."""

@@ -1,0 +1,452 @@
+"""The joint resolution: a resolvelib provider in which an sdist's dependencies are its
+runtime requirements plus its build requirements (marked as build edges)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Resolver
+from resolvelib.resolvers import ResolutionTooDeep
+
+from .dists import CoreMetadata
+from .errors import ResolutionError
+from .index import DistFile
+from .spec import IndexOptions, InputRequirement
+from .target import Target
+
+PYTHON = "<python>"
+RUNTIME = "runtime"
+BUILD = "build"
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement as the resolver sees it, remembering what kind of edge it is."""
+
+    name: NormalizedName
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    kind: str  # "input", RUNTIME, BUILD, "constraint", "extra"
+    text: str
+    url: str | None = None
+    origin: str | None = None  # "requirements.in line 3" for inputs
+    via: str | None = None  # "-r requirements.in" for inputs
+
+    @property
+    def key(self) -> str:
+        return make_key(self.name, self.extras)
+
+    @classmethod
+    def from_requirement(
+        cls,
+        requirement: Requirement,
+        kind: str,
+        *,
+        url: str | None = None,
+        origin: str | None = None,
+        via: str | None = None,
+    ) -> Req:
+        return cls(
+            name=canonicalize_name(requirement.name),
+            extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+            specifier=requirement.specifier,
+            kind=kind,
+            text=_requirement_text(requirement),
+            url=url if url is not None else requirement.url,
+            origin=origin,
+            via=via,
+        )
+
+
+def _requirement_text(requirement: Requirement) -> str:
+    text = str(requirement)
+    return text.split(";", 1)[0].strip()
+
+
+def make_key(name: str, extras: Iterable[str] = ()) -> str:
+    extras = sorted(extras)
+    return f"{name}[{','.join(extras)}]" if extras else name
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One version of a project (with extras), and the file that would be installed."""
+
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str] = frozenset()
+    url: str | None = None
+    dist: DistFile | None = field(default=None, compare=False)
+    builds: bool = field(default=False, compare=False)
+    files: tuple[DistFile, ...] = field(default=(), compare=False)
+    editable: bool = field(default=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return make_key(self.name, self.extras)
+
+    def base(self) -> Candidate:
+        return Candidate(
+            self.name, self.version, frozenset(), self.url, self.dist, self.builds, self.files
+        )
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.version}"
+
+
+@dataclass(frozen=True)
+class Release:
+    version: Version
+    files: tuple[DistFile, ...]
+
+
+class Repository(Protocol):
+    """What the provider asks of the outside world (the index and the dist inspector)."""
+
+    def releases(self, name: NormalizedName) -> Sequence[Release]:
+        """Every version of ``name`` with its files, newest first."""
+        ...
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        """Runtime metadata of a candidate (from a wheel, PKG-INFO or a PEP 517 hook)."""
+        ...
+
+    def build_requires(self, candidate: Candidate) -> Sequence[str]:
+        """Build requirements of a candidate that will be built from source."""
+        ...
+
+    def url_candidate(self, url: str, editable: bool) -> Candidate:
+        """The candidate behind a direct reference or local path."""
+        ...
+
+    def prefetch(self, names: Iterable[str]) -> None: ...
+
+    def prefetch_candidate(self, candidate: Candidate) -> None: ...
+
+
+def choose_file(
+    files: Sequence[DistFile],
+    name: NormalizedName,
+    target: Target,
+    options: IndexOptions,
+    allow_yanked: bool,
+) -> DistFile | None:
+    """The file that installing this release on ``target`` would use: the best compatible
+    wheel, else the sdist (which is then built); None when neither is usable."""
+    best: tuple[int, tuple[Any, ...], DistFile] | None = None
+    sdist: DistFile | None = None
+    for dist in files:
+        if dist.is_yanked and not allow_yanked:
+            continue
+        if not target.allows_python(dist.requires_python):
+            continue
+        if dist.is_wheel:
+            if not options.binary_allowed(name):
+                continue
+            rank = target.tag_rank(dist.tags)
+            if rank is None:
+                continue
+            key = (rank, tuple(-x if isinstance(x, int) else 0 for x in dist.build_tag))
+            if best is None or key < (best[0], best[1]):
+                best = (key[0], key[1], dist)
+        elif options.source_allowed(name) and (sdist is None or dist.filename.endswith(".tar.gz")):
+            sdist = dist
+    return best[2] if best else sdist
+
+
+def _pins_exactly(spec: SpecifierSet, version: Version) -> bool:
+    return any(
+        s.operator in ("==", "===") and not s.version.endswith(".*") and s.contains(version, True)
+        for s in spec
+    )
+
+
+class Provider(AbstractProvider[Req, "Candidate", str]):
+    def __init__(
+        self,
+        repository: Repository,
+        target: Target,
+        options: IndexOptions,
+        *,
+        constraints: Sequence[Req] = (),
+        build_overrides: Sequence[Req] = (),
+        preferences: Mapping[str, Version] | None = None,
+        direct: Mapping[NormalizedName, Req] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.target = target
+        self.options = options
+        self.constraints: dict[str, list[Req]] = {}
+        for req in constraints:
+            self.constraints.setdefault(req.name, []).append(req)
+        self.build_overrides: dict[str, list[Req]] = {}
+        for req in build_overrides:
+            self.build_overrides.setdefault(req.name, []).append(req)
+        self.preferences = dict(preferences or {})
+        self.direct = dict(direct or {})
+
+    # --- resolvelib interface -------------------------------------------------
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.key
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Any]],
+        backtrack_causes: Sequence[Any],
+    ) -> Any:
+        infos = list(information[identifier])
+        pinned = any(
+            any(s.operator in ("==", "===") for s in info.requirement.specifier) for info in infos
+        )
+        direct = any(info.requirement.url for info in infos)
+        requested = any(info.parent is None for info in infos)
+        causes: set[str] = {cause.requirement.key for cause in backtrack_causes}
+        causes |= {cause.parent.key for cause in backtrack_causes if cause.parent is not None}
+        return (
+            identifier != PYTHON,
+            not direct,
+            not pinned,
+            identifier not in causes,
+            not requested,
+            identifier,
+        )
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate]:
+        reqs = list(requirements[identifier])
+        bad = set(incompatibilities[identifier])
+        if identifier == PYTHON:
+            candidate = Candidate(canonicalize_name(PYTHON), self.target.python_version)
+            return [candidate] if candidate not in bad else []
+        name = reqs[0].name if reqs else canonicalize_name(identifier.split("[")[0])
+        extras = reqs[0].extras if reqs else frozenset()
+        all_reqs = reqs + self.constraints.get(name, [])
+        if any(r.kind == BUILD for r in reqs):
+            all_reqs += self.build_overrides.get(name, [])
+        urls = {r.url for r in all_reqs if r.url}
+        direct_url = self.direct[name].url if name in self.direct else None
+        if direct_url:
+            urls.add(direct_url)
+        if urls:
+            return self._url_matches(urls, all_reqs, extras, bad)
+        combined = SpecifierSet()
+        for req in all_reqs:
+            combined &= req.specifier
+        releases = self.repository.releases(name)
+        versions = [r.version for r in releases]
+        allowed = set(combined.filter(versions, prereleases=True if self.options.pre else None))
+        matches: list[Candidate] = []
+        for release in releases:
+            if release.version not in allowed:
+                continue
+            allow_yanked = any(_pins_exactly(r.specifier, release.version) for r in all_reqs)
+            dist = choose_file(release.files, name, self.target, self.options, allow_yanked)
+            if dist is None:
+                continue
+            candidate = Candidate(
+                name=name,
+                version=release.version,
+                extras=extras,
+                dist=dist,
+                builds=not dist.is_wheel,
+                files=release.files,
+            )
+            if candidate not in bad:
+                matches.append(candidate)
+        preferred = self.preferences.get(name)
+        if preferred is not None:
+            matches.sort(key=lambda c: c.version != preferred)
+        if matches:
+            self.repository.prefetch_candidate(matches[0])
+        return matches
+
+    def _url_matches(
+        self, urls: set[str], reqs: Sequence[Req], extras: frozenset[str], bad: set[Candidate]
+    ) -> list[Candidate]:
+        if len(urls) > 1:
+            return []
+        url = next(iter(urls))
+        editable = any(r.url == url and r.kind == "editable" for r in self.direct.values())
+        base = self.repository.url_candidate(url, editable)
+        candidate = Candidate(
+            base.name, base.version, extras, url, base.dist, base.builds, base.files, base.editable
+        )
+        if candidate in bad:
+            return []
+        if not all(r.specifier.contains(candidate.version, prereleases=True) for r in reqs):
+            return []
+        return [candidate]
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        if requirement.name == PYTHON:
+            return requirement.specifier.contains(candidate.version, prereleases=True)
+        if requirement.url and candidate.url and requirement.url != candidate.url:
+            return False
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        if candidate.name == PYTHON:
+            return []
+        meta = self.repository.metadata(candidate)
+        deps: list[Req] = []
+        if meta.requires_python is not None and not self.target.allows_python(meta.requires_python):
+            deps.append(
+                Req(
+                    canonicalize_name(PYTHON),
+                    frozenset(),
+                    meta.requires_python,
+                    RUNTIME,
+                    f"python{meta.requires_python}",
+                )
+            )
+        if candidate.extras:
+            # The extra's candidate stands on the base candidate at the same version.
+            deps.append(
+                Req(
+                    candidate.name,
+                    frozenset(),
+                    SpecifierSet(f"=={candidate.version}"),
+                    "extra",
+                    f"{candidate.name}=={candidate.version}",
+                    url=candidate.url,
+                )
+            )
+        extras = sorted(candidate.extras)
+        for text in meta.requires_dist:
+            req = Requirement(text)
+            if candidate.extras:
+                # Only what the extras add; the base candidate brings the rest.
+                if req.marker is None or not self.target.evaluate(req.marker, extras):
+                    continue
+                if self.target.evaluate(req.marker, [""]):
+                    continue
+            elif not self.target.evaluate(req.marker, [""]):
+                continue
+            deps.append(Req.from_requirement(req, RUNTIME))
+        if candidate.builds and not candidate.extras:
+            for text in self.repository.build_requires(candidate):
+                req = Requirement(text)
+                if self.target.evaluate(req.marker, [""]):
+                    deps.append(Req.from_requirement(req, BUILD))
+        self.repository.prefetch(d.name for d in deps if d.name != PYTHON)
+        return deps
+
+
+class ProgressReporter(BaseReporter[Req, "Candidate", str]):
+    """Shows how many projects are pinned so far, on one stderr line."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.pinned: set[str] = set()
+
+    def pinning(self, candidate: Candidate) -> None:
+        self.pinned.add(candidate.key)
+        if not self.quiet:
+            sys.stderr.write(f"\rresolving: {len(self.pinned)} pinned, last {candidate}\x1b[K")
+            sys.stderr.flush()
+
+    def ending(self, state: Any) -> None:
+        if not self.quiet:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The resolver's result: chosen candidates and every requirement that led to them."""
+
+    mapping: Mapping[str, Candidate]
+    # identifier -> list of (requirement, parent candidate or None for an input)
+    information: Mapping[str, Sequence[tuple[Req, Candidate | None]]]
+
+
+def resolve(
+    provider: Provider, roots: Sequence[Req], *, quiet: bool = False, max_rounds: int = 200_000
+) -> Resolution:
+    """Run resolvelib; conflicts become a ResolutionError naming every requirement involved."""
+    resolver: Resolver[Req, Candidate, str] = Resolver(provider, ProgressReporter(quiet))
+    try:
+        result = resolver.resolve(roots, max_rounds=max_rounds)
+    except ResolutionImpossible as exc:
+        raise ResolutionError(explain_conflict(list(exc.causes), provider)) from None
+    except ResolutionTooDeep:
+        raise ResolutionError(
+            f"resolution did not finish within {max_rounds} rounds; "
+            "narrow the requirements to help it"
+        ) from None
+    information = {
+        key: [(info.requirement, info.parent) for info in criterion.information]
+        for key, criterion in result.criteria.items()
+    }
+    return Resolution(dict(result.mapping), information)
+
+
+def describe_requirement(req: Req, parent: Candidate | None) -> str:
+    """One line naming a requirement and where it came from, build edges labeled."""
+    if parent is None:
+        where = req.origin or req.via or "input"
+        return f"{where}: {req.text}"
+    label = " (build)" if req.kind == BUILD else ""
+    what = req.text if req.name != PYTHON else f"Python {req.specifier}"
+    return f"{parent.name} {parent.version}{label} requires {what}"
+
+
+def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
+    """A readable account of why no version of some project fits every requirement."""
+    by_name: dict[str, list[tuple[Req, Candidate | None]]] = {}
+    for cause in causes:
+        by_name.setdefault(cause.requirement.name, []).append((cause.requirement, cause.parent))
+    lines: list[str] = []
+    for name, items in by_name.items():
+        if name == PYTHON:
+            lines.append(f"the target Python {provider.target.python_version} is not supported:")
+        else:
+            releases = provider.repository.releases(canonicalize_name(name))
+            if not releases:
+                lines.append(f"no distributions of {name} found on any index or find-links:")
+            elif len(items) == 1:
+                versions = ", ".join(str(r.version) for r in releases[:8])
+                more = " ..." if len(releases) > 8 else ""
+                lines.append(f"no usable version of {name} matches (available: {versions}{more}):")
+            else:
+                lines.append(f"conflicting requirements for {name}:")
+        for req, parent in dict.fromkeys(items):
+            lines.append(f"  {describe_requirement(req, parent)}")
+        constraints = provider.constraints.get(canonicalize_name(name), [])
+        for c in constraints:
+            lines.append(f"  {c.origin or c.via}: {c.text} (constraint)")
+    return "cannot resolve: " + "\n".join(lines)
+
+
+def input_roots(requirements: Sequence[InputRequirement], target: Target) -> list[Req]:
+    """The resolver's root requirements: inputs whose markers hold on the target."""
+    roots: list[Req] = []
+    for item in requirements:
+        if not target.evaluate(item.requirement.marker, [""]):
+            continue
+        kind = "editable" if item.editable else "input"
+        roots.append(
+            Req.from_requirement(
+                item.requirement, kind, url=item.url, origin=str(item.origin), via=item.via
+            )
+        )
+    return roots
+
+
+def marker_of(text: str) -> Marker | None:
+    return Requirement(text).marker

@@ -1,0 +1,254 @@
+"""The package source the provider asks: index files grouped into releases, metadata from
+wheels, PKG-INFO or PEP 517 hooks, and build requirements read from sdists."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from . import dists
+from .cache import Cache
+from .dists import BuildSystem, CoreMetadata
+from .errors import DistError, FetchError
+from .index import DistFile, IndexClient, make_dist_file, redact
+from .resolve import Candidate, Release
+from .spec import IndexOptions
+from .target import Target
+
+Log = Callable[[str], None]
+
+
+def install_args(options: IndexOptions, client: IndexClient) -> list[str]:
+    """pip options that point an isolated environment at the same sources as the lock."""
+    args: list[str] = []
+    if not client.sources.index_urls:
+        args.append("--no-index")
+    else:
+        args += ["--index-url", client.sources.index_urls[0]]
+        for url in client.sources.index_urls[1:]:
+            args += ["--extra-index-url", url]
+    for link in client.sources.find_links:
+        args += ["--find-links", link]
+    if options.pre:
+        args.append("--pre")
+    for host in options.trusted_hosts:
+        args += ["--trusted-host", host]
+    return args
+
+
+class IndexRepository:
+    """A Repository over a real index client, the on-disk cache and PEP 517 hooks."""
+
+    def __init__(
+        self,
+        client: IndexClient,
+        target: Target,
+        options: IndexOptions,
+        cache: Cache,
+        *,
+        log: Log = lambda message: None,
+    ) -> None:
+        self.client = client
+        self.target = target
+        self.options = options
+        self.cache = cache
+        self.log = log
+        self.install_args = install_args(options, client)
+        self._lock = threading.Lock()
+        self._releases: dict[str, list[Release]] = {}
+        self._metadata: dict[Candidate, CoreMetadata] = {}
+        self._build_systems: dict[str, BuildSystem] = {}
+        self._url_candidates: dict[str, tuple[Candidate, CoreMetadata]] = {}
+
+    # --- releases ---------------------------------------------------------------
+    def releases(self, name: NormalizedName) -> Sequence[Release]:
+        with self._lock:
+            cached = self._releases.get(name)
+        if cached is not None:
+            return cached
+        grouped: dict[Version, list[DistFile]] = {}
+        for dist in self.client.files(name):
+            grouped.setdefault(dist.version, []).append(dist)
+        releases = [
+            Release(version, tuple(sorted(files, key=lambda f: f.filename)))
+            for version, files in sorted(grouped.items(), reverse=True)
+        ]
+        with self._lock:
+            self._releases[name] = releases
+        return releases
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        self.client.prefetch(names)
+
+    def prefetch_candidate(self, candidate: Candidate) -> None:
+        if candidate.dist is not None and candidate.dist.is_wheel:
+            self.client.prefetch_metadata(candidate.dist)
+
+    # --- metadata ---------------------------------------------------------------
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        base = candidate.base()
+        with self._lock:
+            cached = self._metadata.get(base)
+        if cached is not None:
+            return cached
+        if candidate.url:
+            meta = self._url_candidate(candidate.url, candidate.editable)[1]
+        else:
+            assert candidate.dist is not None
+            meta = self._dist_metadata(candidate.dist)
+            if meta.name != candidate.name or meta.version != candidate.version:
+                raise DistError(
+                    f"{candidate.dist.filename}: metadata says {meta.name} {meta.version}, "
+                    f"not {candidate.name} {candidate.version}"
+                )
+        with self._lock:
+            self._metadata[base] = meta
+        return meta
+
+    def _dist_metadata(self, dist: DistFile) -> CoreMetadata:
+        if dist.is_wheel:
+            data = self.client.metadata(dist)
+            if data is None:
+                data = dists.wheel_metadata(self.client.download(dist), dist.filename)
+            return dists.parse_metadata(data, dist.filename)
+        pkg_info, pyproject = self._sdist_files(dist)
+        usable = dists.usable_pkg_info(pkg_info, dist.filename)
+        if usable is not None:
+            return usable
+        return dists.parse_metadata(self._hook_metadata(dist, pyproject), dist.filename)
+
+    def _sdist_files(self, dist: DistFile) -> tuple[bytes | None, bytes | None]:
+        """PKG-INFO and pyproject.toml of an sdist, cached by the sdist's sha256."""
+        sha = self.client.file_hash(dist)
+        record = self.cache.get_json("sdist-files", sha)
+        if isinstance(record, dict):
+            return _maybe_bytes(record.get("pkg_info")), _maybe_bytes(record.get("pyproject"))
+        contents = dists.read_sdist(self.client.download(dist), dist.filename)
+        self.cache.put_json(
+            "sdist-files",
+            sha,
+            {
+                "pkg_info": _maybe_text(contents.pkg_info),
+                "pyproject": _maybe_text(contents.pyproject),
+            },
+        )
+        return contents.pkg_info, contents.pyproject
+
+    def _hook_metadata(self, dist: DistFile, pyproject: bytes | None) -> bytes:
+        sha = self.client.file_hash(dist)
+        record = self.cache.get_json("hook-metadata", sha)
+        if isinstance(record, dict) and isinstance(record.get("metadata"), str):
+            return str(record["metadata"]).encode("utf-8")
+        system = dists.build_system(pyproject, dist.filename)
+        self.log(f"preparing metadata of {dist.filename} with its build backend")
+        with tempfile.TemporaryDirectory(prefix="lockbuild-sdist-") as tmp:
+            project = dists.extract_archive(self.client.download(dist), dist.filename, Path(tmp))
+            data = dists.hook_metadata(project, system, self.install_args, dist.filename)
+        self.cache.put_json("hook-metadata", sha, {"metadata": data.decode("utf-8")})
+        return data
+
+    # --- build requirements -----------------------------------------------------------
+    def build_system(self, candidate: Candidate) -> BuildSystem:
+        key = candidate.url or (candidate.dist.url if candidate.dist else "")
+        with self._lock:
+            cached = self._build_systems.get(key)
+        if cached is not None:
+            return cached
+        if candidate.url:
+            path = _local_path(candidate.url)
+            if path is not None and path.is_dir():
+                pyproject_path = path / "pyproject.toml"
+                data = pyproject_path.read_bytes() if pyproject_path.exists() else None
+                system = dists.build_system(data, str(pyproject_path))
+            else:
+                dist = self._url_candidate(candidate.url, False)[0].dist
+                assert dist is not None
+                system = dists.build_system(self._sdist_files(dist)[1], dist.filename)
+        else:
+            assert candidate.dist is not None
+            system = dists.build_system(
+                self._sdist_files(candidate.dist)[1], candidate.dist.filename
+            )
+        with self._lock:
+            self._build_systems[key] = system
+        return system
+
+    def build_requires(self, candidate: Candidate) -> Sequence[str]:
+        return self.build_system(candidate).requires
+
+    # --- direct references --------------------------------------------------------
+    def url_candidate(self, url: str, editable: bool) -> Candidate:
+        return self._url_candidate(url, editable)[0]
+
+    def _url_candidate(self, url: str, editable: bool) -> tuple[Candidate, CoreMetadata]:
+        with self._lock:
+            cached = self._url_candidates.get(url)
+        if cached is not None:
+            return cached
+        path = _local_path(url)
+        if path is not None and path.is_dir():
+            result = self._local_project(path, url, editable)
+        else:
+            filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+            dist = make_dist_file(filename, url.split("#", 1)[0])
+            if dist is None:
+                raise DistError(f"{redact(url)}: not a wheel or sdist archive")
+            meta = self._dist_metadata(dist)
+            builds = not dist.is_wheel
+            if dist.is_wheel and self.target.tag_rank(dist.tags) is None:
+                raise DistError(
+                    f"{filename}: wheel is not compatible with {self.target.description}"
+                )
+            candidate = Candidate(
+                meta.name, meta.version, url=url, dist=dist, builds=builds, files=(dist,)
+            )
+            result = (candidate, meta)
+        with self._lock:
+            self._url_candidates[url] = result
+        return result
+
+    def _local_project(
+        self, path: Path, url: str, editable: bool
+    ) -> tuple[Candidate, CoreMetadata]:
+        pyproject_path = path / "pyproject.toml"
+        if not pyproject_path.exists() and not (path / "setup.py").exists():
+            raise DistError(f"{path}: not a Python project (no pyproject.toml or setup.py)")
+        data = pyproject_path.read_bytes() if pyproject_path.exists() else None
+        system = dists.build_system(data, str(pyproject_path))
+        self.log(f"preparing metadata of {path} with its build backend")
+        with tempfile.TemporaryDirectory(prefix="lockbuild-project-") as tmp:
+            project = dists.copy_project(path, Path(tmp))
+            raw = dists.hook_metadata(project, system, self.install_args, str(path))
+        meta = dists.parse_metadata(raw, str(path))
+        candidate = Candidate(meta.name, meta.version, url=url, builds=True, editable=editable)
+        return candidate, meta
+
+
+def _local_path(url: str) -> Path | None:
+    if not url.startswith("file:"):
+        return None
+    return Path(url2pathname(unquote(urlsplit(url).path)))
+
+
+def _maybe_text(data: bytes | None) -> str | None:
+    return data.decode("utf-8", errors="surrogateescape") if data is not None else None
+
+
+def _maybe_bytes(text: object) -> bytes | None:
+    return text.encode("utf-8", errors="surrogateescape") if isinstance(text, str) else None
+
+
+def canonical(name: str) -> NormalizedName:
+    return canonicalize_name(name)
+
+
+def ensure_fetch_ok(name: str, files: Sequence[DistFile]) -> None:
+    if not files:
+        raise FetchError(f"no distributions of {name} found")

@@ -1,0 +1,411 @@
+"""What the user asked for: requirements files parsed into requirements and index options."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import pathname2url, url2pathname
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from .errors import InputError
+
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a requirement was written: a file and line, or the command line."""
+
+    file: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file} line {self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class InputRequirement:
+    """One requirement line of an input file."""
+
+    requirement: Requirement
+    origin: Origin
+    constraint: bool = False
+    editable: bool = False
+    # For a direct reference or local path: an absolute URL (file:// for paths).
+    url: str | None = None
+    # What the user wrote for a local path, kept to write it back relative to the output.
+    path_text: str | None = None
+
+    @property
+    def name(self) -> NormalizedName:
+        return canonicalize_name(self.requirement.name)
+
+    @property
+    def via(self) -> str:
+        """How the lockfile's annotations name the file this came from."""
+        return f"{'-c' if self.constraint else '-r'} {self.origin.file}"
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Options that decide where distributions come from and which are allowed."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
+    pre: bool = False
+    trusted_hosts: tuple[str, ...] = ()
+
+    def merged(self, other: IndexOptions) -> IndexOptions:
+        """Options of ``other`` layered over these (pip-compile merges files in order)."""
+        return IndexOptions(
+            index_url=other.index_url or self.index_url,
+            extra_index_urls=_unique(self.extra_index_urls + other.extra_index_urls),
+            find_links=_unique(self.find_links + other.find_links),
+            no_index=self.no_index or other.no_index,
+            only_binary=self.only_binary | other.only_binary,
+            no_binary=self.no_binary | other.no_binary,
+            pre=self.pre or other.pre,
+            trusted_hosts=_unique(self.trusted_hosts + other.trusted_hosts),
+        )
+
+    def binary_allowed(self, name: NormalizedName) -> bool:
+        return not _format_listed(self.no_binary, self.only_binary, name)
+
+    def source_allowed(self, name: NormalizedName) -> bool:
+        return not _format_listed(self.only_binary, self.no_binary, name)
+
+
+def _format_listed(listed: frozenset[str], other: frozenset[str], name: str) -> bool:
+    """Whether ``name`` is excluded by ``listed`` (pip's --no-binary/--only-binary rule)."""
+    if name in listed:
+        return True
+    if name in other:
+        return False
+    return ":all:" in listed and ":all:" not in other
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """All input files merged: requirements, constraints and options."""
+
+    requirements: tuple[InputRequirement, ...]
+    constraints: tuple[InputRequirement, ...]
+    options: IndexOptions
+    sources: tuple[Path, ...]
+    # Every file read (sources and their -r/-c includes), for staleness checks.
+    files_read: tuple[Path, ...] = ()
+
+
+@dataclass
+class _State:
+    requirements: list[InputRequirement] = field(default_factory=list)
+    constraints: list[InputRequirement] = field(default_factory=list)
+    options: IndexOptions = field(default_factory=IndexOptions)
+    files_read: list[Path] = field(default_factory=list)
+
+
+def display_path(path: Path) -> str:
+    """A path as annotations show it: relative to the working directory when inside it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def read_spec(sources: Iterable[Path]) -> Spec:
+    """Parse and merge requirements files, following -r and -c includes."""
+    state = _State()
+    paths = tuple(sources)
+    for src in paths:
+        _parse_file(src, state, constraint=False, stack=())
+    return Spec(
+        requirements=tuple(state.requirements),
+        constraints=tuple(state.constraints),
+        options=state.options,
+        sources=paths,
+        files_read=tuple(dict.fromkeys(state.files_read)),
+    )
+
+
+def _parse_file(path: Path, state: _State, *, constraint: bool, stack: tuple[Path, ...]) -> None:
+    resolved = path.resolve()
+    if resolved in stack:
+        chain = " -> ".join(display_path(p) for p in (*stack, resolved))
+        raise InputError(f"{display_path(path)}: requirements files include each other: {chain}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        where = f"{display_path(stack[-1])}: " if stack else ""
+        raise InputError(f"{where}no such requirements file: {display_path(path)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{display_path(path)}: cannot read: {exc}") from None
+    state.files_read.append(resolved)
+    origin_file = display_path(path)
+    for lineno, line in _logical_lines(text):
+        origin = Origin(origin_file, lineno)
+        _parse_line(line, origin, path.parent, state, constraint, (*stack, resolved))
+
+
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Lines with comments removed, continuations joined and ${VAR} expanded."""
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        line = _COMMENT.sub("", raw) if not pending or "#" in raw else raw
+        if line.endswith("\\"):
+            pending.append(line[:-1])
+            continue
+        pending.append(line)
+        joined = _ENV_VAR.sub(lambda m: os.environ.get(m.group(1), m.group(0)), " ".join(pending))
+        pending = []
+        if joined.strip():
+            yield start, joined.strip()
+    if pending and " ".join(pending).strip():
+        yield start, " ".join(pending).strip()
+
+
+_OPTION_ALIASES = {
+    "-r": "--requirement",
+    "-c": "--constraint",
+    "-e": "--editable",
+    "-i": "--index-url",
+    "-f": "--find-links",
+}
+_VALUE_OPTIONS = {
+    "--requirement",
+    "--constraint",
+    "--editable",
+    "--index-url",
+    "--extra-index-url",
+    "--find-links",
+    "--only-binary",
+    "--no-binary",
+    "--trusted-host",
+}
+_FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary"}
+
+
+def _parse_line(
+    line: str,
+    origin: Origin,
+    base: Path,
+    state: _State,
+    constraint: bool,
+    stack: tuple[Path, ...],
+) -> None:
+    if line.startswith("-"):
+        _parse_option_line(line, origin, base, state, constraint, stack)
+        return
+    req_text, _hashes = _split_requirement_options(line, origin)
+    state_list = state.constraints if constraint else state.requirements
+    state_list.append(_make_requirement(req_text, origin, base, constraint, editable=False))
+
+
+def _split_requirement_options(line: str, origin: Origin) -> tuple[str, list[str]]:
+    """Split trailing per-requirement options (``--hash``) off a requirement line."""
+    parts = re.split(r"\s+(?=--)", line)
+    hashes: list[str] = []
+    for opt in parts[1:]:
+        key, _, value = opt.partition("=")
+        if key.strip() == "--hash" or opt.startswith("--hash "):
+            hashes.append(value or opt.split(None, 1)[-1])
+        elif key.strip() in ("--config-settings", "--global-option", "--install-option"):
+            continue
+        else:
+            raise InputError(f"{origin}: unknown option {key.strip()!r} after a requirement")
+    return parts[0].strip(), hashes
+
+
+def _parse_option_line(
+    line: str,
+    origin: Origin,
+    base: Path,
+    state: _State,
+    constraint: bool,
+    stack: tuple[Path, ...],
+) -> None:
+    try:
+        tokens = shlex.split(line, posix=True)
+    except ValueError as exc:
+        raise InputError(f"{origin}: cannot parse option line: {exc}") from None
+    while tokens:
+        token = tokens.pop(0)
+        key, eq, value = token.partition("=")
+        if not token.startswith("--") and len(token) > 2:  # -rfile.txt
+            key, value, eq = token[:2], token[2:], "="
+        key = _OPTION_ALIASES.get(key, key)
+        if key in _FLAG_OPTIONS:
+            if eq:
+                raise InputError(f"{origin}: option {key} takes no value")
+            _apply_flag(key, state)
+            continue
+        if key not in _VALUE_OPTIONS:
+            raise InputError(f"{origin}: unknown option {key!r}")
+        if not eq:
+            if not tokens:
+                raise InputError(f"{origin}: option {key} needs a value")
+            value = tokens.pop(0)
+        if key == "--editable":
+            # Everything after -e is the requirement.
+            rest = " ".join([value, *tokens])
+            tokens = []
+            target = state.constraints if constraint else state.requirements
+            target.append(_make_requirement(rest, origin, base, constraint, editable=True))
+        elif key in ("--requirement", "--constraint"):
+            include = Path(value) if Path(value).is_absolute() else base / value
+            _parse_file(
+                include,
+                state,
+                constraint=constraint or key == "--constraint",
+                stack=stack,
+            )
+        else:
+            _apply_value(key, value, base, state)
+
+
+def _apply_flag(key: str, state: _State) -> None:
+    if key == "--no-index":
+        state.options = replace(state.options, no_index=True)
+    elif key == "--pre":
+        state.options = replace(state.options, pre=True)
+
+
+def _apply_value(key: str, value: str, base: Path, state: _State) -> None:
+    opts = state.options
+    if key == "--index-url":
+        state.options = replace(opts, index_url=value)
+    elif key == "--extra-index-url":
+        state.options = replace(opts, extra_index_urls=_unique((*opts.extra_index_urls, value)))
+    elif key == "--find-links":
+        link = value if "://" in value else str((base / value).resolve())
+        state.options = replace(opts, find_links=_unique((*opts.find_links, link)))
+    elif key == "--only-binary":
+        state.options = replace(opts, only_binary=opts.only_binary | _format_names(value))
+    elif key == "--no-binary":
+        state.options = replace(opts, no_binary=opts.no_binary | _format_names(value))
+    elif key == "--trusted-host":
+        state.options = replace(opts, trusted_hosts=_unique((*opts.trusted_hosts, value)))
+
+
+def _format_names(value: str) -> frozenset[str]:
+    names = set()
+    for item in value.split(","):
+        item = item.strip()
+        if item in (":all:", ":none:"):
+            names.add(item)
+        elif item:
+            names.add(canonicalize_name(item))
+    if ":none:" in names:
+        return frozenset()
+    return frozenset(names)
+
+
+def _looks_like_path(text: str) -> bool:
+    return (
+        text.startswith((".", "/", "~"))
+        or os.sep in text.split(";")[0]
+        or text.endswith(_ARCHIVE_SUFFIXES)
+    )
+
+
+def _make_requirement(
+    text: str, origin: Origin, base: Path, constraint: bool, *, editable: bool
+) -> InputRequirement:
+    """Turn a requirement line (PEP 508, URL or local path) into an InputRequirement."""
+    if text.startswith("file:") or (not _is_pep508_start(text) and _looks_like_path(text)):
+        return _path_requirement(text, origin, base, constraint, editable)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
+        egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", text)
+        if not egg:
+            raise InputError(f"{origin}: a URL needs a name: write 'NAME @ {text}'")
+        text = f"{egg.group(1)} @ {text.split('#', 1)[0]}"
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        detail = str(exc).splitlines()[0]
+        raise InputError(f"{origin}: invalid requirement {text!r}: {detail}") from None
+    url = req.url
+    if url and url.startswith("file:"):
+        return _path_requirement(url, origin, base, constraint, editable, name=req)
+    return InputRequirement(req, origin, constraint=constraint, editable=editable, url=url)
+
+
+def _is_pep508_start(text: str) -> bool:
+    return bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*(@|[<>=!~;]|$)", text))
+
+
+def _path_requirement(
+    text: str,
+    origin: Origin,
+    base: Path,
+    constraint: bool,
+    editable: bool,
+    name: Requirement | None = None,
+) -> InputRequirement:
+    """A local project directory or archive, named by reading its metadata later."""
+    location, _, marker = text.partition(";")
+    location = location.strip()
+    extras = ""
+    match = re.match(r"^(.*?)(\[[^\]]+\])$", location)
+    if match and not location.startswith("file:"):
+        location, extras = match.group(1), match.group(2)
+    if location.startswith("file:"):
+        parsed = urlsplit(location)
+        path = Path(url2pathname(unquote(parsed.path)))
+        if parsed.netloc not in ("", "localhost"):
+            raise InputError(f"{origin}: file URL with a host is not supported: {location}")
+    else:
+        path = Path(os.path.expanduser(location))
+    if not path.is_absolute():
+        path = (base / path).resolve()
+    if not path.exists():
+        raise InputError(f"{origin}: no such file or directory: {location}")
+    url = "file://" + pathname2url(str(path))
+    if name is None:
+        # The name is not known until the project's metadata is read; use a placeholder
+        # requirement that the resolver replaces once it has read the metadata.
+        placeholder = f"{_placeholder_name(path)}{extras} @ {url}"
+        if marker.strip():
+            placeholder += f" ; {marker.strip()}"
+        req = Requirement(placeholder)
+    else:
+        req = name
+    return InputRequirement(
+        req,
+        origin,
+        constraint=constraint,
+        editable=editable,
+        url=url,
+        path_text=location,
+    )
+
+
+def _placeholder_name(path: Path) -> str:
+    """A best guess at a local project's name, refined later from its metadata."""
+    stem = path.name
+    for suffix in _ARCHIVE_SUFFIXES:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    stem = stem.split("-")[0] if path.is_file() else stem
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", stem).strip("-._")
+    return cleaned or "unnamed"

@@ -247,9 +247,11 @@ def _render(
     ]
     lock_digest = pins_digest((e.pin.name, e.pin.version) for e in lock_entries)
     build_digest = pins_digest((e.pin.name, e.pin.version) for e in build_entries)
-    inputs = tuple((display_path(p), _file_digest(p)) for p in spec.files_read) + (
-        ("options", _options_digest(index_options, target)),
-    )
+    # Input paths are recorded relative to the lockfile, so a check from anywhere finds them.
+    inputs = tuple(
+        (Path(os.path.relpath(p, out_dir.resolve())).as_posix(), _file_digest(p))
+        for p in spec.files_read
+    ) + (("options", _options_digest(index_options, target)),)
     header = Header(
         command=options.command,
         python=f"{sys.version_info.major}.{sys.version_info.minor}",

@@ -422,7 +422,10 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
             elif len(items) == 1:
                 versions = ", ".join(str(r.version) for r in releases[:8])
                 more = " ..." if len(releases) > 8 else ""
-                lines.append(f"no usable version of {name} matches (available: {versions}{more}):")
+                lines.append(
+                    f"no version of {name} satisfies this and has a file usable on "
+                    f"{provider.target.description} (available: {versions}{more}):"
+                )
             else:
                 lines.append(f"conflicting requirements for {name}:")
         for req, parent in dict.fromkeys(items):

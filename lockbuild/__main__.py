@@ -1,0 +1,5 @@
+"""``python -m lockbuild``."""
+
+from .cli import main
+
+main()

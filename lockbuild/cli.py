@@ -64,84 +64,281 @@ def main() -> None:
     """Lock runtime and build dependencies together, and install them as locked."""
 
 
+def compile_params(func: F) -> F:
+    """The options shared by compile and check (check must see what compile saw)."""
+    options = [
+        click.argument("src_files", nargs=-1, type=click.Path(path_type=Path)),
+        click.option(
+            "-o", "--output-file", type=click.Path(path_type=Path), help="Lockfile to write."
+        ),
+        click.option(
+            "--build-output-file",
+            type=click.Path(path_type=Path),
+            help="Build constraints file (default: <lockfile stem>-build<suffix>).",
+        ),
+        index_options,
+        click.option("--pre", is_flag=True, help="Allow pre-release versions."),
+        click.option("--only-binary", multiple=True, help="Only wheels for these (or :all:)."),
+        click.option("--no-binary", multiple=True, help="Build these from sdists (or :all:)."),
+        click.option("--generate-hashes", is_flag=True, help="Write --hash for every pin."),
+        click.option("--extra", multiple=True, help="Project extra to include (pyproject input)."),
+        click.option("--all-extras", is_flag=True, help="Include every extra of the project."),
+        click.option("--group", multiple=True, help="PEP 735 dependency group to include."),
+        click.option(
+            "--python",
+            "python",
+            metavar="PATH",
+            help="Lock for this interpreter (its markers and wheel tags).",
+        ),
+        click.option("--python-version", metavar="X.Y", help="Lock for this Python version."),
+        click.option(
+            "--platform", multiple=True, metavar="TAG", help="Lock for this platform tag."
+        ),
+        click.option(
+            "--build-deps-for",
+            type=click.Choice(["needed", "all"]),
+            default="needed",
+            show_default=True,
+            help="Lock build requirements of sdists that will be built, or of all.",
+        ),
+        click.option(
+            "--build-constraint",
+            "build_constraint",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Requirements that bind build environments only (repeatable).",
+        ),
+        click.option(
+            "--build-hooks/--no-build-hooks",
+            default=True,
+            help="Ask build backends for dynamic build requirements (default: yes).",
+        ),
+        click.option(
+            "--exclude-newer",
+            metavar="TIMESTAMP",
+            help="Ignore files uploaded after this time (PEP 700).",
+        ),
+        click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache directory."),
+        click.option("--no-cache", is_flag=True, help="Use no on-disk cache."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress output."),
+        click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, Any]:
+    """CompileOptions and Target from the command line over [tool.lockbuild] defaults."""
+    from click.core import ParameterSource
+
+    from . import config, lock, target
+    from .errors import UsageError
+    from .lockfile import build_file_for
+    from .spec import IndexOptions, format_names
+
+    sources: tuple[Path, ...] = params["src_files"] or (Path("requirements.in"),)
+    cfg = config.load(sources)
+    for key, value in cfg.values.items():
+        if key == "build_constraints":
+            continue
+        if ctx.get_parameter_source(key) in (ParameterSource.DEFAULT, None):
+            params[key] = value
+    base = cfg.path.parent if cfg.path else Path(".")
+    for key in ("output_file", "build_output_file"):
+        if isinstance(params.get(key), str):
+            params[key] = base / params[key]
+    output: Path = params["output_file"] or lock.default_output(sources)
+    find_links = tuple(
+        link if "://" in link else str(Path(link).resolve()) for link in params["find_links"]
+    )
+    cli_index = IndexOptions(
+        index_url=params["index_url"],
+        extra_index_urls=tuple(params["extra_index_url"]),
+        find_links=find_links,
+        no_index=params["no_index"],
+        only_binary=frozenset().union(*(format_names(v) for v in params["only_binary"])),
+        no_binary=frozenset().union(*(format_names(v) for v in params["no_binary"])),
+        pre=params["pre"],
+    )
+    exclude_newer = None
+    if params["exclude_newer"]:
+        exclude_newer = _parse_timestamp(params["exclude_newer"])
+    options = lock.CompileOptions(
+        sources=tuple(sources),
+        output_file=output,
+        build_output_file=params["build_output_file"] or build_file_for(output),
+        cli_index=cli_index,
+        cli_index_url_set=params["index_url"] is not None,
+        upgrade=params.get("upgrade", False),
+        upgrade_packages=tuple(params.get("upgrade_package", ())),
+        cache_dir=lock.cache_root(params["cache_dir"], params["no_cache"]),
+        offline=params.get("offline", False),
+        quiet=params["quiet"],
+        verbose=params["verbose"],
+        command=lock.command_line(["compile", *sys.argv[2:]]),
+        build_hooks=params["build_hooks"],
+        build_deps_for=params["build_deps_for"],
+        build_constraint_files=tuple(params["build_constraint"]),
+        build_constraints=tuple(cfg.values.get("build_constraints", ())),
+        config_file=cfg.path,
+        generate_hashes=params["generate_hashes"],
+        extras=tuple(params["extra"]),
+        all_extras=params["all_extras"],
+        groups=tuple(params["group"]),
+        exclude_newer=exclude_newer,
+    )
+    if params["python"] and (params["python_version"] or params["platform"]):
+        raise UsageError("--python cannot be combined with --python-version or --platform")
+    if params["python"]:
+        chosen = target.from_interpreter(params["python"])
+    else:
+        chosen = target.for_platform(params["python_version"], tuple(params["platform"]))
+    return options, chosen
+
+
+def _parse_timestamp(text: str) -> Any:
+    from datetime import datetime, timezone
+
+    from .errors import UsageError
+
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--exclude-newer {text!r}: expected an ISO 8601 date or time, "
+            "e.g. 2024-06-01 or 2024-06-01T12:00:00Z"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 @main.command("compile")
-@click.argument("src_files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-o", "--output-file", type=click.Path(path_type=Path), help="Lockfile to write.")
-@click.option(
-    "--build-output-file",
-    type=click.Path(path_type=Path),
-    help="Build constraints file to write (default: <lockfile stem>-build.txt).",
-)
-@index_options
-@click.option("--pre", is_flag=True, help="Allow pre-release versions.")
-@click.option("--only-binary", multiple=True, help="Use only wheels for these (or :all:).")
-@click.option("--no-binary", multiple=True, help="Build these from sdists (or :all:).")
+@compile_params
 @click.option("-U", "--upgrade", is_flag=True, help="Ignore the pins of the existing lockfile.")
 @click.option("-P", "--upgrade-package", multiple=True, help="Let this package move (repeatable).")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache directory.")
-@click.option("--no-cache", is_flag=True, help="Use no on-disk cache.")
 @click.option("--offline", is_flag=True, help="Use only the cache; no network.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-@click.option("-v", "--verbose", is_flag=True, help="More detail, tracebacks on errors.")
-def compile_command(
-    src_files: tuple[Path, ...],
-    output_file: Path | None,
-    build_output_file: Path | None,
+@click.pass_context
+def compile_command(ctx: click.Context, /, **params: Any) -> None:
+    """Resolve SRC_FILES (default requirements.in) into a lockfile and a build file."""
+
+    def action() -> int:
+        from . import lock
+
+        options, chosen = _compile_options(ctx, params)
+        log = _stderr(options.quiet)
+        result = lock.compile_lock(options, chosen, log)
+        lock.write_outputs(options, result)
+        log(
+            f"wrote {options.output_file} ({len(result.runtime)} pins) and "
+            f"{options.build_output_file} ({len(result.build)} build pins)"
+        )
+        return 0
+
+    run_guarded(params["verbose"], action)
+
+
+@main.command("check")
+@compile_params
+@click.pass_context
+def check_command(ctx: click.Context, /, **params: Any) -> None:
+    """Exit 0 when the lock files are up to date with their inputs, 1 when not (offline)."""
+
+    def action() -> int:
+        from . import check
+
+        options, chosen = _compile_options(ctx, params)
+        problems = check.stale(options, chosen)
+        if problems:
+            for line in problems:
+                click.echo(f"lockbuild check: {line}", err=True)
+            click.echo(f"run: {check.recompile_hint(options)}", err=True)
+            return 1
+        if not options.quiet:
+            click.echo(f"{options.output_file} and {options.build_output_file} are up to date")
+        return 0
+
+    run_guarded(params["verbose"], action)
+
+
+@main.command("why")
+@click.argument("name")
+@click.argument("lockfile", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--build-constraints",
+    type=click.Path(path_type=Path),
+    help="Build file (default: beside the lockfile).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
+def why_command(
+    name: str, lockfile: Path | None, build_constraints: Path | None, verbose: bool
+) -> None:
+    """Show every path from an input requirement to NAME (build edges marked)."""
+
+    def action() -> int:
+        from . import explain
+
+        for line in explain.why(name, lockfile or Path("requirements.txt"), build_constraints):
+            click.echo(line)
+        return 0
+
+    run_guarded(verbose, action)
+
+
+@main.command("sync")
+@click.argument("lockfile", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--build-constraints",
+    "build_constraints",
+    type=click.Path(path_type=Path),
+    help="Build constraints file (default: <lockfile stem>-build.txt beside it).",
+)
+@click.option("--python", "python", help="Interpreter or venv to sync (default: the active venv).")
+@click.option("--system", is_flag=True, help="Allow syncing an interpreter that is not a venv.")
+@click.option(
+    "--installer",
+    type=click.Choice(["pip", "uv"]),
+    default="pip",
+    show_default=True,
+    help="pip: the target's own 'python -m pip'; uv: 'uv pip install --python TARGET'.",
+)
+@index_options
+@click.option("-n", "--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output or summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the installer's output, tracebacks.")
+def sync_command(
+    lockfile: Path | None,
+    build_constraints: Path | None,
+    python: str | None,
+    system: bool,
+    installer: str,
     index_url: str | None,
     extra_index_url: tuple[str, ...],
     find_links: tuple[str, ...],
     no_index: bool,
-    pre: bool,
-    only_binary: tuple[str, ...],
-    no_binary: tuple[str, ...],
-    upgrade: bool,
-    upgrade_package: tuple[str, ...],
-    cache_dir: Path | None,
-    no_cache: bool,
-    offline: bool,
+    dry_run: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Resolve SRC_FILES (default requirements.in) into a lockfile and a build file."""
+    """Make an environment match LOCKFILE (default requirements.txt), building every
+    sdist against the pins of its build constraints file."""
 
     def action() -> int:
-        from . import lock, target
-        from .spec import IndexOptions, _format_names
+        from . import sync
 
-        sources = src_files or (Path("requirements.in"),)
-        output = output_file or lock.default_output(sources)
-        from .lockfile import build_file_for
-
-        cli_index = IndexOptions(
+        options = sync.SyncOptions(
+            lockfile=lockfile or Path("requirements.txt"),
+            build_file=build_constraints,
+            python=python,
+            system=system,
+            installer=installer,
             index_url=index_url,
             extra_index_urls=extra_index_url,
-            find_links=tuple(str(Path(f).resolve()) if "://" not in f else f for f in find_links),
+            find_links=find_links,
             no_index=no_index,
-            only_binary=frozenset().union(*(_format_names(v) for v in only_binary)),
-            no_binary=frozenset().union(*(_format_names(v) for v in no_binary)),
-            pre=pre,
-        )
-        options = lock.CompileOptions(
-            sources=tuple(sources),
-            output_file=output,
-            build_output_file=build_output_file or build_file_for(output),
-            cli_index=cli_index,
-            cli_index_url_set=index_url is not None,
-            upgrade=upgrade,
-            upgrade_packages=upgrade_package,
-            cache_dir=lock.cache_root(cache_dir, no_cache),
-            offline=offline,
+            dry_run=dry_run,
             quiet=quiet,
             verbose=verbose,
-            command=lock.command_line(sys.argv[1:]),
         )
-        log = _stderr(quiet)
-        result = lock.compile_lock(options, target.current(), log)
-        lock.write_outputs(options, result)
-        log(
-            f"wrote {output} ({len(result.runtime)} pins) and "
-            f"{options.build_output_file} ({len(result.build)} build pins)"
-        )
-        return 0
+        return sync.sync(options, click.echo, lambda m: click.echo(m, err=True))
 
     run_guarded(verbose, action)

@@ -237,6 +237,63 @@ def build_system(pyproject: bytes | None, where: str) -> BuildSystem:
     return BuildSystem(tuple(requires), backend, tuple(str(p) for p in backend_path), True)
 
 
+def static_project_metadata(pyproject: bytes | None, where: str) -> CoreMetadata | None:
+    """Metadata straight from a ``[project]`` table when name, version and dependencies
+    are all static (PEP 621); None when the build backend must be asked."""
+    if pyproject is None:
+        return None
+    try:
+        data = tomllib.loads(pyproject.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DistError(f"{where}: not valid TOML: {exc}") from None
+    project = data.get("project")
+    if not isinstance(project, dict):
+        return None
+    dynamic = {str(d) for d in project.get("dynamic", [])}
+    if dynamic & {"version", "dependencies", "optional-dependencies", "requires-python"}:
+        return None
+    try:
+        name = canonicalize_name(str(project["name"]))
+        version = Version(str(project["version"]))
+    except (KeyError, InvalidVersion):
+        return None
+    requires = [str(r) for r in project.get("dependencies", [])]
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise DistError(f"{where}: [project.optional-dependencies] is not a table")
+    for extra, items in optional.items():
+        for text in items:
+            try:
+                req = Requirement(str(text))
+            except InvalidRequirement:
+                raise DistError(
+                    f"{where}: invalid requirement {text!r} in extra {extra!r}"
+                ) from None
+            marker = f'extra == "{canonicalize_name(extra)}"'
+            combined = f"({req.marker}) and {marker}" if req.marker else marker
+            req.marker = None
+            requires.append(f"{req}; {combined}")
+    for text in requires:
+        try:
+            Requirement(text)
+        except InvalidRequirement:
+            raise DistError(f"{where}: invalid requirement {text!r}") from None
+    spec = project.get("requires-python")
+    try:
+        requires_python = SpecifierSet(str(spec)) if spec else None
+    except InvalidSpecifier:
+        raise DistError(f"{where}: invalid requires-python {spec!r}") from None
+    return CoreMetadata(
+        name=name,
+        version=version,
+        requires_dist=tuple(requires),
+        requires_python=requires_python,
+        dynamic=frozenset(),
+        metadata_version="2.4",
+        provides_extra=tuple(canonicalize_name(e) for e in optional),
+    )
+
+
 def usable_pkg_info(pkg_info: bytes | None, where: str) -> CoreMetadata | None:
     """PKG-INFO as resolution metadata when it is reliable: Metadata-Version 2.2 or later
     and Requires-Dist not dynamic (PEP 643)."""
@@ -289,31 +346,52 @@ class IsolatedEnvironment:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def install(self, requirements: Sequence[str], what: str) -> None:
+    def install(
+        self,
+        requirements: Sequence[str],
+        what: str,
+        *,
+        constraints: Sequence[str] = (),
+        no_deps: bool = False,
+    ) -> None:
+        """Install ``requirements``; ``constraints`` also bind any build environment pip
+        makes on the way (for build requirements that are themselves sdists)."""
         if not requirements:
             return
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-            handle.write("\n".join(requirements) + "\n")
-            req_file = handle.name
-        try:
-            cmd = [
-                sys.executable,
-                "-m",
-                "pip",
-                "--python",
-                self.python,
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--no-warn-script-location",
-                "-q",
-                *self.install_args,
-                "-r",
-                req_file,
-            ]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.environ())
-        finally:
-            os.unlink(req_file)
+        with tempfile.TemporaryDirectory(prefix="lockbuild-req-") as tmp:
+            req_file = Path(tmp) / "requirements.txt"
+            req_file.write_text("\n".join(requirements) + "\n")
+            extra: list[str] = ["--no-deps"] if no_deps else []
+            env = self.environ()
+            if constraints:
+                constraint_file = Path(tmp) / "build-constraints.txt"
+                constraint_file.write_text("\n".join(constraints) + "\n")
+                if _pip_version() >= (25, 3):
+                    extra += ["--build-constraint", str(constraint_file)]
+                else:
+                    env["PIP_CONSTRAINT"] = " ".join(
+                        p for p in (env.get("PIP_CONSTRAINT"), str(constraint_file)) if p
+                    )
+            self._run_pip(requirements, what, [*extra, "-r", str(req_file)], env)
+
+    def _run_pip(
+        self, requirements: Sequence[str], what: str, args: list[str], env: dict[str, str]
+    ) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            self.python,
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-warn-script-location",
+            "-q",
+            *self.install_args,
+            *args,
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             tail = _tail(proc.stderr or proc.stdout)
             raise BuildError(
@@ -326,6 +404,15 @@ class IsolatedEnvironment:
         env.pop("PYTHONPATH", None)
         env.pop("PIP_REQUIRE_VIRTUALENV", None)
         return env
+
+
+def _pip_version() -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    try:
+        return tuple(int(x) for x in version("pip").split(".")[:2])
+    except (ValueError, LookupError):
+        return (0,)
 
 
 def _tail(text: str, lines: int = 12) -> str:
@@ -405,11 +492,12 @@ def hook_build_requires(
     system: BuildSystem,
     install_args: Sequence[str],
     pins: Sequence[str],
+    constraints: Sequence[str],
     what: str,
 ) -> list[str]:
     """What get_requires_for_build_wheel adds, run in an environment holding ``pins``."""
     with IsolatedEnvironment(install_args) as env:
-        env.install(list(pins), what)
+        env.install(list(pins), what, constraints=constraints, no_deps=True)
         result = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
         assert isinstance(result, list)
         return result

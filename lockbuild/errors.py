@@ -44,3 +44,7 @@ class ResolutionError(LockbuildError):
 
 class StaleError(LockbuildError):
     """A lock file pair is out of date or does not belong together."""
+
+
+class InstallError(LockbuildError):
+    """An installer run failed, or the environment does not match the lockfile after it."""

@@ -38,7 +38,12 @@ def build_graph(resolution: Resolution) -> nx.DiGraph:
         if key == PYTHON:
             continue
         for req, parent in infos:
-            if req.kind in ("constraint", "extra"):
+            if req.kind in ("constraint", "extra", "override"):
+                continue
+            if parent is None and req.kind == "project":
+                # A project input (pyproject.toml) is a root that is built, not pinned.
+                if req.name in graph:
+                    graph.nodes[req.name].update(input=True, label=req.via or req.name)
                 continue
             if parent is None:
                 source = req.via or "-r input"
@@ -61,14 +66,25 @@ def _add_edge(graph: nx.DiGraph, source: str, target: str, kind: str, requiremen
 
 
 def pins(graph: nx.DiGraph, names: Iterable[str]) -> list[Pin]:
-    return sorted((graph.nodes[n]["pin"] for n in names), key=lambda p: p.name)
+    """The pins of ``names``, sorted; input files and project inputs are not pins."""
+    return sorted(
+        (graph.nodes[n]["pin"] for n in names if not graph.nodes[n].get("input")),
+        key=lambda p: p.name,
+    )
 
 
 def inputs(graph: nx.DiGraph) -> list[str]:
     return [n for n, data in graph.nodes(data=True) if data.get("input")]
 
 
-def _runtime_closure(graph: nx.DiGraph, start: Iterable[str]) -> set[str]:
+def is_project(graph: nx.DiGraph, name: str) -> bool:
+    data = graph.nodes[name]
+    return bool(data.get("input")) and "pin" in data
+
+
+def runtime_closure(graph: nx.DiGraph, start: Iterable[str]) -> set[str]:
+    """Everything reached from ``start`` by runtime edges (``start`` itself excluded
+    unless reached again)."""
     seen: set[str] = set()
     stack = list(start)
     while stack:
@@ -82,20 +98,16 @@ def _runtime_closure(graph: nx.DiGraph, start: Iterable[str]) -> set[str]:
 
 def runtime_set(graph: nx.DiGraph) -> set[str]:
     """Projects installed at run time: reached from the inputs by runtime edges only."""
-    return _runtime_closure(graph, inputs(graph))
+    return runtime_closure(graph, inputs(graph))
 
 
 def build_set(graph: nx.DiGraph) -> set[str]:
     """Projects that go into some build environment: targets of build edges and
     everything they need at run time (build environments of build dependencies included)."""
     roots = {v for u, v, kinds in graph.edges(data="kinds") if BUILD in kinds}
-    return roots | _runtime_closure(graph, roots)
+    return roots | runtime_closure(graph, roots)
 
 
 def parents(graph: nx.DiGraph, name: str) -> list[tuple[str, frozenset[str]]]:
     """Who requires ``name``, and by which kinds of edge."""
     return [(p, graph.edges[p, name]["kinds"]) for p in graph.predecessors(name)]
-
-
-def sdists_needing_build(graph: nx.DiGraph, names: Iterable[str]) -> list[Pin]:
-    return [p for p in pins(graph, names) if p.builds]

@@ -1,5 +1,5 @@
 """Compile: from input files to the lockfile and the build constraints file, through one
-joint resolution."""
+joint resolution (repeated while build backends add build requirements)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 import networkx as nx
 from packaging.requirements import Requirement
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import graph as graphs
 from .cache import Cache, default_cache_dir
 from .errors import InputError, UsageError
-from .index import IndexClient, Sources, pip_config_options, pip_default_index
+from .index import IndexClient, Sources, pip_config_options, pip_default_index, redact_text
 from .lockfile import (
     Entry,
     Header,
@@ -30,17 +32,18 @@ from .lockfile import (
     render_lockfile,
     write_pair,
 )
-from .resolve import BUILD, RUNTIME, Provider, Req, input_roots, resolve
+from .resolve import BUILD, RUNTIME, Candidate, Provider, Req, input_roots, resolve
 from .source import IndexRepository
 from .spec import IndexOptions, InputRequirement, Spec, display_path, read_spec
 from .target import Target
 
 Log = Callable[[str], None]
+MAX_HOOK_ROUNDS = 10
 
 
 @dataclass(frozen=True)
 class CompileOptions:
-    """Everything that ``lockbuild compile`` was asked, after defaults are applied."""
+    """Everything that ``lockbuild compile`` (and ``check``) was asked, defaults applied."""
 
     sources: tuple[Path, ...]
     output_file: Path
@@ -55,6 +58,31 @@ class CompileOptions:
     verbose: bool = False
     workers: int = 8
     command: str = "lockbuild compile"
+    build_hooks: bool = True
+    build_deps_for: str = "needed"
+    build_constraint_files: tuple[Path, ...] = ()
+    build_constraints: tuple[str, ...] = ()  # from [tool.lockbuild] build-constraints
+    config_file: Path | None = None
+    generate_hashes: bool = False
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    groups: tuple[str, ...] = ()
+    exclude_newer: datetime | None = None
+
+    def result_flags(self) -> str:
+        """The options (besides index options and target) that change the result."""
+        return repr(
+            (
+                self.build_hooks,
+                self.build_deps_for,
+                sorted(self.build_constraints),
+                self.generate_hashes,
+                sorted(self.extras),
+                self.all_extras,
+                sorted(self.groups),
+                self.exclude_newer.isoformat() if self.exclude_newer else None,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -69,21 +97,20 @@ class CompileResult:
 def default_output(sources: Sequence[Path]) -> Path:
     """``requirements.in`` -> ``requirements.txt`` beside it (pip-compile's rule)."""
     first = sources[0] if sources else Path("requirements.in")
-    if first.name == "pyproject.toml" or first.name in ("setup.py", "setup.cfg"):
+    if first.name in ("pyproject.toml", "setup.py", "setup.cfg"):
         return first.with_name("requirements.txt")
     if first.suffix == ".txt":
         raise UsageError(f"{first}: give --output-file; the default would overwrite the input")
     return first.with_suffix(".txt")
 
 
-def effective_options(
-    spec_options: IndexOptions, cli: IndexOptions, cli_index_url: bool
-) -> IndexOptions:
+def effective_options(options: CompileOptions, spec_options: IndexOptions) -> IndexOptions:
     """pip configuration, then the input files' options, then the command line."""
+    cli = options.cli_index
     opts = pip_config_options().merged(spec_options).merged(cli)
     if cli.no_index:
         opts = replace(opts, no_index=True)
-    if cli_index_url:
+    if options.cli_index_url_set:
         opts = replace(opts, index_url=cli.index_url)
     return opts
 
@@ -120,21 +147,54 @@ def _file_digest(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _options_digest(options: IndexOptions, target: Target) -> str:
-    text = repr(
-        (sorted(options.__dict__.items()), target.environment, [str(t) for t in target.tags[:3]])
+def input_digests(
+    options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
+) -> tuple[tuple[str, str], ...]:
+    """What the header records so that ``check`` can tell, offline, whether the lock is
+    stale: each input file's content, and one digest of everything else that shapes it."""
+    out_dir = options.output_file.parent.resolve()
+    files = [*spec.files_read, *(p.resolve() for p in options.build_constraint_files)]
+    digests = [
+        (Path(os.path.relpath(p, out_dir)).as_posix(), _file_digest(p))
+        for p in dict.fromkeys(files)
+    ]
+    shaping = repr(
+        (
+            sorted((k, repr(v)) for k, v in index_options.__dict__.items()),
+            target.environment,
+            [str(t) for t in target.tags[:5]],
+            options.result_flags(),
+        )
     )
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    digests.append(("options", "sha256:" + hashlib.sha256(shaping.encode()).hexdigest()))
+    return tuple(digests)
+
+
+def prepare(options: CompileOptions) -> tuple[Spec, IndexOptions]:
+    """Read the inputs and settle the index options (no network)."""
+    spec = read_spec(
+        options.sources, extras=options.extras, all_extras=options.all_extras, groups=options.groups
+    )
+    return spec, effective_options(options, spec.options)
 
 
 def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileResult:
     """Resolve and render both files (without writing them)."""
-    spec = read_spec(options.sources)
-    index_options = effective_options(spec.options, options.cli_index, options.cli_index_url_set)
+    spec, index_options = prepare(options)
+    digests = input_digests(options, spec, index_options, target)
     cache = Cache(options.cache_dir)
     client = IndexClient(
-        Sources.from_options(index_options), cache, offline=options.offline, workers=options.workers
+        Sources.from_options(index_options),
+        cache,
+        offline=options.offline,
+        workers=options.workers,
+        exclude_newer=options.exclude_newer,
     )
+    if not target.local:
+        log(
+            f"note: locking for {target.description}; sdist metadata and build hooks "
+            "run on this machine's Python"
+        )
     try:
         repository = IndexRepository(client, target, index_options, cache, log=log)
         spec = _name_direct_references(spec, repository)
@@ -146,33 +206,187 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             for c in spec.constraints
             if target.evaluate(c.requirement.marker, [""])
         ]
-        preferences = _preferences(options)
-        direct = {r.name: r for r in roots if r.url}
+        overrides = _build_overrides(options, target)
         provider = Provider(
             repository,
             target,
             index_options,
             constraints=constraints,
-            preferences=preferences,
-            direct=direct,
+            build_overrides=overrides,
+            preferences=_preferences(options),
+            direct={r.name: r for r in roots if r.url},
+            build_all=options.build_deps_for == "all",
         )
         repository.prefetch(r.name for r in roots)
-        resolution = resolve(provider, roots, quiet=options.quiet)
-        graph = graphs.build_graph(resolution)
+        graph = _resolve_with_hooks(options, provider, repository, roots, log)
+        if options.verbose:
+            _explain_build_side(graph, repository, log)
+        hashes = _hashes(graph, client) if options.generate_hashes else {}
     finally:
         client.close()
-    return _render(options, spec, graph, index_options, target, constraints)
+    return _render(
+        options, spec, graph, index_options, target, constraints, overrides, hashes, digests
+    )
+
+
+def _resolve_with_hooks(
+    options: CompileOptions,
+    provider: Provider,
+    repository: IndexRepository,
+    roots: Sequence[Req],
+    log: Log,
+) -> nx.DiGraph:
+    """Resolve; then ask each sdist's backend for the build requirements it adds in an
+    environment holding its locked static ones, and resolve again until none are new."""
+    for _round in range(MAX_HOOK_ROUNDS):
+        graph = graphs.build_graph(resolve(provider, roots, quiet=options.quiet))
+        if not options.build_hooks or not _add_dynamic_requirements(graph, repository, options):
+            return graph
+        # Keep what was chosen where still valid, so each round only adds.
+        for name in graph.nodes:
+            pin = graph.nodes[name].get("pin")
+            if pin is not None and name not in provider.preferences:
+                provider.preferences[name] = pin.candidate.version
+        log("build backends asked for more build requirements; resolving again")
+    raise UsageError(f"build requirements kept changing after {MAX_HOOK_ROUNDS} rounds")
+
+
+def _build_candidates(graph: nx.DiGraph) -> list[Candidate]:
+    """Candidates whose build requirements are locked (they have build edges or build)."""
+    found = []
+    for name, data in graph.nodes(data=True):
+        pin = data.get("pin")
+        if pin is None:
+            continue
+        has_build_edges = any(BUILD in kinds for _, _, kinds in graph.out_edges(name, "kinds"))
+        if pin.builds or has_build_edges:
+            found.append(pin.candidate)
+    return sorted(found, key=lambda c: c.name)
+
+
+def _add_dynamic_requirements(
+    graph: nx.DiGraph, repository: IndexRepository, options: CompileOptions
+) -> bool:
+    """Run get_requires_for_build_wheel for every build (in parallel); True when any
+    returned a requirement the resolution has not seen for that build yet."""
+    build_pins = [f"{p.name}=={p.version}" for p in graphs.pins(graph, graphs.build_set(graph))]
+    jobs: list[tuple[Candidate, list[str]]] = []
+    for candidate in _build_candidates(graph):
+        static = {
+            canonicalize_name(Requirement(r).name)
+            for r in repository.build_system(candidate).requires
+        }
+        roots = [n for n in graph.successors(candidate.name) if n in static]
+        env = set(roots) | graphs.runtime_closure(graph, roots)
+        pins = sorted(f"{p.name}=={p.version}" for p in graphs.pins(graph, env))
+        jobs.append((candidate, pins))
+    workers = max(1, min(options.workers, 4, len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(
+            pool.map(
+                lambda job: repository.dynamic_build_requires(job[0], job[1], build_pins), jobs
+            )
+        )
+    added = False
+    for (candidate, _pins), found in zip(jobs, results, strict=True):
+        key = (candidate.name, str(candidate.version))
+        known = set(repository.build_requires(candidate))
+        new = tuple(r for r in found if r not in known)
+        if new:
+            repository.dynamic[key] = (*repository.dynamic.get(key, ()), *new)
+            added = True
+        repository.hook_results[key] = tuple(found)
+    return added
+
+
+def _explain_build_side(graph: nx.DiGraph, repository: IndexRepository, log: Log) -> None:
+    """For every build: its backend, static and dynamic requirements, and their pins."""
+    for candidate in _build_candidates(graph):
+        system = repository.build_system(candidate)
+        key = (candidate.name, str(candidate.version))
+        dynamic = repository.hook_results.get(key)
+        log(f"{candidate.name} {candidate.version}: build backend {system.backend}")
+        log(f"  static build requirements: {', '.join(system.requires) or 'none'}")
+        shown = ", ".join(dynamic) if dynamic else ("none" if dynamic is not None else "not asked")
+        log(f"  dynamic (get_requires_for_build_wheel): {shown}")
+        for child in sorted(graph.successors(candidate.name)):
+            data = graph.edges[candidate.name, child]
+            if BUILD in data["kinds"]:
+                pin = graph.nodes[child]["pin"]
+                why = "; ".join(sorted(set(data["requirements"])))
+                log(f"    {child}=={pin.version}  <- {why}")
+
+
+def _hashes(graph: nx.DiGraph, client: IndexClient) -> dict[str, tuple[str, ...]]:
+    """sha256 of every file of each pinned version (as pip-compile writes them)."""
+    result: dict[str, tuple[str, ...]] = {}
+    for name, data in graph.nodes(data=True):
+        pin = data.get("pin")
+        if pin is None:
+            continue
+        files = pin.candidate.files or ((pin.candidate.dist,) if pin.candidate.dist else ())
+        result[name] = tuple(sorted({client.file_hash(f) for f in files if f is not None}))
+    return result
+
+
+def _build_overrides(options: CompileOptions, target: Target) -> list[Req]:
+    """Requirements that bind build edges only (--build-constraint, [tool.lockbuild])."""
+    overrides: list[Req] = []
+    if options.build_constraint_files:
+        spec = read_spec(options.build_constraint_files)
+        for item in spec.requirements:
+            if target.evaluate(item.requirement.marker, [""]):
+                overrides.append(
+                    Req.from_requirement(
+                        item.requirement, "override", origin=str(item.origin), via="build override"
+                    )
+                )
+    where = display_path(options.config_file) if options.config_file else "pyproject.toml"
+    for number, text in enumerate(options.build_constraints, start=1):
+        try:
+            requirement = Requirement(text)
+        except ValueError:
+            raise InputError(
+                f"{where}: [tool.lockbuild] build-constraints item {number}: "
+                f"invalid requirement {text!r}"
+            ) from None
+        if target.evaluate(requirement.marker, [""]):
+            overrides.append(
+                Req.from_requirement(
+                    requirement,
+                    "override",
+                    origin=f"{where} [tool.lockbuild]",
+                    via="build override",
+                )
+            )
+    return overrides
 
 
 def _name_direct_references(spec: Spec, repository: IndexRepository) -> Spec:
-    """Replace the placeholder names of local paths with the names their metadata gives."""
+    """Replace the placeholder names of local paths with the names their metadata gives,
+    and expand --all-extras of a project input."""
     named: list[InputRequirement] = []
     for item in spec.requirements:
         if item.url and item.path_text is not None:
             candidate = repository.url_candidate(item.url, item.editable)
             req = Requirement(str(item.requirement))
             req.name = candidate.name
-            item = replace(item, requirement=req)
+            label = item.label
+            if item.project:
+                meta = repository.metadata(candidate)
+                if item.all_extras:
+                    req.extras = set(meta.provides_extra)
+                unknown = {canonicalize_name(e) for e in req.extras} - {
+                    canonicalize_name(e) for e in meta.provides_extra
+                }
+                if unknown:
+                    raise InputError(
+                        f"{item.origin}: {candidate.name} has no extra "
+                        f"{', '.join(sorted(unknown))} (it has: "
+                        f"{', '.join(meta.provides_extra) or 'none'})"
+                    )
+                label = f"{candidate.name} ({item.origin.file})"
+            item = replace(item, requirement=req, label=label)
         named.append(item)
     return replace(spec, requirements=tuple(named))
 
@@ -183,18 +397,33 @@ def _preferences(options: CompileOptions) -> dict[str, Version]:
         return {}
     try:
         locked = read_lockfile(options.output_file)
+        built = (
+            read_lockfile(options.build_output_file, what="build file")
+            if options.build_output_file.exists()
+            else None
+        )
     except InputError:
         return {}
-    lifted = {canonicalize_name(Requirement(p).name) for p in options.upgrade_packages}
+    lifted = set()
+    for text in options.upgrade_packages:
+        try:
+            lifted.add(canonicalize_name(Requirement(text).name))
+        except ValueError:
+            raise UsageError(f"--upgrade-package {text!r}: not a package name") from None
     prefs: dict[str, Version] = {}
-    for name, pin in locked.pins.items():
-        if name in lifted or not pin.version:
+    pins = list(locked.pins.values()) + (list(built.pins.values()) if built else [])
+    for pin in pins:
+        if pin.name in lifted or not pin.version:
             continue
         try:
-            prefs[name] = Version(pin.version)
+            prefs[pin.name] = Version(pin.version)
         except ValueError:
             continue
     return prefs
+
+
+def _label(graph: nx.DiGraph, node: str) -> str:
+    return str(graph.nodes[node].get("label", node))
 
 
 def _via(
@@ -204,6 +433,7 @@ def _via(
     constraints: Sequence[Req],
     *,
     label_build: bool,
+    overridden: bool = False,
 ) -> tuple[str, ...]:
     entries: set[str] = set()
     for parent, kinds in graphs.parents(graph, name):
@@ -211,9 +441,11 @@ def _via(
         if not is_input and parent not in allowed:
             continue
         if RUNTIME in kinds:
-            entries.add(parent)
+            entries.add(_label(graph, parent))
         if BUILD in kinds and label_build:
-            entries.add(f"{parent} (build)")
+            entries.add(f"{_label(graph, parent)} (build)")
+            if overridden:
+                entries.add("build override")
     entries |= {c.via for c in constraints if c.name == name and c.via}
     return tuple(sorted(entries))
 
@@ -225,39 +457,53 @@ def _render(
     index_options: IndexOptions,
     target: Target,
     constraints: Sequence[Req],
+    overrides: Sequence[Req],
+    hashes: dict[str, tuple[str, ...]],
+    digests: tuple[tuple[str, str], ...],
 ) -> CompileResult:
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
     out_dir = options.output_file.parent
     direct_lines = {
-        item.name: _direct_line(item) for item in spec.requirements if item.url is not None
+        item.name: _direct_line(item)
+        for item in spec.requirements
+        if item.url is not None and not item.project
     }
+    overridden = {o.name for o in overrides}
     lock_entries = [
         Entry(
             pin,
             _via(graph, pin.name, runtime, constraints, label_build=False),
+            hashes=hashes.get(pin.name, ()),
             line=direct_lines.get(pin.name, ""),
         )
         for pin in graphs.pins(graph, runtime)
     ]
     build_entries = [
-        Entry(pin, _via(graph, pin.name, runtime | build, constraints, label_build=True))
+        Entry(
+            pin,
+            _via(
+                graph,
+                pin.name,
+                runtime | build,
+                constraints,
+                label_build=True,
+                overridden=pin.name in overridden,
+            ),
+            hashes=hashes.get(pin.name, ()),
+        )
         for pin in graphs.pins(graph, build)
         if pin.name not in direct_lines
     ]
     lock_digest = pins_digest((e.pin.name, e.pin.version) for e in lock_entries)
     build_digest = pins_digest((e.pin.name, e.pin.version) for e in build_entries)
-    # Input paths are recorded relative to the lockfile, so a check from anywhere finds them.
-    inputs = tuple(
-        (Path(os.path.relpath(p, out_dir.resolve())).as_posix(), _file_digest(p))
-        for p in spec.files_read
-    ) + (("options", _options_digest(index_options, target)),)
     header = Header(
         command=options.command,
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
         target=target.description,
-        inputs=inputs,
+        inputs=digests,
         options=option_lines(index_options, out_dir),
+        build_hooks=options.build_hooks,
     )
     lock_name = display_path(options.output_file)
     build_name = display_path(options.build_output_file)
@@ -301,8 +547,6 @@ def command_line(argv: Sequence[str]) -> str:
                 args.pop(0)
             continue
         kept.append(arg)
-    from .index import redact_text
-
     return redact_text(" ".join(["lockbuild", *(shlex.quote(a) for a in kept)]))
 
 
@@ -310,7 +554,3 @@ def cache_root(cache_dir: Path | None, no_cache: bool) -> Path | None:
     if no_cache:
         return None
     return cache_dir or default_cache_dir()
-
-
-def canonical_names(names: Sequence[str]) -> list[NormalizedName]:
-    return [canonicalize_name(n) for n in names]

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -180,6 +179,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         build_overrides: Sequence[Req] = (),
         preferences: Mapping[str, Version] | None = None,
         direct: Mapping[NormalizedName, Req] | None = None,
+        build_all: bool = False,
     ) -> None:
         self.repository = repository
         self.target = target
@@ -192,6 +192,8 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             self.build_overrides.setdefault(req.name, []).append(req)
         self.preferences = dict(preferences or {})
         self.direct = dict(direct or {})
+        # Lock build requirements of every release that has an sdist, not only those built.
+        self.build_all = build_all
 
     # --- resolvelib interface -------------------------------------------------
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
@@ -338,7 +340,8 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             elif not self.target.evaluate(req.marker, [""]):
                 continue
             deps.append(Req.from_requirement(req, RUNTIME))
-        if candidate.builds and not candidate.extras:
+        has_sdist = any(not f.is_wheel for f in candidate.files)
+        if (candidate.builds or (self.build_all and has_sdist)) and not candidate.extras:
             for text in self.repository.build_requires(candidate):
                 req = Requirement(text)
                 if self.target.evaluate(req.marker, [""]):
@@ -433,6 +436,9 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
         constraints = provider.constraints.get(canonicalize_name(name), [])
         for c in constraints:
             lines.append(f"  {c.origin or c.via}: {c.text} (constraint)")
+        if any(req.kind == BUILD for req, _ in items):
+            for o in provider.build_overrides.get(canonicalize_name(name), []):
+                lines.append(f"  {o.origin}: {o.text} (build override)")
     return "cannot resolve: " + "\n".join(lines)
 
 
@@ -442,14 +448,10 @@ def input_roots(requirements: Sequence[InputRequirement], target: Target) -> lis
     for item in requirements:
         if not target.evaluate(item.requirement.marker, [""]):
             continue
-        kind = "editable" if item.editable else "input"
+        kind = "project" if item.project else "editable" if item.editable else "input"
         roots.append(
             Req.from_requirement(
                 item.requirement, kind, url=item.url, origin=str(item.origin), via=item.via
             )
         )
     return roots
-
-
-def marker_of(text: str) -> Marker | None:
-    return Requirement(text).marker

@@ -10,13 +10,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from . import dists
-from .cache import Cache
+from .cache import Cache, sha256_hex
 from .dists import BuildSystem, CoreMetadata
-from .errors import DistError, FetchError
+from .errors import DistError
 from .index import DistFile, IndexClient, make_dist_file, redact
 from .resolve import Candidate, Release
 from .spec import IndexOptions
@@ -66,6 +66,10 @@ class IndexRepository:
         self._metadata: dict[Candidate, CoreMetadata] = {}
         self._build_systems: dict[str, BuildSystem] = {}
         self._url_candidates: dict[str, tuple[Candidate, CoreMetadata]] = {}
+        # (name, version) -> requirements the build backend added (get_requires_for_build_wheel)
+        self.dynamic: dict[tuple[str, str], tuple[str, ...]] = {}
+        # (name, version) -> what the hook returned in the last round (for -v)
+        self.hook_results: dict[tuple[str, str], tuple[str, ...]] = {}
 
     # --- releases ---------------------------------------------------------------
     def releases(self, name: NormalizedName) -> Sequence[Release]:
@@ -155,33 +159,71 @@ class IndexRepository:
         return data
 
     # --- build requirements -----------------------------------------------------------
+    def build_source(self, candidate: Candidate) -> DistFile | None:
+        """The sdist a candidate would be built from (None for a local directory)."""
+        if candidate.dist is not None and not candidate.dist.is_wheel:
+            return candidate.dist
+        sdists = [f for f in candidate.files if not f.is_wheel and not f.is_yanked]
+        sdists.sort(key=lambda f: not f.filename.endswith(".tar.gz"))
+        return sdists[0] if sdists else None
+
     def build_system(self, candidate: Candidate) -> BuildSystem:
-        key = candidate.url or (candidate.dist.url if candidate.dist else "")
+        local = _local_path(candidate.url) if candidate.url else None
+        source = None if local is not None and local.is_dir() else self.build_source(candidate)
+        key = source.url if source is not None else str(local)
         with self._lock:
             cached = self._build_systems.get(key)
         if cached is not None:
             return cached
-        if candidate.url:
-            path = _local_path(candidate.url)
-            if path is not None and path.is_dir():
-                pyproject_path = path / "pyproject.toml"
-                data = pyproject_path.read_bytes() if pyproject_path.exists() else None
-                system = dists.build_system(data, str(pyproject_path))
-            else:
-                dist = self._url_candidate(candidate.url, False)[0].dist
-                assert dist is not None
-                system = dists.build_system(self._sdist_files(dist)[1], dist.filename)
+        if source is None:
+            assert local is not None
+            pyproject_path = local / "pyproject.toml"
+            data = pyproject_path.read_bytes() if pyproject_path.exists() else None
+            system = dists.build_system(data, str(pyproject_path))
         else:
-            assert candidate.dist is not None
-            system = dists.build_system(
-                self._sdist_files(candidate.dist)[1], candidate.dist.filename
-            )
+            system = dists.build_system(self._sdist_files(source)[1], source.filename)
         with self._lock:
             self._build_systems[key] = system
         return system
 
     def build_requires(self, candidate: Candidate) -> Sequence[str]:
-        return self.build_system(candidate).requires
+        """Static build requirements plus those the backend's hook added so far."""
+        static = self.build_system(candidate).requires
+        with self._lock:
+            dynamic = self.dynamic.get((candidate.name, str(candidate.version)), ())
+        return (*static, *dynamic)
+
+    def dynamic_build_requires(
+        self, candidate: Candidate, pins: Sequence[str], constraints: Sequence[str]
+    ) -> tuple[str, ...]:
+        """What ``get_requires_for_build_wheel`` returns in an environment holding exactly
+        ``pins`` (the locked static build requirements); cached by the sdist's sha256 and
+        those pins."""
+        system = self.build_system(candidate)
+        local = _local_path(candidate.url) if candidate.url else None
+        source = None if local is not None and local.is_dir() else self.build_source(candidate)
+        identity = self.client.file_hash(source) if source is not None else None
+        key = None
+        if identity is not None:
+            key = sha256_hex("\n".join([identity, *sorted(pins)]).encode())
+            record = self.cache.get_json("build-requires", key)
+            if isinstance(record, list):
+                return tuple(str(r) for r in record)
+        what = source.filename if source is not None else str(local)
+        self.log(f"asking the build backend of {what} for its build requirements")
+        with tempfile.TemporaryDirectory(prefix="lockbuild-hook-") as tmp:
+            if source is not None:
+                data = self.client.download(source)
+                project = dists.extract_archive(data, source.filename, Path(tmp))
+            else:
+                assert local is not None
+                project = dists.copy_project(local, Path(tmp))
+            result = dists.hook_build_requires(
+                project, system, self.install_args, pins, constraints, what
+            )
+        if key is not None:
+            self.cache.put_json("build-requires", key, list(result))
+        return tuple(result)
 
     # --- direct references --------------------------------------------------------
     def url_candidate(self, url: str, editable: bool) -> Candidate:
@@ -221,12 +263,14 @@ class IndexRepository:
         if not pyproject_path.exists() and not (path / "setup.py").exists():
             raise DistError(f"{path}: not a Python project (no pyproject.toml or setup.py)")
         data = pyproject_path.read_bytes() if pyproject_path.exists() else None
-        system = dists.build_system(data, str(pyproject_path))
-        self.log(f"preparing metadata of {path} with its build backend")
-        with tempfile.TemporaryDirectory(prefix="lockbuild-project-") as tmp:
-            project = dists.copy_project(path, Path(tmp))
-            raw = dists.hook_metadata(project, system, self.install_args, str(path))
-        meta = dists.parse_metadata(raw, str(path))
+        meta = dists.static_project_metadata(data, str(pyproject_path))
+        if meta is None:
+            system = dists.build_system(data, str(pyproject_path))
+            self.log(f"preparing metadata of {path} with its build backend")
+            with tempfile.TemporaryDirectory(prefix="lockbuild-project-") as tmp:
+                project = dists.copy_project(path, Path(tmp))
+                raw = dists.hook_metadata(project, system, self.install_args, str(path))
+            meta = dists.parse_metadata(raw, str(path))
         candidate = Candidate(meta.name, meta.version, url=url, builds=True, editable=editable)
         return candidate, meta
 
@@ -243,12 +287,3 @@ def _maybe_text(data: bytes | None) -> str | None:
 
 def _maybe_bytes(text: object) -> bytes | None:
     return text.encode("utf-8", errors="surrogateescape") if isinstance(text, str) else None
-
-
-def canonical(name: str) -> NormalizedName:
-    return canonicalize_name(name)
-
-
-def ensure_fetch_ok(name: str, files: Sequence[DistFile]) -> None:
-    if not files:
-        raise FetchError(f"no distributions of {name} found")

@@ -44,6 +44,10 @@ class InputRequirement:
     url: str | None = None
     # What the user wrote for a local path, kept to write it back relative to the output.
     path_text: str | None = None
+    # The project a pyproject.toml / setup.py input describes (it is built, not pinned).
+    project: bool = False
+    all_extras: bool = False
+    label: str | None = None
 
     @property
     def name(self) -> NormalizedName:
@@ -52,6 +56,8 @@ class InputRequirement:
     @property
     def via(self) -> str:
         """How the lockfile's annotations name the file this came from."""
+        if self.label:
+            return self.label
         return f"{'-c' if self.constraint else '-r'} {self.origin.file}"
 
 
@@ -129,11 +135,29 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_spec(sources: Iterable[Path]) -> Spec:
-    """Parse and merge requirements files, following -r and -c includes."""
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def read_spec(
+    sources: Iterable[Path],
+    *,
+    extras: Iterable[str] = (),
+    all_extras: bool = False,
+    groups: Iterable[str] = (),
+) -> Spec:
+    """Parse and merge requirements files (following -r and -c includes) and project
+    files (pyproject.toml, setup.py, setup.cfg: the project's own requirements)."""
     state = _State()
     paths = tuple(sources)
+    extras, groups = tuple(extras), tuple(groups)
+    if (extras or all_extras or groups) and not any(p.name in PROJECT_FILES for p in paths):
+        raise InputError(
+            "--extra, --all-extras and --group need a pyproject.toml or setup.py input"
+        )
     for src in paths:
+        if src.name in PROJECT_FILES:
+            _parse_project(src, state, extras, all_extras, groups)
+            continue
         _parse_file(src, state, constraint=False, stack=())
     return Spec(
         requirements=tuple(state.requirements),
@@ -299,14 +323,14 @@ def _apply_value(key: str, value: str, base: Path, state: _State) -> None:
         link = value if "://" in value else str((base / value).resolve())
         state.options = replace(opts, find_links=_unique((*opts.find_links, link)))
     elif key == "--only-binary":
-        state.options = replace(opts, only_binary=opts.only_binary | _format_names(value))
+        state.options = replace(opts, only_binary=opts.only_binary | format_names(value))
     elif key == "--no-binary":
-        state.options = replace(opts, no_binary=opts.no_binary | _format_names(value))
+        state.options = replace(opts, no_binary=opts.no_binary | format_names(value))
     elif key == "--trusted-host":
         state.options = replace(opts, trusted_hosts=_unique((*opts.trusted_hosts, value)))
 
 
-def _format_names(value: str) -> frozenset[str]:
+def format_names(value: str) -> frozenset[str]:
     names = set()
     for item in value.split(","):
         item = item.strip()
@@ -409,3 +433,77 @@ def _placeholder_name(path: Path) -> str:
     stem = stem.split("-")[0] if path.is_file() else stem
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", stem).strip("-._")
     return cleaned or "unnamed"
+
+
+def _parse_project(
+    path: Path, state: _State, extras: tuple[str, ...], all_extras: bool, groups: tuple[str, ...]
+) -> None:
+    """A project file as input: the project itself is a root whose metadata (read later,
+    statically or through its build backend) gives the requirements."""
+    if not path.exists():
+        raise InputError(f"no such project file: {display_path(path)}")
+    state.files_read.append(path.resolve())
+    project_dir = path.resolve().parent
+    origin = Origin(display_path(path))
+    pyproject = project_dir / "pyproject.toml"
+    data: dict[str, object] = {}
+    if pyproject.exists():
+        import tomllib
+
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{display_path(pyproject)}: not valid TOML: {exc}") from None
+        if pyproject.resolve() not in state.files_read:
+            state.files_read.append(pyproject.resolve())
+    wanted = {canonicalize_name(e) for e in extras}
+    url = "file://" + pathname2url(str(project_dir))
+    extra_text = f"[{','.join(sorted(wanted))}]" if wanted else ""
+    placeholder = Requirement(f"{_placeholder_name(project_dir)}{extra_text} @ {url}")
+    state.requirements.append(
+        InputRequirement(
+            placeholder,
+            origin,
+            url=url,
+            path_text=str(project_dir),
+            project=True,
+            all_extras=all_extras,
+        )
+    )
+    if groups:
+        _parse_groups(pyproject, data, groups, origin, state)
+
+
+def _parse_groups(
+    pyproject: Path,
+    data: dict[str, object],
+    groups: tuple[str, ...],
+    origin: Origin,
+    state: _State,
+) -> None:
+    from dependency_groups import CyclicDependencyError, resolve
+
+    table = data.get("dependency-groups")
+    if not isinstance(table, dict):
+        raise InputError(f"{display_path(pyproject)}: no [dependency-groups] table")
+    for group in groups:
+        if group not in table:
+            known = ", ".join(sorted(table)) or "none"
+            raise InputError(
+                f"{display_path(pyproject)}: no dependency group {group!r} (known: {known})"
+            )
+        try:
+            lines = resolve(table, group)
+        except (CyclicDependencyError, LookupError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"{display_path(pyproject)}: dependency group {group!r}: {exc}"
+            ) from None
+        for text in lines:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                raise InputError(
+                    f"{display_path(pyproject)}: group {group!r}: invalid requirement {text!r}"
+                ) from None
+            label = f"{origin.file} (group {group})"
+            state.requirements.append(InputRequirement(req, origin, url=req.url, label=label))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import SpecifierSet
-from packaging.tags import Tag, parse_tag, sys_tags
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, parse_tag, sys_tags
 from packaging.version import Version
 
 from .errors import UsageError
@@ -33,6 +34,8 @@ class Target:
     environment: tuple[tuple[str, str], ...]
     tags: tuple[Tag, ...]
     description: str
+    # False when the target is described, not at hand: hooks then run on this machine.
+    local: bool = True
 
     @property
     def env(self) -> dict[str, str]:
@@ -96,6 +99,92 @@ def from_interpreter(python: str) -> Target:
         tags.extend(parse_tag(text))
     env = data["env"]
     return Target(tuple(sorted(env.items())), tuple(tags), _describe(env))
+
+
+_PLATFORM_MARKERS = (
+    # (platform tag prefix, sys_platform, platform_system, os_name)
+    ("manylinux", "linux", "Linux", "posix"),
+    ("musllinux", "linux", "Linux", "posix"),
+    ("linux", "linux", "Linux", "posix"),
+    ("macosx", "darwin", "Darwin", "posix"),
+    ("win", "win32", "Windows", "nt"),
+)
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def _expand_platform(platform: str) -> list[str]:
+    """A platform tag and the older ones a wheel for it may also carry (as pip does)."""
+    match = re.match(r"^manylinux_(\d+)_(\d+)_(.+)$", platform)
+    legacy = re.match(r"^(manylinux1|manylinux2010|manylinux2014)_(.+)$", platform)
+    if legacy:
+        major, minor = _LEGACY_MANYLINUX[legacy.group(1)]
+        match = re.match(r"^(\d+)_(\d+)_(.+)$", f"{major}_{minor}_{legacy.group(2)}")
+        if match:
+            major, minor, arch = int(match.group(1)), int(match.group(2)), match.group(3)
+            return _manylinux(major, minor, arch)
+    if match:
+        return _manylinux(int(match.group(1)), int(match.group(2)), match.group(3))
+    mac = re.match(r"^macosx_(\d+)_(\d+)_(.+)$", platform)
+    if mac:
+        return list(mac_platforms((int(mac.group(1)), int(mac.group(2))), mac.group(3)))
+    return [platform]
+
+
+def _manylinux(major: int, minor: int, arch: str) -> list[str]:
+    tags = []
+    for glibc_minor in range(minor, 4, -1):
+        tags.append(f"manylinux_{major}_{glibc_minor}_{arch}")
+        for legacy, version in _LEGACY_MANYLINUX.items():
+            if version == (major, glibc_minor):
+                tags.append(f"{legacy}_{arch}")
+    return tags
+
+
+def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target:
+    """A target that is not at hand: another Python version and/or platform tags (pip
+    download's --python-version/--platform). Markers follow the platform's family."""
+    base = current()
+    env = base.env
+    if python_version:
+        if not re.match(r"^3\.\d+(\.\d+)?$", python_version):
+            raise UsageError(f"--python-version {python_version}: expected X.Y or X.Y.Z")
+        parts = python_version.split(".")
+        env["python_version"] = ".".join(parts[:2])
+        env["python_full_version"] = python_version if len(parts) == 3 else f"{python_version}.0"
+        env["implementation_version"] = env["python_full_version"]
+    version = tuple(int(x) for x in env["python_version"].split("."))
+    expanded: list[str] = []
+    for platform in platforms:
+        expanded += [p for p in _expand_platform(platform) if p not in expanded]
+    if platforms:
+        first = platforms[0]
+        for prefix, sys_platform, system, os_name in _PLATFORM_MARKERS:
+            if first.startswith(prefix):
+                env.update(sys_platform=sys_platform, platform_system=system, os_name=os_name)
+                break
+        machine = _machine(first)
+        if machine:
+            env["platform_machine"] = machine
+    tags = list(cpython_tags(version, platforms=expanded or None)) + list(
+        compatible_tags(version, platforms=expanded or None)
+    )
+    if not platforms and not python_version:
+        return base
+    description = (
+        f"cpython {env['python_full_version']} "
+        + (" ".join(platforms) if platforms else f"{env['sys_platform']} {env['platform_machine']}")
+        + " (given, not at hand)"
+    )
+    return Target(tuple(sorted(env.items())), tuple(tags), description, local=False)
+
+
+def _machine(platform: str) -> str | None:
+    if platform.startswith("win"):
+        return {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}.get(platform)
+    for arch in ("x86_64", "aarch64", "arm64", "i686", "ppc64le", "s390x", "universal2"):
+        if platform.endswith(arch):
+            return arch
+    return None
 
 
 def _describe(env: dict[str, str]) -> str:

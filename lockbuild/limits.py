@@ -1,0 +1,49 @@
+"""Limits that keep hostile or broken input from exhausting the machine, each overridable
+by an environment variable (read when used, so tests and users can tighten them)."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import UsageError
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 4
+DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+
+
+def _env_number(name: str, default: float, *, integer: bool) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if integer else float(text)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        kind = "a positive integer" if integer else "a positive number"
+        raise UsageError(f"environment variable {name}: expected {kind}, got {text!r}")
+    return value
+
+
+def timeout() -> float:
+    """Seconds to wait to connect, and between bytes of a response (LOCKBUILD_TIMEOUT)."""
+    return _env_number("LOCKBUILD_TIMEOUT", DEFAULT_TIMEOUT, integer=False)
+
+
+def retries() -> int:
+    """Attempts per request before a network fault is fatal (LOCKBUILD_RETRIES)."""
+    return int(_env_number("LOCKBUILD_RETRIES", DEFAULT_RETRIES, integer=True))
+
+
+def max_page_bytes() -> int:
+    """The largest index page or metadata file accepted (LOCKBUILD_MAX_PAGE_BYTES)."""
+    return int(_env_number("LOCKBUILD_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES, integer=True))
+
+
+def max_unpacked_bytes() -> int:
+    """The most bytes an sdist may decompress to (LOCKBUILD_MAX_UNPACKED_BYTES)."""
+    return int(
+        _env_number("LOCKBUILD_MAX_UNPACKED_BYTES", DEFAULT_MAX_UNPACKED_BYTES, integer=True)
+    )

@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	# Wheels the hermetic tests serve from their fixture index (real setuptools for the
+	# legacy-sdist test, a current pip for the new-pip sync route).
+	$(BIN)/python -m pip download -q --no-deps --only-binary :all: -d $(VENV)/wheelhouse setuptools pip
 	touch $(STAMP)
 
 lint: install

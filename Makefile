@@ -31,6 +31,9 @@ pytest: install
 
 test: lint typecheck pytest
 
+demo: install
+	bash examples/abi/demo.sh
+
 test-online: install
 	$(BIN)/pytest -q -m online -p no:xdist -o addopts=''
 

@@ -50,7 +50,9 @@ def run_guarded(verbose: bool, action: Callable[[], int | None]) -> None:
     except LockbuildError as exc:
         if verbose:
             traceback.print_exc()
-        click.echo(f"lockbuild: error: {exc.message}", err=True)
+        from .index import redact_text  # a URL's credentials never reach the terminal
+
+        click.echo(f"lockbuild: error: {redact_text(exc.message)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("lockbuild: interrupted; no files were changed", err=True)
@@ -289,10 +291,16 @@ def why_command(
 @click.option(
     "--build-constraints",
     "build_constraints",
+    metavar="FILE",
     type=click.Path(path_type=Path),
     help="Build constraints file (default: <lockfile stem>-build.txt beside it).",
 )
-@click.option("--python", "python", help="Interpreter or venv to sync (default: the active venv).")
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    help="Interpreter or venv to sync (default: the active venv).",
+)
 @click.option("--system", is_flag=True, help="Allow syncing an interpreter that is not a venv.")
 @click.option(
     "--installer",

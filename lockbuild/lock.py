@@ -178,9 +178,20 @@ def prepare(options: CompileOptions) -> tuple[Spec, IndexOptions]:
     return spec, effective_options(options, spec.options)
 
 
+def _check_outputs(options: CompileOptions, spec: Spec) -> None:
+    """Refuse outputs that would overwrite an input or each other (as pip-compile does)."""
+    lock, build = options.output_file.resolve(), options.build_output_file.resolve()
+    if lock == build:
+        raise UsageError(f"{options.output_file}: the lockfile and the build file are one file")
+    for output, given in ((lock, options.output_file), (build, options.build_output_file)):
+        if output in spec.files_read:
+            raise UsageError(f"{given}: is an input; writing it would overwrite the input")
+
+
 def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileResult:
     """Resolve and render both files (without writing them)."""
     spec, index_options = prepare(options)
+    _check_outputs(options, spec)
     digests = input_digests(options, spec, index_options, target)
     cache = Cache(options.cache_dir)
     client = IndexClient(
@@ -493,9 +504,9 @@ def _render(
             hashes=hashes.get(pin.name, ()),
         )
         for pin in graphs.pins(graph, build)
-        if pin.name not in direct_lines
     ]
-    lock_digest = pins_digest((e.pin.name, e.pin.version) for e in lock_entries)
+    # A direct reference has no version on its line; the digest covers what is written.
+    lock_digest = pins_digest((e.pin.name, "" if e.line else e.pin.version) for e in lock_entries)
     build_digest = pins_digest((e.pin.name, e.pin.version) for e in build_entries)
     header = Header(
         command=options.command,
@@ -521,7 +532,7 @@ def _render(
 
 def _direct_line(item: InputRequirement) -> str:
     if item.editable:
-        return f"-e {item.url}"
+        return f"-e {item.url}#egg={item.name}"
     return f"{item.name} @ {item.url}"
 
 

@@ -319,3 +319,35 @@ def test_output_file_names(tmp_path: Path, env: dict[str, str], server: IndexSer
         tmp_path,
     )
     assert (tmp_path / "dev.txt").exists() and (tmp_path / "b.txt").exists()
+
+
+def test_direct_reference_and_editable_local_project(
+    tmp_path: Path, env: dict[str, str], server: IndexServer, index: FixtureIndex
+) -> None:
+    wheel = index.find_links / "abicore-1.0-py3-none-any.whl"
+    write(
+        tmp_path / "proj" / "pyproject.toml",
+        '[build-system]\nrequires = ["buildhelper"]\nbuild-backend = "mini"\n'
+        'backend-path = ["."]\n[project]\nname = "localproj"\nversion = "0.3"\n'
+        'dependencies = ["beta==1.0"]\n',
+    )
+    write(
+        tmp_path / "proj" / "mini.py",
+        "def get_requires_for_build_wheel(config_settings=None):\n    return []\n",
+    )
+    lock, build, _ = compile_in(
+        tmp_path, env, server.url, f"abicore @ {wheel.as_uri()}\nabiext\n-e ./proj\n"
+    )
+    text = lock.read_text()
+    assert f"abicore @ {wheel.as_uri()}" in text
+    assert f"-e {(tmp_path / 'proj').as_uri()}#egg=localproj" in text
+    assert pins(build) == {"abicore": "1.0", "buildhelper": "1.0"}
+    assert "beta==1.0" in text
+    # The pair's digests agree, as check (and sync's guard) read them.
+    proc = lockbuild(
+        ["check", "--index-url", server.url, "--cache-dir", str(tmp_path / "cache")],
+        env,
+        tmp_path,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -3,7 +3,6 @@ from the digests compile recorded in the headers."""
 
 from __future__ import annotations
 
-from .lock import CompileOptions, input_digests, prepare
 from .lockfile import (
     BUILD_DIGEST,
     INPUTS,
@@ -13,6 +12,7 @@ from .lockfile import (
     pins_digest,
     read_lockfile,
 )
+from .options import CompileOptions, input_digests, prepare
 from .target import Target
 
 

@@ -134,7 +134,8 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
     """CompileOptions and Target from the command line over [tool.lockbuild] defaults."""
     from click.core import ParameterSource
 
-    from . import config, lock, target
+    from . import config, target
+    from . import options as options_mod
     from .errors import UsageError
     from .lockfile import build_file_for
     from .spec import IndexOptions, format_names
@@ -150,7 +151,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
     for key in ("output_file", "build_output_file"):
         if isinstance(params.get(key), str):
             params[key] = base / params[key]
-    output: Path = params["output_file"] or lock.default_output(sources)
+    output: Path = params["output_file"] or options_mod.default_output(sources)
     find_links = tuple(
         link if "://" in link else str(Path(link).resolve()) for link in params["find_links"]
     )
@@ -166,7 +167,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
     exclude_newer = None
     if params["exclude_newer"]:
         exclude_newer = _parse_timestamp(params["exclude_newer"])
-    options = lock.CompileOptions(
+    options = options_mod.CompileOptions(
         sources=tuple(sources),
         output_file=output,
         build_output_file=params["build_output_file"] or build_file_for(output),
@@ -174,11 +175,11 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
         cli_index_url_set=params["index_url"] is not None,
         upgrade=params.get("upgrade", False),
         upgrade_packages=tuple(params.get("upgrade_package", ())),
-        cache_dir=lock.cache_root(params["cache_dir"], params["no_cache"]),
+        cache_dir=options_mod.cache_root(params["cache_dir"], params["no_cache"]),
         offline=params.get("offline", False),
         quiet=params["quiet"],
         verbose=params["verbose"],
-        command=lock.command_line(["compile", *sys.argv[2:]]),
+        command=options_mod.command_line(["compile", *sys.argv[2:]]),
         build_hooks=params["build_hooks"],
         build_deps_for=params["build_deps_for"],
         build_constraint_files=tuple(params["build_constraint"]),

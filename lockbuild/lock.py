@@ -3,15 +3,10 @@ joint resolution (repeated while build backends add build requirements)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shlex
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import networkx as nx
 from packaging.requirements import Requirement
@@ -19,9 +14,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import graph as graphs
-from .cache import Cache, default_cache_dir
+from .cache import Cache
 from .errors import InputError, UsageError
-from .index import IndexClient, Sources, pip_config_options, pip_default_index, redact_text
+from .index import IndexClient, Sources
 from .lockfile import (
     Entry,
     Header,
@@ -32,6 +27,7 @@ from .lockfile import (
     render_lockfile,
     write_pair,
 )
+from .options import CompileOptions, input_digests, option_lines, prepare
 from .resolve import BUILD, RUNTIME, Candidate, Provider, Req, input_roots, resolve
 from .source import IndexRepository
 from .spec import IndexOptions, InputRequirement, Spec, display_path, read_spec
@@ -42,140 +38,12 @@ MAX_HOOK_ROUNDS = 10
 
 
 @dataclass(frozen=True)
-class CompileOptions:
-    """Everything that ``lockbuild compile`` (and ``check``) was asked, defaults applied."""
-
-    sources: tuple[Path, ...]
-    output_file: Path
-    build_output_file: Path
-    cli_index: IndexOptions = field(default_factory=IndexOptions)
-    cli_index_url_set: bool = False
-    upgrade: bool = False
-    upgrade_packages: tuple[str, ...] = ()
-    cache_dir: Path | None = None
-    offline: bool = False
-    quiet: bool = False
-    verbose: bool = False
-    workers: int = 8
-    command: str = "lockbuild compile"
-    build_hooks: bool = True
-    build_deps_for: str = "needed"
-    build_constraint_files: tuple[Path, ...] = ()
-    build_constraints: tuple[str, ...] = ()  # from [tool.lockbuild] build-constraints
-    config_file: Path | None = None
-    generate_hashes: bool = False
-    extras: tuple[str, ...] = ()
-    all_extras: bool = False
-    groups: tuple[str, ...] = ()
-    exclude_newer: datetime | None = None
-
-    def result_flags(self) -> str:
-        """The options (besides index options and target) that change the result."""
-        return repr(
-            (
-                self.build_hooks,
-                self.build_deps_for,
-                sorted(self.build_constraints),
-                self.generate_hashes,
-                sorted(self.extras),
-                self.all_extras,
-                sorted(self.groups),
-                self.exclude_newer.isoformat() if self.exclude_newer else None,
-            )
-        )
-
-
-@dataclass(frozen=True)
 class CompileResult:
     graph: nx.DiGraph
     lockfile_text: str
     build_text: str
     runtime: frozenset[str]
     build: frozenset[str]
-
-
-def default_output(sources: Sequence[Path]) -> Path:
-    """``requirements.in`` -> ``requirements.txt`` beside it (pip-compile's rule)."""
-    first = sources[0] if sources else Path("requirements.in")
-    if first.name in ("pyproject.toml", "setup.py", "setup.cfg"):
-        return first.with_name("requirements.txt")
-    if first.suffix == ".txt":
-        raise UsageError(f"{first}: give --output-file; the default would overwrite the input")
-    return first.with_suffix(".txt")
-
-
-def effective_options(options: CompileOptions, spec_options: IndexOptions) -> IndexOptions:
-    """pip configuration, then the input files' options, then the command line."""
-    cli = options.cli_index
-    opts = pip_config_options().merged(spec_options).merged(cli)
-    if cli.no_index:
-        opts = replace(opts, no_index=True)
-    if options.cli_index_url_set:
-        opts = replace(opts, index_url=cli.index_url)
-    return opts
-
-
-def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
-    """Index options a pip-compile user expects at the top of the lockfile."""
-    lines: list[str] = []
-    if options.no_index:
-        lines.append("--no-index")
-    elif options.index_url and options.index_url.rstrip("/") != pip_default_index().rstrip("/"):
-        lines.append(f"--index-url {options.index_url}")
-    if not options.no_index:
-        lines += [f"--extra-index-url {u}" for u in options.extra_index_urls]
-    for link in options.find_links:
-        lines.append(f"--find-links {_relative_location(link, out_dir)}")
-    lines += [f"--trusted-host {h}" for h in options.trusted_hosts]
-    if options.only_binary:
-        lines.append("--only-binary " + ",".join(sorted(options.only_binary)))
-    if options.no_binary:
-        lines.append("--no-binary " + ",".join(sorted(options.no_binary)))
-    return tuple(lines)
-
-
-def _relative_location(link: str, out_dir: Path) -> str:
-    if "://" in link:
-        return link
-    try:
-        return os.path.relpath(link, out_dir.resolve())
-    except ValueError:
-        return link
-
-
-def _file_digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def input_digests(
-    options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
-) -> tuple[tuple[str, str], ...]:
-    """What the header records so that ``check`` can tell, offline, whether the lock is
-    stale: each input file's content, and one digest of everything else that shapes it."""
-    out_dir = options.output_file.parent.resolve()
-    files = [*spec.files_read, *(p.resolve() for p in options.build_constraint_files)]
-    digests = [
-        (Path(os.path.relpath(p, out_dir)).as_posix(), _file_digest(p))
-        for p in dict.fromkeys(files)
-    ]
-    shaping = repr(
-        (
-            sorted((k, repr(v)) for k, v in index_options.__dict__.items()),
-            target.environment,
-            [str(t) for t in target.tags[:5]],
-            options.result_flags(),
-        )
-    )
-    digests.append(("options", "sha256:" + hashlib.sha256(shaping.encode()).hexdigest()))
-    return tuple(digests)
-
-
-def prepare(options: CompileOptions) -> tuple[Spec, IndexOptions]:
-    """Read the inputs and settle the index options (no network)."""
-    spec = read_spec(
-        options.sources, extras=options.extras, all_extras=options.all_extras, groups=options.groups
-    )
-    return spec, effective_options(options, spec.options)
 
 
 def _check_outputs(options: CompileOptions, spec: Spec) -> None:
@@ -540,28 +408,3 @@ def write_outputs(options: CompileOptions, result: CompileResult) -> None:
     write_pair(
         {options.output_file: result.lockfile_text, options.build_output_file: result.build_text}
     )
-
-
-def command_line(argv: Sequence[str]) -> str:
-    """The command recorded in the header: the arguments that shape the result."""
-    skip_flags = {"-q", "--quiet", "-v", "--verbose", "--no-cache", "--offline"}
-    skip_values = {"--cache-dir", "--workers"}
-    kept: list[str] = []
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        key = arg.split("=", 1)[0]
-        if key in skip_flags:
-            continue
-        if key in skip_values:
-            if "=" not in arg and args:
-                args.pop(0)
-            continue
-        kept.append(arg)
-    return redact_text(" ".join(["lockbuild", *(shlex.quote(a) for a in kept)]))
-
-
-def cache_root(cache_dir: Path | None, no_cache: bool) -> Path | None:
-    if no_cache:
-        return None
-    return cache_dir or default_cache_dir()

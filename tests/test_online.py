@@ -1,0 +1,43 @@
+"""Opt-in tests against the real public index (``make test-online``); never in make test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import isolated_env
+from tests.helpers import lockbuild, new_venv, pins, run
+
+pytestmark = pytest.mark.online
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "numpy-extension"
+
+
+def test_numpy_extension_compiles_syncs_and_imports(tmp_path: Path) -> None:
+    """pyworld is an sdist that build-requires numpy: after compile and sync it is built
+    against the locked numpy, which is older than the newest, and imports."""
+    env = isolated_env(tmp_path)
+    shutil.copy(EXAMPLE / "requirements.in", tmp_path)
+    lockbuild(["compile", "--cache-dir", str(tmp_path / "cache")], env, tmp_path)
+    lock = pins(tmp_path / "requirements.txt")
+    build = pins(tmp_path / "requirements-build.txt")
+    assert lock["numpy"] == build["numpy"]
+    assert {"cython", "setuptools"} <= set(build)
+    python = new_venv(tmp_path / "venv", env, with_pip=True)
+    lockbuild(["sync", "--python", python, "-q"], env, tmp_path)
+    code = "import numpy, pyworld; print(numpy.__version__)"
+    assert run([python, "-c", code], env).stdout.strip() == lock["numpy"]
+
+
+def test_pins_match_pip_compile_on_a_wheel_stack(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    (tmp_path / "requirements.in").write_text("requests\nclick\nrich\n")
+    lockbuild(["compile", "--cache-dir", str(tmp_path / "cache")], env, tmp_path)
+    mine = pins(tmp_path / "requirements.txt")
+    (tmp_path / "pc").mkdir()
+    shutil.copy(tmp_path / "requirements.in", tmp_path / "pc")
+    pip_compile = str(Path(sys.executable).with_name("pip-compile"))
+    run([pip_compile, "-q", "--strip-extras", "requirements.in"], env, cwd=tmp_path / "pc")
+    assert mine == pins(tmp_path / "pc" / "requirements.txt")

@@ -39,3 +39,19 @@ test-online: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmark against pip-compile and uv on the real public index (not part of `make test`):
+#   make bench [BENCH_SETS=a,b,c] [BENCH_REPEAT=3] [BENCH_COLD_REPEAT=2] [BENCH_LOCKBUILD_REF=HEAD]
+# Writes bench/RESULTS.md, bench/results.json and bench/growth.png; matplotlib for the plot
+# lives in its own venv so the project's venv stays as `make install` made it.
+BENCH_VENV := bench/.venv
+BENCH_SETS ?= a,b,c
+
+$(BENCH_VENV)/.installed:
+	$(BIN)/python -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check matplotlib
+	touch $@
+
+bench: install $(BENCH_VENV)/.installed
+	BENCH_COMMAND='make bench BENCH_SETS=$(BENCH_SETS)' $(BIN)/python bench/run.py \
+		--sets $(BENCH_SETS) --plot-python $(BENCH_VENV)/bin/python

@@ -6,11 +6,15 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 def default_cache_dir() -> Path:
@@ -25,6 +29,11 @@ def default_cache_dir() -> Path:
         return Path(base) / "lockbuild" / "Cache"
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "lockbuild"
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -54,6 +63,7 @@ class CachedPage:
     content_type: str
     etag: str | None
     last_modified: str | None
+    missing: bool = False  # the index answered 404: the project is not there
 
 
 class Cache:
@@ -72,16 +82,20 @@ class Cache:
 
     def _path(self, bucket: str, key: str) -> Path:
         assert self.root is not None
+        # Keys are hex digests; anything else (e.g. a hostile index's "hash") must never
+        # become a path, since reading an entry may delete it.
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"invalid cache key {key!r}")
         return self.root / bucket / key[:2] / key
 
     def get_blob(self, bucket: str, sha256: str) -> bytes | None:
         """Bytes whose sha256 is ``sha256``, or None when absent or corrupted."""
         if self.root is None:
             return None
-        path = self._path(bucket, sha256)
         try:
+            path = self._path(bucket, sha256)
             data = path.read_bytes()
-        except OSError:
+        except (OSError, ValueError):
             return None
         if sha256_hex(data) != sha256:
             with contextlib.suppress(OSError):
@@ -90,6 +104,7 @@ class Cache:
         return data
 
     def put_blob(self, bucket: str, sha256: str, data: bytes) -> None:
+        """Store ``data`` only when ``sha256`` really is its digest."""
         if self.root is None or sha256_hex(data) != sha256:
             return
         with contextlib.suppress(OSError):
@@ -97,7 +112,7 @@ class Cache:
 
     def get_json(self, bucket: str, key: str) -> Any:
         """A JSON record stored under ``key`` (itself derived from content hashes)."""
-        if self.root is None:
+        if self.root is None or not _KEY.fullmatch(key):
             return None
         path = self._path(bucket, key)
         try:
@@ -114,7 +129,7 @@ class Cache:
             return None
 
     def put_json(self, bucket: str, key: str, payload: Any) -> None:
-        if self.root is None:
+        if self.root is None or not _KEY.fullmatch(key):
             return
         check = sha256_hex(json.dumps(payload, sort_keys=True).encode())
         data = json.dumps({"check": check, "payload": payload}, sort_keys=True).encode()
@@ -123,7 +138,7 @@ class Cache:
 
     def get_page(self, url: str) -> CachedPage | None:
         record = self.get_json("pages", sha256_hex(url.encode()))
-        if not isinstance(record, dict) or record.get("url") != url:
+        if not isinstance(record, dict) or record.get("url") != _without_userinfo(url):
             return None
         body = self.get_blob("page-bodies", record.get("body", ""))
         if body is None:
@@ -134,18 +149,25 @@ class Cache:
             content_type=record.get("content_type", ""),
             etag=record.get("etag"),
             last_modified=record.get("last_modified"),
+            missing=record.get("missing") is True,
         )
 
     def put_page(self, page: CachedPage) -> None:
-        if self.root is None or not (page.etag or page.last_modified):
+        """Keep a page (or the fact that it is missing) for revalidation and --offline.
+
+        Pages without ETag or Last-Modified are kept too: online runs always ask the index
+        again (conditionally when they can), so only --offline ever reads such a page.
+        """
+        if self.root is None:
             return
         body_key = sha256_hex(page.body)
         self.put_blob("page-bodies", body_key, page.body)
         record = {
-            "url": page.url,
+            "url": _without_userinfo(page.url),  # no credentials on disk
             "body": body_key,
             "content_type": page.content_type,
             "etag": page.etag,
             "last_modified": page.last_modified,
+            "missing": page.missing,
         }
         self.put_json("pages", sha256_hex(page.url.encode()), record)

@@ -3,19 +3,25 @@ the archive in memory), and PEP 517 hooks run in isolated environments."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import posixpath
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
 import venv
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomllib
 from packaging.metadata import parse_email
@@ -24,13 +30,22 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from . import limits
 from .errors import BuildError, DistError
 
 LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 MAX_MEMBER_BYTES = 16 * 1024 * 1024
-MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
 MAX_MEMBERS = 100_000
+_ARCHIVE_ERRORS = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 @dataclass(frozen=True)
@@ -151,20 +166,92 @@ def read_sdist(data: bytes, filename: str) -> SdistContents:
     return SdistContents(found.get("PKG-INFO"), found.get("pyproject.toml"))
 
 
+class _BoundedStream(io.RawIOBase):
+    """The decompressed bytes of an archive, read forward, that refuses to produce more
+    than ``limit`` bytes in all: the cap is on bytes decompressed, so it also bounds what
+    tarfile reads for itself (pax and long-name headers) and what it skips over."""
+
+    def __init__(
+        self, open_source: Callable[[], io.BufferedIOBase], limit: int, filename: str
+    ) -> None:
+        super().__init__()
+        self._open_source = open_source
+        self._source = open_source()
+        self._limit = limit
+        self._filename = filename
+        self._pos = 0
+        self._produced = 0  # every byte decompressed, counting re-reads after a rewind
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _take(self, size: int) -> bytes:
+        if self._produced + size > self._limit:
+            raise DistError(f"{self._filename}: archive unpacks to more than {self._limit} bytes")
+        if size > MAX_MEMBER_BYTES:
+            raise DistError(f"{self._filename}: archive holds a {size}-byte record")
+        data = self._source.read(size)
+        self._produced += len(data)
+        self._pos += len(data)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()  # chunk by chunk, so still bounded
+        return self._take(size)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("seek from the end of a compressed stream")
+        if offset < self._pos:
+            self._source = self._open_source()
+            self._pos = 0
+        while self._pos < offset:
+            if not self._take(min(offset - self._pos, 1024 * 1024)):
+                break
+        return self._pos
+
+
+def _decompressed(data: bytes, filename: str) -> _BoundedStream:
+    """A bounded stream of the tar inside a gzip, bzip2 or xz file (or a bare tar)."""
+    opener: Callable[[], io.BufferedIOBase]
+    if data.startswith(b"\x1f\x8b"):
+        opener = lambda: gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb")  # noqa: E731
+    elif data.startswith(b"BZh"):
+        opener = lambda: bz2.BZ2File(io.BytesIO(data))  # noqa: E731
+    elif data.startswith(b"\xfd7zXZ\x00"):
+        opener = lambda: lzma.LZMAFile(io.BytesIO(data))  # noqa: E731
+    else:
+        opener = lambda: io.BytesIO(data)  # noqa: E731
+    return _BoundedStream(opener, limits.max_unpacked_bytes(), filename)
+
+
 def _iter_tar(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
     total = 0
+    limit = limits.max_unpacked_bytes()
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r|*") as archive:
+        with tarfile.open(fileobj=_decompressed(data, filename), mode="r:") as archive:
             for count, member in enumerate(archive, start=1):
                 if count > MAX_MEMBERS:
                     raise DistError(f"{filename}: archive has more than {MAX_MEMBERS} members")
                 _check_member_name(member.name, filename)
                 _check_link(member, filename)
                 total += member.size
-                if total > MAX_ARCHIVE_BYTES:
-                    raise DistError(
-                        f"{filename}: archive unpacks to more than {MAX_ARCHIVE_BYTES} bytes"
-                    )
+                if total > limit:
+                    raise DistError(f"{filename}: archive unpacks to more than {limit} bytes")
                 wanted = _wanted(member.name)
                 if wanted and member.isfile():
                     if member.size > MAX_MEMBER_BYTES:
@@ -172,7 +259,7 @@ def _iter_tar(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
                     handle = archive.extractfile(member)
                     if handle is not None:
                         yield wanted, handle.read()
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise DistError(f"{filename}: not a valid sdist archive ({exc})") from None
 
 
@@ -183,13 +270,18 @@ def _iter_zip(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
             if len(infos) > MAX_MEMBERS:
                 raise DistError(f"{filename}: archive has more than {MAX_MEMBERS} members")
             total = 0
+            limit = limits.max_unpacked_bytes()
             for info in infos:
                 _check_member_name(info.filename, filename)
                 total += info.file_size
-                if total > MAX_ARCHIVE_BYTES:
-                    raise DistError(
-                        f"{filename}: archive unpacks to more than {MAX_ARCHIVE_BYTES} bytes"
-                    )
+                if total > limit:
+                    raise DistError(f"{filename}: archive unpacks to more than {limit} bytes")
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    with archive.open(info) as handle:
+                        target = handle.read(4097).decode("utf-8", errors="replace")
+                    link = tarfile.TarInfo(info.filename)
+                    link.type, link.linkname = tarfile.SYMTYPE, target
+                    _check_link(link, filename)
             for info in infos:
                 wanted = _wanted(info.filename)
                 if wanted:
@@ -200,7 +292,7 @@ def _iter_zip(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
                     if len(content) > MAX_MEMBER_BYTES:
                         raise DistError(f"{filename}: {info.filename} is implausibly large")
                     yield wanted, content
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise DistError(f"{filename}: not a valid sdist archive ({exc})") from None
 
 

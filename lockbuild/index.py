@@ -3,19 +3,21 @@ directories, PEP 658/714 metadata files and verified downloads."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import queue
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import pathname2url, url2pathname
 
@@ -31,6 +33,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from . import limits
 from .cache import Cache, CachedPage, sha256_hex
 from .errors import FetchError
 from .spec import IndexOptions
@@ -40,9 +43,8 @@ if TYPE_CHECKING:
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
-MAX_PAGE_BYTES = 64 * 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
-RETRIES = 4
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def redact(url: str) -> str:
@@ -141,11 +143,27 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version, bool, frozen
     raise ValueError(f"not a wheel or sdist: {filename}")
 
 
+def checked_sha256(value: Any) -> str | None:
+    """A sha256 an index gave, lowercased; None when it gave none.
+
+    Raises ValueError when it is not 64 hex digits: such a file can be neither verified
+    nor named in the cache, so it is not offered at all.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _SHA256.fullmatch(value):
+        return value.lower()
+    raise ValueError(f"malformed sha256 {value!r}")
+
+
 def _hash_fragment(url: str) -> tuple[str, str | None]:
     """The URL without fragment, and the sha256 named in its fragment if any."""
     base, _, fragment = url.partition("#")
-    match = re.search(r"sha256=([0-9a-fA-F]{64})", fragment)
-    return base, match.group(1).lower() if match else None
+    for part in fragment.split("&"):
+        key, _, value = part.partition("=")
+        if key == "sha256":
+            return base, checked_sha256(value)
+    return base, None
 
 
 def _metadata_attr(value: Any) -> tuple[bool, str | None]:
@@ -154,14 +172,18 @@ def _metadata_attr(value: Any) -> tuple[bool, str | None]:
         return False, None
     if value is True:
         return True, None
-    if isinstance(value, dict):
-        digest = value.get("sha256")
-        return True, digest.lower() if isinstance(digest, str) else None
-    text = str(value).strip()
-    if text.lower() == "true" or text == "":
-        return True, None
-    match = re.match(r"sha256=([0-9a-fA-F]{64})$", text)
-    return True, match.group(1).lower() if match else None
+    # Metadata whose hash is malformed cannot be checked: the wheel (hash-checked) is
+    # downloaded instead.
+    try:
+        if isinstance(value, dict):
+            return True, checked_sha256(value.get("sha256"))
+        text = str(value).strip()
+        if text.lower() == "true" or text == "":
+            return True, None
+        key, _, digest = text.partition("=")
+        return (True, checked_sha256(digest)) if key == "sha256" else (False, None)
+    except ValueError:
+        return False, None
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -193,6 +215,8 @@ def make_dist_file(
     upload_time: Any = None,
 ) -> DistFile | None:
     """A DistFile from the fields an index offers, or None for a file that is not a dist."""
+    if any(c in filename for c in "/\\") or not filename.isprintable():
+        return None  # a name no index should give; it would also garble messages
     try:
         name, version, is_wheel, tags, build = parse_filename(filename)
     except ValueError:
@@ -246,40 +270,55 @@ class _AnchorParser(HTMLParser):
             self._current = None
 
 
-def _followable(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https", "file")
+def _followable(url: str, page_url: str) -> bool:
+    """Only http(s) links are followed, and file links only from a local page: a remote
+    index must not make lockbuild read the machine's own files."""
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        return urlsplit(page_url).scheme == "file"
+    return scheme in ("http", "https")
 
 
 def parse_html_page(body: bytes, page_url: str) -> list[DistFile]:
     """Distribution files on a PEP 503 HTML page (or a find-links HTML page)."""
     parser = _AnchorParser()
     parser.feed(body.decode("utf-8", errors="replace"))
-    base = urljoin(page_url, parser.base) if parser.base else page_url
+    try:
+        base = urljoin(page_url, parser.base) if parser.base else page_url
+    except ValueError:
+        base = page_url
     files: list[DistFile] = []
     for attrs, _text in parser.anchors:
-        href = attrs.get("href")
-        if not href:
-            continue
-        absolute, sha = _hash_fragment(urljoin(base, href))
-        if not _followable(absolute):
-            continue
-        filename = unquote(urlsplit(absolute).path.rsplit("/", 1)[-1])
-        metadata: str | bool | None = None
-        for attr in ("data-core-metadata", "data-dist-info-metadata"):
-            if attr in attrs:
-                metadata = attrs[attr] if attrs[attr] is not None else True
-                break
-        dist = make_dist_file(
-            filename,
-            absolute,
-            sha256=sha,
-            requires_python=attrs.get("data-requires-python"),
-            yanked=(attrs["data-yanked"] or True) if "data-yanked" in attrs else None,
-            metadata=metadata,
-        )
+        try:
+            dist = _html_entry(attrs, base, page_url)
+        except ValueError:
+            continue  # an unparsable link or a malformed hash: the file is not offered
         if dist:
             files.append(dist)
     return files
+
+
+def _html_entry(attrs: dict[str, str | None], base: str, page_url: str) -> DistFile | None:
+    href = attrs.get("href")
+    if not href:
+        return None
+    absolute, sha = _hash_fragment(urljoin(base, href))
+    if not _followable(absolute, page_url):
+        return None
+    filename = unquote(urlsplit(absolute).path.rsplit("/", 1)[-1])
+    metadata: str | bool | None = None
+    for attr in ("data-core-metadata", "data-dist-info-metadata"):
+        if attr in attrs:
+            metadata = attrs[attr] if attrs[attr] is not None else True
+            break
+    return make_dist_file(
+        filename,
+        absolute,
+        sha256=sha,
+        requires_python=attrs.get("data-requires-python"),
+        yanked=(attrs["data-yanked"] or True) if "data-yanked" in attrs else None,
+        metadata=metadata,
+    )
 
 
 def parse_json_page(body: bytes, page_url: str) -> list[DistFile]:
@@ -293,26 +332,33 @@ def parse_json_page(body: bytes, page_url: str) -> list[DistFile]:
         raise FetchError(f"{redact(page_url)}: invalid PEP 691 JSON page: {exc}") from None
     files: list[DistFile] = []
     for entry in entries:
-        if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
-            continue
-        absolute, frag_sha = _hash_fragment(urljoin(page_url, str(entry["url"])))
-        if not _followable(absolute):
-            continue
-        hashes = entry.get("hashes") or {}
-        sha = hashes.get("sha256") if isinstance(hashes, dict) else None
-        metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
-        dist = make_dist_file(
-            str(entry["filename"]),
-            absolute,
-            sha256=(sha or frag_sha or "").lower() or None,
-            requires_python=entry.get("requires-python"),
-            yanked=entry.get("yanked"),
-            metadata=metadata,
-            upload_time=entry.get("upload-time"),
-        )
+        try:
+            dist = _json_entry(entry, page_url)
+        except ValueError:
+            continue  # an unparsable link or a malformed hash: the file is not offered
         if dist:
             files.append(dist)
     return files
+
+
+def _json_entry(entry: Any, page_url: str) -> DistFile | None:
+    if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
+        return None
+    absolute, frag_sha = _hash_fragment(urljoin(page_url, str(entry["url"])))
+    if not _followable(absolute, page_url):
+        return None
+    hashes = entry.get("hashes") or {}
+    sha = checked_sha256(hashes.get("sha256")) if isinstance(hashes, dict) else None
+    metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
+    return make_dist_file(
+        str(entry["filename"]),
+        absolute,
+        sha256=sha or frag_sha,
+        requires_python=entry.get("requires-python"),
+        yanked=entry.get("yanked"),
+        metadata=metadata,
+        upload_time=entry.get("upload-time"),
+    )
 
 
 @dataclass(frozen=True)
@@ -349,10 +395,14 @@ class Fetcher:
         self.timeout = timeout
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        self._closed = False
+        self._auth = Credentials()
         self.request_count = 0
 
     def client(self) -> httpx.Client:
         with self._lock:
+            if self._closed:
+                raise FetchError("the index client was closed (interrupted)")
             if self._client is None:
                 import httpx
 
@@ -362,25 +412,30 @@ class Fetcher:
                     follow_redirects=True,
                     verify=verify,
                     trust_env=True,
+                    auth=self._auth,
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                     headers={"User-Agent": "lockbuild"},
                 )
             return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        """Close connections; requests still running in other threads fail and stop retrying."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def get_page(self, url: str) -> tuple[bytes, str, str] | None:
         """Body, content type and final URL of an index page; None when it does not exist."""
+        limit = limits.max_page_bytes()
         if url.startswith("file:"):
             path = _local_path(url)
             if path.is_dir():
                 path = path / "index.html"
             try:
-                if path.stat().st_size > MAX_PAGE_BYTES:
-                    raise FetchError(f"{redact(url)}: page larger than {MAX_PAGE_BYTES} bytes")
+                if path.stat().st_size > limit:
+                    raise FetchError(f"{redact(url)}: page larger than {limit} bytes")
                 return path.read_bytes(), "text/html", url
             except FileNotFoundError:
                 return None
@@ -390,18 +445,20 @@ class Fetcher:
         if self.offline:
             if cached is None:
                 raise FetchError(f"{redact(url)}: not in the cache (--offline)")
-            return cached.body, cached.content_type, url
+            return None if cached.missing else (cached.body, cached.content_type, url)
         headers = {"Accept": ACCEPT}
         if cached is not None:
             if cached.etag:
                 headers["If-None-Match"] = cached.etag
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
-        response = self._request(url, headers, MAX_PAGE_BYTES)
+        response = self._request(url, headers, limit)
         if response is None:
+            # Remembered so that --offline knows the project is not on this index.
+            self.cache.put_page(CachedPage(url, b"", "", None, None, missing=True))
             return None
         status, body, resp_headers, final_url = response
-        if status == 304 and cached is not None:
+        if status == 304 and cached is not None and not cached.missing:
             return cached.body, cached.content_type, url
         content_type = resp_headers.get("content-type", "text/html").split(";")[0].strip()
         self.cache.put_page(
@@ -432,11 +489,14 @@ class Fetcher:
     def _request(
         self, url: str, headers: dict[str, str], limit: int
     ) -> tuple[int, bytes, Any, str] | None:
+        """GET ``url``: None for 404/410; timeouts, resets, 5xx and short bodies are retried
+        with backoff, a bounded number of times; anything else fails at once."""
         import httpx
 
+        attempts = limits.retries()
         delay = 0.25
         last_error = ""
-        for attempt in range(RETRIES):
+        for attempt in range(attempts):
             if attempt:
                 time.sleep(delay)
                 delay *= 2
@@ -455,16 +515,135 @@ class Fetcher:
                         )
                     if response.status_code not in (200, 203, 304):
                         raise FetchError(f"{redact(url)}: HTTP {response.status_code}")
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > limit:
+                        raise FetchError(f"{redact(url)}: response larger than {limit} bytes")
                     body = bytearray()
                     for chunk in response.iter_bytes():
                         body.extend(chunk)
                         if len(body) > limit:
                             raise FetchError(f"{redact(url)}: response larger than {limit} bytes")
                     return response.status_code, bytes(body), response.headers, str(response.url)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise FetchError(f"{redact(url)}: cannot fetch: {redact_text(str(exc))}") from None
+            except httpx.TimeoutException:
+                last_error = f"timed out after {self.timeout:g}s"
             except httpx.HTTPError as exc:
                 last_error = type(exc).__name__
+            if self._closed:
+                break
+        raise FetchError(f"{redact(url)}: failed after {attempts} attempts ({last_error})")
+
+
+class Credentials:
+    """HTTP basic auth as pip sends it: the credentials in the URL; else those last given
+    in a URL for the same scheme, host and port (an index URL's, for its files); else the
+    host's entry in the netrc file. The credentials never leave this object."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str, int | None], tuple[str, str] | None] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Request:
+        url = request.url
+        key = (url.scheme, url.host, url.port)
+        found: tuple[str, str] | None
+        if url.username or url.password:
+            found = (url.username, url.password)
+            with self._lock:
+                self._known[key] = found
+        else:
+            with self._lock:
+                known = key in self._known
+                found = self._known.get(key)
+            if not known:
+                found = netrc_credentials(url.host)
+                with self._lock:
+                    self._known.setdefault(key, found)
+        if found is not None:
+            token = base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode("ascii")
+            request.headers["Authorization"] = f"Basic {token}"
+        return request
+
+
+def netrc_credentials(host: str) -> tuple[str, str] | None:
+    """Login and password for ``host`` from $NETRC or ~/.netrc (~/_netrc), found and read
+    the way pip (through requests) does; an unreadable file is ignored."""
+    import netrc
+
+    env = os.environ.get("NETRC")
+    candidates = [env] if env else ["~/.netrc", "~/_netrc"]
+    for candidate in candidates:
+        path = os.path.expanduser(candidate)
+        if not os.path.exists(path):
+            continue
+        try:
+            entry = netrc.netrc(path).authenticators(host)
+        except (netrc.NetrcParseError, OSError, UnicodeDecodeError):
+            return None
+        if entry is None:
+            return None
+        login, account, password = entry
+        return (login or account or ""), (password or "")
+    return None
+
+
+T = TypeVar("T")
+
+
+class DaemonPool:
+    """Worker threads for network fetches. Unlike ThreadPoolExecutor's, they are daemon
+    threads: an interrupted run exits at once instead of waiting at exit for requests in
+    flight (a stalled index would otherwise hold a Ctrl-C for a whole timeout)."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = max(1, workers)
+        self._threads: list[threading.Thread] = []
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                future.cancel()
+                return future
+            self._queue.put((future, lambda: fn(*args)))
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name="lockbuild-fetch", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
                 continue
-        raise FetchError(f"{redact(url)}: failed after {RETRIES} attempts ({last_error})")
+            try:
+                result = call()
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; running fetches end on their own."""
+        with self._lock:
+            self._closed = True
+            threads = len(self._threads)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in range(threads):
+            self._queue.put(None)
 
 
 class IndexClient:
@@ -481,16 +660,16 @@ class IndexClient:
     ) -> None:
         self.sources = sources
         self.cache = cache
-        self.fetcher = Fetcher(cache, offline=offline)
+        self.fetcher = Fetcher(cache, offline=offline, timeout=limits.timeout())
         self.exclude_newer = exclude_newer
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers))
+        self._pool = DaemonPool(workers)
         self._lock = threading.Lock()
         self._files: dict[str, Future[tuple[DistFile, ...]]] = {}
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: tuple[DistFile, ...] | None = None
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         self.fetcher.close()
 
     def prefetch(self, names: Iterable[str]) -> None:
@@ -590,7 +769,7 @@ class IndexClient:
             cached = self.cache.get_blob("metadata", dist.metadata_sha256)
             if cached is not None:
                 return cached
-        data = self.fetcher.get_bytes(dist.url + ".metadata", limit=MAX_PAGE_BYTES)
+        data = self.fetcher.get_bytes(dist.url + ".metadata", limit=limits.max_page_bytes())
         if dist.metadata_sha256:
             if sha256_hex(data) != dist.metadata_sha256:
                 raise FetchError(

@@ -11,12 +11,16 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from .atomic import locked_dirs, signals_deferred
 from .errors import InputError
-from .graph import Pin
-from .index import redact
+from .index import redact_text
+
+if TYPE_CHECKING:
+    from .graph import Pin
 
 LOCK_DIGEST = "lockbuild-lock-digest"
 BUILD_DIGEST = "lockbuild-build-digest"
@@ -51,7 +55,7 @@ class Entry:
         text = self.line or f"{self.pin.name}=={self.pin.version}"
         if self.hashes:
             parts = [text, *(f"--hash=sha256:{h}" for h in self.hashes)]
-            text = " \\\n    ".join(parts)
+            text = f" \\{newline}    ".join(parts)
         lines = [text]
         if len(self.via) == 1:
             lines.append(f"    # via {self.via[0]}")
@@ -98,7 +102,8 @@ def render_lockfile(
     lines.append("#")
     out = newline.join(lines) + newline
     if header.options:
-        out += newline.join(redact(o) for o in header.options) + newline
+        # redact_text, not redact: each line is an option followed by its URL.
+        out += newline.join(redact_text(o) for o in header.options) + newline
     out += newline
     out += "".join(e.render(newline) for e in entries)
     return out
@@ -144,7 +149,12 @@ def newline_of(path: Path) -> str:
 
 
 def write_pair(files: Mapping[Path, str]) -> None:
-    """Write several files so each is replaced atomically, only after all were written."""
+    """Write several files so each is replaced atomically, only after all were written.
+
+    An interrupt while the new contents are written leaves the old files and no temporary
+    files; the renames run with signals held and a lock on the directories, so neither a
+    Ctrl-C nor a concurrent run can leave one old and one new file.
+    """
     temps: list[tuple[str, Path]] = []
     try:
         for path, text in files.items():
@@ -158,9 +168,10 @@ def write_pair(files: Mapping[Path, str]) -> None:
             with contextlib.suppress(OSError):
                 mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
                 os.chmod(tmp, mode)
-        for tmp, path in temps:
-            os.replace(tmp, path)
-        temps = []
+        with locked_dirs(files), signals_deferred():
+            for tmp, path in temps:
+                os.replace(tmp, path)
+            temps = []
     finally:
         for tmp, _ in temps:
             with contextlib.suppress(OSError):
@@ -237,7 +248,9 @@ def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
         if stripped.startswith("#"):
             body = stripped[1:].strip()
             if raw.startswith("    #") and current is not None:
-                if body.startswith("via"):
+                if in_via and raw.startswith("    #   "):
+                    current.via.append(body)  # an item, even one named "via..."
+                elif body == "via" or body.startswith("via "):
                     rest = body[3:].strip()
                     in_via = not rest
                     if rest:

@@ -168,23 +168,40 @@ def read_spec(
     )
 
 
-def _parse_file(path: Path, state: _State, *, constraint: bool, stack: tuple[Path, ...]) -> None:
+def _parse_file(
+    path: Path,
+    state: _State,
+    *,
+    constraint: bool,
+    stack: tuple[Path, ...],
+    origin: Origin | None = None,
+) -> None:
+    """Parse one file; ``origin`` is the -r/-c line that included it, named in errors."""
     resolved = path.resolve()
     if resolved in stack:
         chain = " -> ".join(display_path(p) for p in (*stack, resolved))
-        raise InputError(f"{display_path(path)}: requirements files include each other: {chain}")
+        where = origin or display_path(path)
+        raise InputError(f"{where}: requirements files include each other: {chain}")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        where = f"{display_path(stack[-1])}: " if stack else ""
+        where = f"{origin}: " if origin else ""
         raise InputError(f"{where}no such requirements file: {display_path(path)}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{display_path(path)}: cannot read: {exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        if origin:
+            raise InputError(f"{origin}: cannot read {display_path(path)}: {reason}") from None
+        raise InputError(f"{display_path(path)}: cannot read: {reason}") from None
     state.files_read.append(resolved)
     origin_file = display_path(path)
     for lineno, line in _logical_lines(text):
-        origin = Origin(origin_file, lineno)
-        _parse_line(line, origin, path.parent, state, constraint, (*stack, resolved))
+        where = Origin(origin_file, lineno)
+        try:
+            _parse_line(line, where, path.parent, state, constraint, (*stack, resolved))
+        except (OSError, ValueError) as exc:
+            # A path the line names that the OS refuses (NUL byte, name too long, ...).
+            why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
+            raise InputError(f"{where}: {why}") from None
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -301,6 +318,7 @@ def _parse_option_line(
                 state,
                 constraint=constraint or key == "--constraint",
                 stack=stack,
+                origin=origin,
             )
         else:
             _apply_value(key, value, base, state)
@@ -355,9 +373,12 @@ def _make_requirement(
     text: str, origin: Origin, base: Path, constraint: bool, *, editable: bool
 ) -> InputRequirement:
     """Turn a requirement line (PEP 508, URL or local path) into an InputRequirement."""
-    if text.startswith("file:") or (not _is_pep508_start(text) and _looks_like_path(text)):
+    is_url = bool(re.match(r"^[a-z][a-z0-9+.-]*://", text)) and not text.startswith("file:")
+    if not is_url and (
+        text.startswith("file:") or (not _is_pep508_start(text) and _looks_like_path(text))
+    ):
         return _path_requirement(text, origin, base, constraint, editable)
-    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
+    if is_url:
         egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", text)
         if not egg:
             raise InputError(f"{origin}: a URL needs a name: write 'NAME @ {text}'")

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import venv
 import zipfile
 import zlib
@@ -418,10 +419,11 @@ def extract_archive(data: bytes, filename: str, dest: Path) -> Path:
 
 class IsolatedEnvironment:
     """A fresh virtual environment holding exactly the requirements given, never the
-    user's environment; removed when the context ends."""
+    user's environment; removed when the context ends. ``pip_env`` carries the index
+    options as PIP_* variables (never on a command line, where a token would show)."""
 
-    def __init__(self, install_args: Sequence[str]) -> None:
-        self.install_args = list(install_args)
+    def __init__(self, pip_env: Mapping[str, str]) -> None:
+        self.pip_env = dict(pip_env)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.python = ""
 
@@ -480,7 +482,6 @@ class IsolatedEnvironment:
             "--no-input",
             "--no-warn-script-location",
             "-q",
-            *self.install_args,
             *args,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -492,6 +493,7 @@ class IsolatedEnvironment:
 
     def environ(self) -> dict[str, str]:
         env = dict(os.environ)
+        env.update(self.pip_env)
         env["PATH"] = self.bindir + os.pathsep + env.get("PATH", "")
         env.pop("PYTHONPATH", None)
         env.pop("PIP_REQUIRE_VIRTUALENV", None)
@@ -561,38 +563,78 @@ def run_hook(
         raise BuildError(f"{what}: {hook} failed: {_tail(''.join(output))}") from None
 
 
+class EnvironmentPool:
+    """Isolated environments shared by every hook that needs the same requirement set:
+    each is created and populated once per run; ``close`` removes them all."""
+
+    def __init__(self, pip_env: Mapping[str, str]) -> None:
+        self.pip_env = dict(pip_env)
+        self._lock = threading.Lock()
+        self._envs: dict[tuple[tuple[str, ...], bool], IsolatedEnvironment] = {}
+        self._key_locks: dict[tuple[tuple[str, ...], bool], threading.Lock] = {}
+
+    def get(
+        self,
+        requirements: Sequence[str],
+        what: str,
+        *,
+        constraints: Sequence[str] = (),
+        no_deps: bool = False,
+    ) -> IsolatedEnvironment:
+        key = (tuple(sorted(set(requirements))), no_deps)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            env = self._envs.get(key)
+            if env is None:
+                env = IsolatedEnvironment(self.pip_env).__enter__()
+                try:
+                    env.install(key[0], what, constraints=constraints, no_deps=no_deps)
+                except BaseException:
+                    env.__exit__()
+                    raise
+                with self._lock:
+                    self._envs[key] = env
+            return env
+
+    def close(self) -> None:
+        with self._lock:
+            envs, self._envs = list(self._envs.values()), {}
+        for env in envs:
+            env.__exit__()
+
+
 def hook_metadata(
-    project_dir: Path, system: BuildSystem, install_args: Sequence[str], what: str
+    project_dir: Path, system: BuildSystem, pool: EnvironmentPool, what: str
 ) -> bytes:
     """METADATA of a project via prepare_metadata_for_build_wheel (falling back to a wheel
     build) in an isolated environment holding its build requirements."""
-    with IsolatedEnvironment(install_args) as env:
-        env.install(list(system.requires), what)
-        extra = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
-        assert isinstance(extra, list)
-        env.install(extra, what)
-        with tempfile.TemporaryDirectory(prefix="lockbuild-meta-") as out:
-            dist_info = run_hook(
-                project_dir, system, env, "prepare_metadata_for_build_wheel", what, Path(out)
-            )
-            assert isinstance(dist_info, str)
-            return (Path(out) / dist_info / "METADATA").read_bytes()
+    env = pool.get(system.requires, what)
+    extra = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
+    assert isinstance(extra, list)
+    if set(extra) - set(system.requires):
+        env = pool.get([*system.requires, *extra], what)
+    with tempfile.TemporaryDirectory(prefix="lockbuild-meta-") as out:
+        dist_info = run_hook(
+            project_dir, system, env, "prepare_metadata_for_build_wheel", what, Path(out)
+        )
+        assert isinstance(dist_info, str)
+        return (Path(out) / dist_info / "METADATA").read_bytes()
 
 
 def hook_build_requires(
     project_dir: Path,
     system: BuildSystem,
-    install_args: Sequence[str],
+    pool: EnvironmentPool,
     pins: Sequence[str],
     constraints: Sequence[str],
     what: str,
 ) -> list[str]:
     """What get_requires_for_build_wheel adds, run in an environment holding ``pins``."""
-    with IsolatedEnvironment(install_args) as env:
-        env.install(list(pins), what, constraints=constraints, no_deps=True)
-        result = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
-        assert isinstance(result, list)
-        return result
+    env = pool.get(pins, what, constraints=constraints, no_deps=True)
+    result = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
+    assert isinstance(result, list)
+    return result
 
 
 def copy_project(src: Path, dest: Path) -> Path:

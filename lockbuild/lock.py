@@ -74,8 +74,8 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             f"note: locking for {target.description}; sdist metadata and build hooks "
             "run on this machine's Python"
         )
+    repository = IndexRepository(client, target, index_options, cache, log=log)
     try:
-        repository = IndexRepository(client, target, index_options, cache, log=log)
         spec = _name_direct_references(spec, repository)
         roots = input_roots(spec.requirements, target)
         constraints = [
@@ -102,7 +102,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             _explain_build_side(graph, repository, log)
         hashes = _hashes(graph, client) if options.generate_hashes else {}
     finally:
-        client.close()
+        repository.close()
     return _render(
         options, spec, graph, index_options, target, constraints, overrides, hashes, digests
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -17,30 +18,30 @@ from . import dists
 from .cache import Cache, sha256_hex
 from .dists import BuildSystem, CoreMetadata
 from .errors import DistError
-from .index import DistFile, IndexClient, make_dist_file, redact
+from .index import DaemonPool, DistFile, IndexClient, make_dist_file, redact
 from .resolve import Candidate, Release
 from .spec import IndexOptions
 from .target import Target
 
 Log = Callable[[str], None]
+HOOK_WORKERS = 3
 
 
-def install_args(options: IndexOptions, client: IndexClient) -> list[str]:
-    """pip options that point an isolated environment at the same sources as the lock."""
-    args: list[str] = []
+def pip_environment(options: IndexOptions, client: IndexClient) -> dict[str, str]:
+    """PIP_* variables that point an isolated environment at the same sources as the lock
+    (variables, not arguments: a token in an index URL must not show in the process list)."""
+    env: dict[str, str] = {}
     if not client.sources.index_urls:
-        args.append("--no-index")
+        env["PIP_NO_INDEX"] = "1"
     else:
-        args += ["--index-url", client.sources.index_urls[0]]
-        for url in client.sources.index_urls[1:]:
-            args += ["--extra-index-url", url]
-    for link in client.sources.find_links:
-        args += ["--find-links", link]
+        env["PIP_INDEX_URL"] = client.sources.index_urls[0]
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(client.sources.index_urls[1:])
+    env["PIP_FIND_LINKS"] = " ".join(client.sources.find_links)
     if options.pre:
-        args.append("--pre")
-    for host in options.trusted_hosts:
-        args += ["--trusted-host", host]
-    return args
+        env["PIP_PRE"] = "1"
+    if options.trusted_hosts:
+        env["PIP_TRUSTED_HOST"] = " ".join(options.trusted_hosts)
+    return env
 
 
 class IndexRepository:
@@ -60,16 +61,25 @@ class IndexRepository:
         self.options = options
         self.cache = cache
         self.log = log
-        self.install_args = install_args(options, client)
+        self.environments = dists.EnvironmentPool(pip_environment(options, client))
         self._lock = threading.Lock()
         self._releases: dict[str, list[Release]] = {}
-        self._metadata: dict[Candidate, CoreMetadata] = {}
+        self._metadata: dict[Candidate, Future[CoreMetadata]] = {}
+        # Metadata of sdists may need a build backend: prepared in parallel, ahead of the
+        # resolver asking, as soon as a candidate becomes the likely choice.
+        self._hooks = DaemonPool(HOOK_WORKERS)
         self._build_systems: dict[str, BuildSystem] = {}
         self._url_candidates: dict[str, tuple[Candidate, CoreMetadata]] = {}
         # (name, version) -> requirements the build backend added (get_requires_for_build_wheel)
         self.dynamic: dict[tuple[str, str], tuple[str, ...]] = {}
         # (name, version) -> what the hook returned in the last round (for -v)
         self.hook_results: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def close(self) -> None:
+        """Stop fetching and remove the isolated environments made for hooks."""
+        self._hooks.shutdown()
+        self.client.close()
+        self.environments.close()
 
     # --- releases ---------------------------------------------------------------
     def releases(self, name: NormalizedName) -> Sequence[Release]:
@@ -94,26 +104,33 @@ class IndexRepository:
     def prefetch_candidate(self, candidate: Candidate) -> None:
         if candidate.dist is not None and candidate.dist.is_wheel:
             self.client.prefetch_metadata(candidate.dist)
+        elif candidate.dist is not None:
+            self._metadata_future(candidate)
 
     # --- metadata ---------------------------------------------------------------
     def metadata(self, candidate: Candidate) -> CoreMetadata:
+        return self._metadata_future(candidate).result()
+
+    def _metadata_future(self, candidate: Candidate) -> Future[CoreMetadata]:
+        """One computation per release, shared by every caller (and by prefetching)."""
         base = candidate.base()
         with self._lock:
-            cached = self._metadata.get(base)
-        if cached is not None:
-            return cached
+            future = self._metadata.get(base)
+            if future is None:
+                future = self._hooks.submit(self._compute_metadata, base)
+                self._metadata[base] = future
+        return future
+
+    def _compute_metadata(self, candidate: Candidate) -> CoreMetadata:
         if candidate.url:
-            meta = self._url_candidate(candidate.url, candidate.editable)[1]
-        else:
-            assert candidate.dist is not None
-            meta = self._dist_metadata(candidate.dist)
-            if meta.name != candidate.name or meta.version != candidate.version:
-                raise DistError(
-                    f"{candidate.dist.filename}: metadata says {meta.name} {meta.version}, "
-                    f"not {candidate.name} {candidate.version}"
-                )
-        with self._lock:
-            self._metadata[base] = meta
+            return self._url_candidate(candidate.url, candidate.editable)[1]
+        assert candidate.dist is not None
+        meta = self._dist_metadata(candidate.dist)
+        if meta.name != candidate.name or meta.version != candidate.version:
+            raise DistError(
+                f"{candidate.dist.filename}: metadata says {meta.name} {meta.version}, "
+                f"not {candidate.name} {candidate.version}"
+            )
         return meta
 
     def _dist_metadata(self, dist: DistFile) -> CoreMetadata:
@@ -154,7 +171,7 @@ class IndexRepository:
         self.log(f"preparing metadata of {dist.filename} with its build backend")
         with tempfile.TemporaryDirectory(prefix="lockbuild-sdist-") as tmp:
             project = dists.extract_archive(self.client.download(dist), dist.filename, Path(tmp))
-            data = dists.hook_metadata(project, system, self.install_args, dist.filename)
+            data = dists.hook_metadata(project, system, self.environments, dist.filename)
         self.cache.put_json("hook-metadata", sha, {"metadata": data.decode("utf-8")})
         return data
 
@@ -219,7 +236,7 @@ class IndexRepository:
                 assert local is not None
                 project = dists.copy_project(local, Path(tmp))
             result = dists.hook_build_requires(
-                project, system, self.install_args, pins, constraints, what
+                project, system, self.environments, pins, constraints, what
             )
         if key is not None:
             self.cache.put_json("build-requires", key, list(result))
@@ -269,7 +286,7 @@ class IndexRepository:
             self.log(f"preparing metadata of {path} with its build backend")
             with tempfile.TemporaryDirectory(prefix="lockbuild-project-") as tmp:
                 project = dists.copy_project(path, Path(tmp))
-                raw = dists.hook_metadata(project, system, self.install_args, str(path))
+                raw = dists.hook_metadata(project, system, self.environments, str(path))
             meta = dists.parse_metadata(raw, str(path))
         candidate = Candidate(meta.name, meta.version, url=url, builds=True, editable=editable)
         return candidate, meta

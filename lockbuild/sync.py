@@ -1000,6 +1000,12 @@ def _install_command(
     route = ctx.installer.route
     if route in ("--build-constraint", "--build-constraints"):
         argv += [route, build_path]
+        if ctx.installer.kind == "uv" and any(pin.hashes for pin in build.pins.values()):
+            # Measured with uv 0.13.9: a wrong hash in --build-constraints is not noticed.
+            ctx.err(
+                "lockbuild: warning: uv does not check the hashes in --build-constraints; "
+                "build dependencies are pinned but not hash-checked"
+            )
         return argv, env
     # Old pip: PIP_CONSTRAINT reaches the isolated build environments. It is split on
     # whitespace and cannot carry hashes there, so pass a plain copy when needed.

@@ -415,6 +415,9 @@ class Fetcher:
                     auth=self._auth,
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                     headers={"User-Agent": "lockbuild"},
+                    # HTTP/2 where the server offers it (ALPN over TLS): many small
+                    # requests share one connection.
+                    http2=_have_h2(),
                 )
             return self._client
 
@@ -589,6 +592,12 @@ def netrc_credentials(host: str) -> tuple[str, str] | None:
 
 
 T = TypeVar("T")
+
+
+def _have_h2() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("h2") is not None
 
 
 class DaemonPool:

@@ -1,0 +1,98 @@
+"""The on-disk cache: immutable artifacts are fetched once, pages are revalidated, a
+corrupted entry is refetched; concurrency does not change results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.helpers import compile_args, lockbuild, pins, write
+
+INPUT = "alpha\nabiext\nabicore==1.0\ndyn\n"
+
+
+def _index(root: Path) -> FixtureIndex:
+    idx = FixtureIndex(root)
+    idx.wheel("alpha", "1.0", requires_dist=["beta"])
+    idx.wheel("beta", "1.0")
+    idx.wheel("abicore", "1.0")
+    idx.wheel("abicore", "2.0")
+    idx.sdist("abiext", "1.0", build_requires=["abicore"], requires_dist=["abicore"])
+    idx.sdist("dyn", "1.0", requires_dist=["beta"], dynamic=["Requires-Dist"])
+    idx.write()
+    return idx
+
+
+def _artifacts(server: IndexServer) -> list[str]:
+    return [path for method, path in server.requests if path.startswith("/files/")]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return isolated_env(tmp_path)
+
+
+def test_second_compile_fetches_no_immutable_artifact(tmp_path: Path, env: dict[str, str]) -> None:
+    idx = _index(tmp_path / "idx")
+    write(tmp_path / "requirements.in", INPUT)
+    with IndexServer(idx.root) as server:
+        args = compile_args(server.url, tmp_path / "cache")
+        lockbuild(args, env, tmp_path)
+        first = pins(tmp_path / "requirements.txt")
+        assert _artifacts(server), "the first compile must download something"
+        server.clear()
+        lockbuild([*args, "--upgrade"], env, tmp_path)
+        assert _artifacts(server) == []
+        # Pages were asked again, conditionally, and answered 304.
+        assert any(path.startswith("/simple/") for _, path in server.requests)
+        assert pins(tmp_path / "requirements.txt") == first
+
+
+def test_changed_page_is_seen_after_revalidation(tmp_path: Path, env: dict[str, str]) -> None:
+    idx = _index(tmp_path / "idx")
+    write(tmp_path / "requirements.in", "beta\n")
+    with IndexServer(idx.root) as server:
+        args = compile_args(server.url, tmp_path / "cache")
+        lockbuild(args, env, tmp_path)
+        assert pins(tmp_path / "requirements.txt") == {"beta": "1.0"}
+        idx.wheel("beta", "1.1")
+        idx.write()
+        lockbuild([*args, "--upgrade"], env, tmp_path)
+        assert pins(tmp_path / "requirements.txt") == {"beta": "1.1"}
+
+
+def test_corrupted_cache_entry_is_fetched_again(tmp_path: Path, env: dict[str, str]) -> None:
+    idx = _index(tmp_path / "idx")
+    write(tmp_path / "requirements.in", "alpha\n")
+    cache = tmp_path / "cache"
+    with IndexServer(idx.root) as server:
+        args = compile_args(server.url, cache)
+        lockbuild(args, env, tmp_path)
+        entries = [p for p in (cache / "metadata").rglob("*") if p.is_file()]
+        assert entries
+        for entry in entries:
+            entry.write_bytes(b"Metadata-Version: 2.1\nName: evil\nVersion: 6.6.6\n")
+        server.clear()
+        lockbuild([*args, "--upgrade"], env, tmp_path)
+        assert pins(tmp_path / "requirements.txt") == {"alpha": "1.0", "beta": "1.0"}
+        refetched = [p for p in _artifacts(server) if p.endswith(".metadata")]
+        assert len(refetched) == len(entries)
+
+
+def test_one_worker_and_many_give_the_same_lock(tmp_path: Path, env: dict[str, str]) -> None:
+    idx = _index(tmp_path / "idx")
+    results = []
+    with IndexServer(idx.root) as server:
+        for workers in ("1", "16"):
+            work = tmp_path / f"w{workers}"
+            write(work / "requirements.in", INPUT)
+            lockbuild(compile_args(server.url, work / "cache", "--workers", workers), env, work)
+            results.append(
+                (
+                    (work / "requirements.txt").read_text(),
+                    (work / "requirements-build.txt").read_text(),
+                )
+            )
+    assert results[0] == results[1]

@@ -263,3 +263,20 @@ def test_verbose_explains_build_side(
     assert "static build requirements: buildhelper" in proc.stderr
     assert "dynamic (get_requires_for_build_wheel): dynhelper<2" in proc.stderr
     assert "dynhelper==1.0  <- dynhelper<2" in proc.stderr
+
+
+def test_setup_py_project_as_input(
+    tmp_path: Path, env: dict[str, str], server: IndexServer, index: FixtureIndex
+) -> None:
+    """A setup.py project is read through the PEP 517 hooks (setuptools' legacy backend);
+    it is built from source, so setuptools and its setup_requires land in the build file."""
+    write(
+        tmp_path / "setup.py",
+        "from setuptools import setup\n"
+        "setup(name='oldstyle', version='2.0', py_modules=[],\n"
+        "      install_requires=['beta'], setup_requires=['buildhelper'])\n",
+    )
+    lockbuild(compile_args(server.url, tmp_path / "cache", "setup.py"), env, tmp_path)
+    assert pins(tmp_path / "requirements.txt") == {"beta": "1.0"}
+    assert set(pins(tmp_path / "requirements-build.txt")) == {"setuptools", "buildhelper"}
+    assert "# via oldstyle (setup.py)" in (tmp_path / "requirements.txt").read_text()

@@ -4,6 +4,7 @@ directories, PEP 658/714 metadata files and verified downloads."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from . import limits
 from .cache import Cache, CachedPage, sha256_hex
@@ -279,23 +280,129 @@ def _followable(url: str, page_url: str) -> bool:
     return scheme in ("http", "https")
 
 
-def parse_html_page(body: bytes, page_url: str) -> list[DistFile]:
-    """Distribution files on a PEP 503 HTML page (or a find-links HTML page)."""
+class Listing:
+    """A file as a page lists it, with only its name and version parsed: the rest (URL,
+    tags, hashes, requires-python) is parsed by ``dist()`` for the releases looked at.
+    Pages of popular projects list tens of thousands of files; most are never needed.
+    (A plain slotted class: tens of thousands are made per project.)"""
+
+    __slots__ = ("filename", "make", "name", "upload_time", "version", "version_text")
+
+    def __init__(
+        self,
+        filename: str,
+        name: NormalizedName,
+        version: Version,
+        version_text: str,
+        upload_time: Any,
+        make: Callable[[], DistFile | None],
+    ) -> None:
+        self.filename = filename
+        self.name = name
+        self.version = version
+        self.version_text = version_text
+        self.upload_time = upload_time
+        self.make = make
+
+    def dist(self) -> DistFile | None:
+        """The parsed file; None when it is not offered (bad link, malformed hash...)."""
+        try:
+            return self.make()
+        except ValueError:
+            return None
+
+
+@functools.lru_cache(maxsize=8192)
+def _canonical(name: str) -> NormalizedName:
+    return canonicalize_name(name)
+
+
+def quick_name_version(filename: str) -> tuple[str, str] | None:
+    """Name and version strings of a wheel or sdist file name, without parsing tags."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        return (parts[0], parts[1]) if len(parts) in (5, 6) else None
+    for suffix in (".tar.gz", ".zip"):
+        if filename.endswith(suffix):
+            name, sep, version = filename[: -len(suffix)].rpartition("-")
+            return (name, version) if sep and name else None
+    return None
+
+
+def _listing(
+    filename: str, upload_time: Any, make: Callable[[], DistFile | None], versions: dict[str, Any]
+) -> Listing | None:
+    parsed = quick_name_version(filename)
+    if parsed is None or "/" in filename or "\\" in filename:
+        return None
+    name, version_text = parsed
+    version = versions.get(version_text)
+    if version is None:
+        try:
+            version = versions[version_text] = Version(version_text)
+        except InvalidVersion:
+            versions[version_text] = False
+            return None
+    if version is False:
+        return None
+    return Listing(filename, _canonical(name), version, version_text, upload_time, make)
+
+
+def html_listings(body: bytes, page_url: str) -> list[Listing]:
+    """Files on a PEP 503 HTML page (or a find-links HTML page), parsed lazily."""
     parser = _AnchorParser()
     parser.feed(body.decode("utf-8", errors="replace"))
     try:
         base = urljoin(page_url, parser.base) if parser.base else page_url
     except ValueError:
         base = page_url
-    files: list[DistFile] = []
+    versions: dict[str, Any] = {}
+    listings: list[Listing] = []
     for attrs, _text in parser.anchors:
-        try:
-            dist = _html_entry(attrs, base, page_url)
-        except ValueError:
-            continue  # an unparsable link or a malformed hash: the file is not offered
-        if dist:
-            files.append(dist)
-    return files
+        href = attrs.get("href")
+        if not href:
+            continue
+        filename = unquote(href.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
+        item = _listing(
+            filename, None, functools.partial(_html_entry, attrs, base, page_url), versions
+        )
+        if item is not None:
+            listings.append(item)
+    return listings
+
+
+def json_listings(body: bytes, page_url: str) -> list[Listing]:
+    """Files on a PEP 691 JSON page, parsed lazily."""
+    try:
+        data = json.loads(body)
+        entries = data["files"]
+        if not isinstance(entries, list):
+            raise TypeError("files is not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FetchError(f"{redact(page_url)}: invalid PEP 691 JSON page: {exc}") from None
+    versions: dict[str, Any] = {}
+    listings: list[Listing] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+            continue
+        item = _listing(
+            entry["filename"],
+            entry.get("upload-time"),
+            functools.partial(_json_entry, entry, page_url),
+            versions,
+        )
+        if item is not None:
+            listings.append(item)
+    return listings
+
+
+def _materialize(listings: Iterable[Listing]) -> list[DistFile]:
+    return [dist for item in listings if (dist := item.dist()) is not None]
+
+
+def parse_html_page(body: bytes, page_url: str) -> list[DistFile]:
+    """Distribution files on a PEP 503 HTML page (or a find-links HTML page)."""
+    return _materialize(html_listings(body, page_url))
 
 
 def _html_entry(attrs: dict[str, str | None], base: str, page_url: str) -> DistFile | None:
@@ -323,22 +430,7 @@ def _html_entry(attrs: dict[str, str | None], base: str, page_url: str) -> DistF
 
 def parse_json_page(body: bytes, page_url: str) -> list[DistFile]:
     """Distribution files on a PEP 691 JSON page."""
-    try:
-        data = json.loads(body)
-        entries = data["files"]
-        if not isinstance(entries, list):
-            raise TypeError("files is not a list")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise FetchError(f"{redact(page_url)}: invalid PEP 691 JSON page: {exc}") from None
-    files: list[DistFile] = []
-    for entry in entries:
-        try:
-            dist = _json_entry(entry, page_url)
-        except ValueError:
-            continue  # an unparsable link or a malformed hash: the file is not offered
-        if dist:
-            files.append(dist)
-    return files
+    return _materialize(json_listings(body, page_url))
 
 
 def _json_entry(entry: Any, page_url: str) -> DistFile | None:
@@ -673,9 +765,9 @@ class IndexClient:
         self.exclude_newer = exclude_newer
         self._pool = DaemonPool(workers)
         self._lock = threading.Lock()
-        self._files: dict[str, Future[tuple[DistFile, ...]]] = {}
+        self._files: dict[str, Future[tuple[Listing, ...]]] = {}
         self._metadata: dict[str, Future[bytes]] = {}
-        self._find_links: tuple[DistFile, ...] | None = None
+        self._find_links: tuple[Listing, ...] | None = None
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -686,11 +778,15 @@ class IndexClient:
         for name in names:
             self._files_future(canonicalize_name(name))
 
-    def files(self, name: str) -> tuple[DistFile, ...]:
-        """Every usable file of project ``name``, from all sources (empty if none)."""
+    def listings(self, name: str) -> tuple[Listing, ...]:
+        """Every file of project ``name`` from all sources, parsed lazily (empty if none)."""
         return self._files_future(canonicalize_name(name)).result()
 
-    def _files_future(self, name: NormalizedName) -> Future[tuple[DistFile, ...]]:
+    def files(self, name: str) -> tuple[DistFile, ...]:
+        """Every usable file of project ``name``, fully parsed."""
+        return tuple(_materialize(self.listings(name)))
+
+    def _files_future(self, name: NormalizedName) -> Future[tuple[Listing, ...]]:
         with self._lock:
             future = self._files.get(name)
             if future is None:
@@ -698,23 +794,24 @@ class IndexClient:
                 self._files[name] = future
             return future
 
-    def _collect(self, name: NormalizedName) -> tuple[DistFile, ...]:
-        found: dict[str, DistFile] = {}
-        for dist in self._iter_project(name):
-            if dist.name != name:
+    def _collect(self, name: NormalizedName) -> tuple[Listing, ...]:
+        found: dict[str, Listing] = {}
+        for item in self._iter_project(name):
+            if item.name != name:
                 continue
             if self.exclude_newer is not None:
-                if dist.upload_time is None:
+                uploaded = _parse_time(item.upload_time)
+                if uploaded is None:
                     raise FetchError(
-                        f"{redact(dist.url)}: the index gives no upload time, "
+                        f"{item.filename}: the index gives no upload time, "
                         "which --exclude-newer needs"
                     )
-                if dist.upload_time > self.exclude_newer:
+                if uploaded > self.exclude_newer:
                     continue
-            found.setdefault(dist.filename, dist)
+            found.setdefault(item.filename, item)
         return tuple(found.values())
 
-    def _iter_project(self, name: NormalizedName) -> Iterator[DistFile]:
+    def _iter_project(self, name: NormalizedName) -> Iterator[Listing]:
         for index in self.sources.index_urls:
             page_url = f"{index}{name}/"
             page = self.fetcher.get_page(page_url)
@@ -722,39 +819,41 @@ class IndexClient:
                 continue
             body, content_type, final_url = page
             if content_type == JSON_TYPE:
-                yield from parse_json_page(body, final_url)
+                yield from json_listings(body, final_url)
             else:
-                yield from parse_html_page(body, final_url)
-        yield from self.find_links_files()
+                yield from html_listings(body, final_url)
+        yield from self.find_links_listings()
 
-    def find_links_files(self) -> tuple[DistFile, ...]:
+    def find_links_listings(self) -> tuple[Listing, ...]:
         with self._lock:
             if self._find_links is not None:
                 return self._find_links
-        files: list[DistFile] = []
+        listings: list[Listing] = []
         for location in self.sources.find_links:
-            files.extend(self._read_find_links(location))
+            listings.extend(self._read_find_links(location))
         with self._lock:
-            self._find_links = tuple(files)
+            self._find_links = tuple(listings)
         return self._find_links
 
-    def _read_find_links(self, location: str) -> list[DistFile]:
+    def _read_find_links(self, location: str) -> list[Listing]:
         if "://" not in location or location.startswith("file:"):
             path = _local_path(location) if location.startswith("file:") else Path(location)
             if path.is_dir():
+                versions: dict[str, Any] = {}
                 result = []
                 for entry in sorted(path.iterdir()):
-                    dist = make_dist_file(entry.name, file_url(entry))
-                    if dist:
-                        result.append(dist)
+                    make = functools.partial(make_dist_file, entry.name, file_url(entry))
+                    item = _listing(entry.name, None, make, versions)
+                    if item is not None:
+                        result.append(item)
                 return result
             if path.is_file():
-                return parse_html_page(path.read_bytes(), file_url(path))
+                return html_listings(path.read_bytes(), file_url(path))
             raise FetchError(f"find-links location does not exist: {location}")
         page = self.fetcher.get_page(location)
         if page is None:
             raise FetchError(f"{redact(location)}: find-links page not found")
-        return parse_html_page(page[0], page[2])
+        return html_listings(page[0], page[2])
 
     def metadata(self, dist: DistFile) -> bytes | None:
         """The PEP 658 metadata file of a wheel, verified; None when the index has none."""

@@ -3,8 +3,9 @@ runtime requirements plus its build requirements (marked as build edges)."""
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from .dists import CoreMetadata
 from .errors import ResolutionError
-from .index import DistFile
+from .index import DistFile, Listing
 from .spec import IndexOptions, InputRequirement
 from .target import Target
 
@@ -103,8 +104,15 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Release:
+    """One version of a project; its files are parsed only when first asked for."""
+
     version: Version
-    files: tuple[DistFile, ...]
+    listings: tuple[Listing, ...] = field(compare=False)
+
+    @functools.cached_property
+    def files(self) -> tuple[DistFile, ...]:
+        parsed = (item.dist() for item in self.listings)
+        return tuple(sorted((d for d in parsed if d is not None), key=lambda d: d.filename))
 
 
 class Repository(Protocol):
@@ -229,7 +237,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         identifier: str,
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate]:
+    ) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
         reqs = list(requirements[identifier])
         bad = set(incompatibilities[identifier])
         if identifier == PYTHON:
@@ -252,30 +260,35 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         releases = self.repository.releases(name)
         versions = [r.version for r in releases]
         allowed = set(combined.filter(versions, prereleases=True if self.options.pre else None))
-        matches: list[Candidate] = []
-        for release in releases:
-            if release.version not in allowed:
-                continue
-            allow_yanked = any(_pins_exactly(r.specifier, release.version) for r in all_reqs)
-            dist = choose_file(release.files, name, self.target, self.options, allow_yanked)
-            if dist is None:
-                continue
-            candidate = Candidate(
-                name=name,
-                version=release.version,
-                extras=extras,
-                dist=dist,
-                builds=not dist.is_wheel,
-                files=release.files,
-            )
-            if candidate not in bad:
-                matches.append(candidate)
+        ordered = [r for r in releases if r.version in allowed]
         preferred = self.preferences.get(name)
         if preferred is not None:
-            matches.sort(key=lambda c: c.version != preferred)
-        if matches:
-            self.repository.prefetch_candidate(matches[0])
-        return matches
+            ordered.sort(key=lambda r: r.version != preferred)  # stable: newest first after
+
+        def candidates() -> Iterator[Candidate]:
+            """Built one release at a time: resolvelib rarely looks past the first few."""
+            first = True
+            for release in ordered:
+                allow_yanked = any(_pins_exactly(r.specifier, release.version) for r in all_reqs)
+                dist = choose_file(release.files, name, self.target, self.options, allow_yanked)
+                if dist is None:
+                    continue
+                candidate = Candidate(
+                    name=name,
+                    version=release.version,
+                    extras=extras,
+                    dist=dist,
+                    builds=not dist.is_wheel,
+                    files=release.files,
+                )
+                if candidate in bad:
+                    continue
+                if first:
+                    self.repository.prefetch_candidate(candidate)
+                    first = False
+                yield candidate
+
+        return candidates
 
     def _url_matches(
         self, urls: set[str], reqs: Sequence[Req], extras: frozenset[str], bad: set[Candidate]

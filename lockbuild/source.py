@@ -18,7 +18,7 @@ from . import dists
 from .cache import Cache, sha256_hex
 from .dists import BuildSystem, CoreMetadata
 from .errors import DistError
-from .index import DaemonPool, DistFile, IndexClient, make_dist_file, redact
+from .index import DaemonPool, DistFile, IndexClient, Listing, make_dist_file, redact
 from .resolve import Candidate, Release
 from .spec import IndexOptions
 from .target import Target
@@ -87,12 +87,17 @@ class IndexRepository:
             cached = self._releases.get(name)
         if cached is not None:
             return cached
-        grouped: dict[Version, list[DistFile]] = {}
-        for dist in self.client.files(name):
-            grouped.setdefault(dist.version, []).append(dist)
+        # Grouped by the version as written (cheap to hash), then merged by Version
+        # ("1.0" and "1.0.0" are one release).
+        by_text: dict[str, list[Listing]] = {}
+        for item in self.client.listings(name):
+            by_text.setdefault(item.version_text, []).append(item)
+        grouped: dict[Version, list[Listing]] = {}
+        for items in by_text.values():
+            grouped.setdefault(items[0].version, []).extend(items)
         releases = [
-            Release(version, tuple(sorted(files, key=lambda f: f.filename)))
-            for version, files in sorted(grouped.items(), reverse=True)
+            Release(version, tuple(items))
+            for version, items in sorted(grouped.items(), key=lambda kv: kv[0], reverse=True)
         ]
         with self._lock:
             self._releases[name] = releases

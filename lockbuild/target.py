@@ -53,7 +53,19 @@ class Target:
         return any(marker.evaluate({**env, "extra": extra}) for extra in extras or ("",))
 
     def allows_python(self, spec: SpecifierSet | None) -> bool:
-        return spec is None or spec.contains(self.python_version, prereleases=True)
+        """Whether ``spec`` (a requires-python) admits this Python; memoized by its text,
+        since the thousands of files of a project repeat a handful of them."""
+        if spec is None:
+            return True
+        cache: dict[str, bool] | None = self.__dict__.get("_python_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_python_cache", cache)
+        key = str(spec)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = spec.contains(self.python_version, prereleases=True)
+        return found
 
     def tag_rank(self, tags: frozenset[Tag]) -> int | None:
         """Position of the best tag of a wheel in this target's order; None if unsupported."""

@@ -12,6 +12,7 @@ import queue
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -329,9 +330,18 @@ def quick_name_version(filename: str) -> tuple[str, str] | None:
     return None
 
 
+KeepWheel = Callable[[str], bool]
+
+
 def _listing(
-    filename: str, upload_time: Any, make: Callable[[], DistFile | None], versions: dict[str, Any]
+    filename: str,
+    upload_time: Any,
+    make: Callable[[], DistFile | None],
+    versions: dict[str, Any],
+    keep: KeepWheel | None = None,
 ) -> Listing | None:
+    if keep is not None and filename.endswith(".whl") and not keep(filename):
+        return None  # a wheel the target can never use: not even listed
     parsed = quick_name_version(filename)
     if parsed is None or "/" in filename or "\\" in filename:
         return None
@@ -348,7 +358,7 @@ def _listing(
     return Listing(filename, _canonical(name), version, version_text, upload_time, make)
 
 
-def html_listings(body: bytes, page_url: str) -> list[Listing]:
+def html_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> list[Listing]:
     """Files on a PEP 503 HTML page (or a find-links HTML page), parsed lazily."""
     parser = _AnchorParser()
     parser.feed(body.decode("utf-8", errors="replace"))
@@ -364,14 +374,14 @@ def html_listings(body: bytes, page_url: str) -> list[Listing]:
             continue
         filename = unquote(href.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
         item = _listing(
-            filename, None, functools.partial(_html_entry, attrs, base, page_url), versions
+            filename, None, functools.partial(_html_entry, attrs, base, page_url), versions, keep
         )
         if item is not None:
             listings.append(item)
     return listings
 
 
-def json_listings(body: bytes, page_url: str) -> list[Listing]:
+def json_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> list[Listing]:
     """Files on a PEP 691 JSON page, parsed lazily."""
     try:
         data = json.loads(body)
@@ -390,10 +400,19 @@ def json_listings(body: bytes, page_url: str) -> list[Listing]:
             entry.get("upload-time"),
             functools.partial(_json_entry, entry, page_url),
             versions,
+            keep,
         )
         if item is not None:
             listings.append(item)
     return listings
+
+
+def _page_listings(
+    body: bytes, content_type: str, url: str, keep: KeepWheel | None
+) -> list[Listing]:
+    if content_type == JSON_TYPE:
+        return json_listings(body, url, keep)
+    return html_listings(body, url, keep)
 
 
 def _materialize(listings: Iterable[Listing]) -> list[DistFile]:
@@ -758,7 +777,15 @@ class IndexClient:
         offline: bool = False,
         workers: int = 8,
         exclude_newer: datetime | None = None,
+        keep_wheel: KeepWheel | None = None,
+        all_files: bool = False,
     ) -> None:
+        """``keep_wheel`` drops wheels the target cannot use while pages are read (most of
+        a popular project's files); ``all_files`` keeps the pages (compressed) so that
+        ``version_files`` can still list every file of a release, for hashes."""
+        self.keep_wheel = keep_wheel
+        self.all_files = all_files
+        self._pages: dict[str, list[tuple[bytes, str, str]]] = {}
         self.sources = sources
         self.cache = cache
         self.fetcher = Fetcher(cache, offline=offline, timeout=limits.timeout())
@@ -795,8 +822,11 @@ class IndexClient:
             return future
 
     def _collect(self, name: NormalizedName) -> tuple[Listing, ...]:
+        return self._accepted(name, self._iter_project(name))
+
+    def _accepted(self, name: NormalizedName, items: Iterable[Listing]) -> tuple[Listing, ...]:
         found: dict[str, Listing] = {}
-        for item in self._iter_project(name):
+        for item in items:
             if item.name != name:
                 continue
             if self.exclude_newer is not None:
@@ -818,11 +848,34 @@ class IndexClient:
             if page is None:
                 continue
             body, content_type, final_url = page
-            if content_type == JSON_TYPE:
-                yield from json_listings(body, final_url)
-            else:
-                yield from html_listings(body, final_url)
-        yield from self.find_links_listings()
+            if self.all_files:
+                with self._lock:
+                    self._pages.setdefault(name, []).append(
+                        (zlib.compress(body, 1), content_type, final_url)
+                    )
+            yield from _page_listings(body, content_type, final_url, self.keep_wheel)
+        yield from (
+            item
+            for item in self.find_links_listings()
+            if self.keep_wheel is None
+            or not item.filename.endswith(".whl")
+            or self.keep_wheel(item.filename)
+        )
+
+    def version_files(self, name: str, version: Version) -> tuple[DistFile, ...]:
+        """Every file of one release, usable by the target or not (hashes cover them all)."""
+        canonical = canonicalize_name(name)
+        self.listings(canonical)
+        with self._lock:
+            pages = list(self._pages.get(canonical, []))
+
+        def every() -> Iterator[Listing]:
+            for body, content_type, url in pages:
+                yield from _page_listings(zlib.decompress(body), content_type, url, None)
+            yield from self.find_links_listings()
+
+        items = self._accepted(canonical, every())
+        return tuple(_materialize(i for i in items if i.version == version))
 
     def find_links_listings(self) -> tuple[Listing, ...]:
         with self._lock:

@@ -16,7 +16,7 @@ from packaging.version import Version
 from . import graph as graphs
 from .cache import Cache
 from .errors import InputError, UsageError
-from .index import IndexClient, Sources
+from .index import DistFile, IndexClient, Sources
 from .lockfile import (
     Entry,
     Header,
@@ -68,6 +68,8 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
         offline=options.offline,
         workers=options.workers,
         exclude_newer=options.exclude_newer,
+        keep_wheel=target.wheel_name_filter(),
+        all_files=options.generate_hashes,
     )
     if not target.local:
         log(
@@ -197,13 +199,19 @@ def _explain_build_side(graph: nx.DiGraph, repository: IndexRepository, log: Log
 
 
 def _hashes(graph: nx.DiGraph, client: IndexClient) -> dict[str, tuple[str, ...]]:
-    """sha256 of every file of each pinned version (as pip-compile writes them)."""
+    """sha256 of every file of each pinned version, wheels for other targets included
+    (as pip-compile writes them)."""
     result: dict[str, tuple[str, ...]] = {}
     for name, data in graph.nodes(data=True):
         pin = data.get("pin")
         if pin is None:
             continue
-        files = pin.candidate.files or ((pin.candidate.dist,) if pin.candidate.dist else ())
+        candidate = pin.candidate
+        files: tuple[DistFile, ...]
+        if candidate.url:
+            files = (candidate.dist,) if candidate.dist else ()
+        else:
+            files = client.version_files(name, candidate.version)
         result[name] = tuple(sorted({client.file_hash(f) for f in files if f is not None}))
     return result
 

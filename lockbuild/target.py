@@ -67,6 +67,9 @@ class Target:
             found = cache[key] = spec.contains(self.python_version, prereleases=True)
         return found
 
+    def wheel_name_filter(self) -> WheelNameFilter:
+        return WheelNameFilter(self.tags)
+
     def tag_rank(self, tags: frozenset[Tag]) -> int | None:
         """Position of the best tag of a wheel in this target's order; None if unsupported."""
         ranks = self._ranks()
@@ -79,6 +82,27 @@ class Target:
             cached = {tag: i for i, tag in enumerate(self.tags)}
             object.__setattr__(self, "_rank_cache", cached)
         return cached
+
+
+class WheelNameFilter:
+    """A quick test on a wheel's file name: False only when none of its tags can be
+    supported (a superset of the real check, which ``Target.tag_rank`` makes later)."""
+
+    def __init__(self, tags: Sequence[Tag]) -> None:
+        self.interpreters = {t.interpreter for t in tags}
+        self.abis = {t.abi for t in tags}
+        self.platforms = {t.platform for t in tags}
+
+    def __call__(self, filename: str) -> bool:
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6):
+            return True  # malformed: let the full parse reject it
+        python, abi, platform = (p.lower() for p in parts[-3:])
+        return (
+            any(x in self.interpreters for x in python.split("."))
+            and any(x in self.abis for x in abi.split("."))
+            and any(x in self.platforms for x in platform.split("."))
+        )
 
 
 def current() -> Target:

@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import re
+import sys
 import threading
 import time
 import zlib
@@ -398,7 +399,7 @@ def json_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> 
         item = _listing(
             entry["filename"],
             entry.get("upload-time"),
-            functools.partial(_json_entry, entry, page_url),
+            functools.partial(_json_compact_entry, _compact_json(entry), page_url),
             versions,
             keep,
         )
@@ -413,6 +414,39 @@ def _page_listings(
     if content_type == JSON_TYPE:
         return json_listings(body, url, keep)
     return html_listings(body, url, keep)
+
+
+_JSON_KEYS = (
+    "filename",
+    "url",
+    "hashes",
+    "requires-python",
+    "yanked",
+    "core-metadata",
+    "dist-info-metadata",
+    "upload-time",
+)
+
+
+def _compact_json(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """The fields of a PEP 691 file entry that are used later, as one small tuple: an
+    entry is kept for every listed file, so its size adds up over a large lock."""
+    values = [entry.get(key) for key in _JSON_KEYS]
+    hashes = values[2]
+    if isinstance(hashes, dict):
+        values[2] = hashes.get("sha256")
+    if values[5] is not None:
+        values[6] = None
+    if isinstance(values[3], str):
+        values[3] = sys.intern(values[3])
+    return tuple(values)
+
+
+def _json_compact_entry(fields: tuple[Any, ...], page_url: str) -> DistFile | None:
+    entry = {k: v for k, v in zip(_JSON_KEYS, fields, strict=True) if v is not None}
+    if "hashes" in entry:
+        entry["hashes"] = {"sha256": entry["hashes"]}
+    return _json_entry(entry, page_url)
 
 
 def _materialize(listings: Iterable[Listing]) -> list[DistFile]:
@@ -786,6 +820,7 @@ class IndexClient:
         self.keep_wheel = keep_wheel
         self.all_files = all_files
         self._pages: dict[str, list[tuple[bytes, str, str]]] = {}
+        self._parsing = threading.BoundedSemaphore(1)
         self.sources = sources
         self.cache = cache
         self.fetcher = Fetcher(cache, offline=offline, timeout=limits.timeout())
@@ -853,7 +888,11 @@ class IndexClient:
                     self._pages.setdefault(name, []).append(
                         (zlib.compress(body, 1), content_type, final_url)
                     )
-            yield from _page_listings(body, content_type, final_url, self.keep_wheel)
+            # Parsing holds the GIL anyway; bounding it bounds the memory that several
+            # large pages parsed at once would take, at no cost in time.
+            with self._parsing:
+                listings = _page_listings(body, content_type, final_url, self.keep_wheel)
+            yield from listings
         yield from (
             item
             for item in self.find_links_listings()

@@ -46,9 +46,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            # No fsync: an entry cut short by a power loss fails its hash check when read
+            # and is fetched again, so durability is not worth a disk flush per entry.
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -64,6 +64,8 @@ class CachedPage:
     etag: str | None
     last_modified: str | None
     missing: bool = False  # the index answered 404: the project is not there
+    # Until when the page may be used without asking the index (Cache-Control max-age).
+    fresh_until: float | None = None
 
 
 class Cache:
@@ -136,20 +138,25 @@ class Cache:
         with contextlib.suppress(OSError):
             write_atomic(self._path(bucket, key), data)
 
-    def get_page(self, url: str) -> CachedPage | None:
+    def get_page(self, url: str, *, body: bool = True) -> CachedPage | None:
+        """A kept page; with ``body=False`` only what revalidation needs (the body stays
+        on disk until a 304 says it is current)."""
         record = self.get_json("pages", sha256_hex(url.encode()))
         if not isinstance(record, dict) or record.get("url") != _without_userinfo(url):
             return None
-        body = self.get_blob("page-bodies", record.get("body", ""))
-        if body is None:
+        content = self.get_blob("page-bodies", record.get("body", "")) if body else b""
+        if content is None:
             return None
         return CachedPage(
             url=url,
-            body=body,
+            body=content,
             content_type=record.get("content_type", ""),
             etag=record.get("etag"),
             last_modified=record.get("last_modified"),
             missing=record.get("missing") is True,
+            fresh_until=record.get("fresh_until")
+            if isinstance(record.get("fresh_until"), (int, float))
+            else None,
         )
 
     def put_page(self, page: CachedPage) -> None:
@@ -161,7 +168,8 @@ class Cache:
         if self.root is None:
             return
         body_key = sha256_hex(page.body)
-        self.put_blob("page-bodies", body_key, page.body)
+        if not (self._path("page-bodies", body_key)).exists():
+            self.put_blob("page-bodies", body_key, page.body)
         record = {
             "url": _without_userinfo(page.url),  # no credentials on disk
             "body": body_key,
@@ -169,5 +177,6 @@ class Cache:
             "etag": page.etag,
             "last_modified": page.last_modified,
             "missing": page.missing,
+            "fresh_until": page.fresh_until,
         }
         self.put_json("pages", sha256_hex(page.url.encode()), record)

@@ -185,6 +185,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
         cache_dir=options_mod.cache_root(params["cache_dir"], params["no_cache"]),
         workers=params["workers"],
         offline=params.get("offline", False),
+        refresh=params.get("refresh", False),
         quiet=params["quiet"],
         verbose=params["verbose"],
         command=options_mod.command_line(["compile", *sys.argv[2:]]),
@@ -228,6 +229,11 @@ def _parse_timestamp(text: str) -> Any:
 @click.option("-U", "--upgrade", is_flag=True, help="Ignore the pins of the existing lockfile.")
 @click.option("-P", "--upgrade-package", multiple=True, help="Let this package move (repeatable).")
 @click.option("--offline", is_flag=True, help="Use only the cache; no network.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Revalidate every index page, even those the index says are still fresh.",
+)
 @click.pass_context
 def compile_command(ctx: click.Context, /, **params: Any) -> None:
     """Resolve SRC_FILES (default requirements.in) into a lockfile and a build file."""

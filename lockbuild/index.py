@@ -16,7 +16,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -534,9 +534,12 @@ def file_url(path: Path) -> str:
 class Fetcher:
     """Bytes from http(s) and file URLs, with bounded retries and page revalidation."""
 
-    def __init__(self, cache: Cache, *, offline: bool = False, timeout: float = 30.0) -> None:
+    def __init__(
+        self, cache: Cache, *, offline: bool = False, timeout: float = 30.0, refresh: bool = False
+    ) -> None:
         self.cache = cache
         self.offline = offline
+        self.refresh = refresh  # revalidate every page, fresh or not
         self.timeout = timeout
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
@@ -589,10 +592,28 @@ class Fetcher:
                 return None
             except OSError as exc:
                 raise FetchError(f"{redact(url)}: {exc.strerror or exc}") from None
-        cached = self.cache.get_page(url)
+        fresh = self.cache.get_page(url, body=False)
+        usable = fresh is not None and (
+            self.offline
+            or (
+                not self.refresh
+                and fresh.fresh_until is not None
+                and time.time() < fresh.fresh_until
+            )
+        )
+        needs_body = usable or (fresh is not None and bool(fresh.etag or fresh.last_modified))
+        cached = self.cache.get_page(url) if needs_body else fresh
         if self.offline:
             if cached is None:
                 raise FetchError(f"{redact(url)}: not in the cache (--offline)")
+            return None if cached.missing else (cached.body, cached.content_type, url)
+        if (
+            cached is not None
+            and not self.refresh
+            and cached.fresh_until is not None
+            and time.time() < cached.fresh_until
+        ):
+            # Still fresh by the index's own Cache-Control: no request, as pip and uv do.
             return None if cached.missing else (cached.body, cached.content_type, url)
         headers = {"Accept": ACCEPT}
         if cached is not None:
@@ -606,7 +627,10 @@ class Fetcher:
             self.cache.put_page(CachedPage(url, b"", "", None, None, missing=True))
             return None
         status, body, resp_headers, final_url = response
-        if status == 304 and cached is not None and not cached.missing:
+        fresh_until = _fresh_until(resp_headers.get("cache-control"))
+        if status == 304 and cached is not None and not cached.missing and cached.body:
+            if fresh_until is not None:
+                self.cache.put_page(replace(cached, fresh_until=fresh_until))
             return cached.body, cached.content_type, url
         content_type = resp_headers.get("content-type", "text/html").split(";")[0].strip()
         self.cache.put_page(
@@ -616,6 +640,7 @@ class Fetcher:
                 content_type=content_type,
                 etag=resp_headers.get("etag"),
                 last_modified=resp_headers.get("last-modified"),
+                fresh_until=fresh_until,
             )
         )
         return body, content_type, final_url
@@ -739,6 +764,17 @@ def netrc_credentials(host: str) -> tuple[str, str] | None:
 T = TypeVar("T")
 
 
+def _fresh_until(cache_control: str | None) -> float | None:
+    """When a response stops being fresh by its Cache-Control (None: revalidate always)."""
+    if not cache_control:
+        return None
+    directives = {d.strip().split("=", 1)[0].lower(): d for d in cache_control.split(",")}
+    if {"no-cache", "no-store"} & set(directives):
+        return None
+    match = re.search(r"max-age\s*=\s*(\d+)", cache_control)
+    return time.time() + int(match.group(1)) if match else None
+
+
 def _have_h2() -> bool:
     import importlib.util
 
@@ -813,6 +849,7 @@ class IndexClient:
         exclude_newer: datetime | None = None,
         keep_wheel: KeepWheel | None = None,
         all_files: bool = False,
+        refresh: bool = False,
     ) -> None:
         """``keep_wheel`` drops wheels the target cannot use while pages are read (most of
         a popular project's files); ``all_files`` keeps the pages (compressed) so that
@@ -823,7 +860,7 @@ class IndexClient:
         self._parsing = threading.BoundedSemaphore(1)
         self.sources = sources
         self.cache = cache
-        self.fetcher = Fetcher(cache, offline=offline, timeout=limits.timeout())
+        self.fetcher = Fetcher(cache, offline=offline, timeout=limits.timeout(), refresh=refresh)
         self.exclude_newer = exclude_newer
         self._pool = DaemonPool(workers)
         self._lock = threading.Lock()

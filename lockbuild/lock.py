@@ -70,6 +70,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
         exclude_newer=options.exclude_newer,
         keep_wheel=target.wheel_name_filter(),
         all_files=options.generate_hashes,
+        refresh=options.refresh,
     )
     if not target.local:
         log(

@@ -31,6 +31,7 @@ class CompileOptions:
     upgrade_packages: tuple[str, ...] = ()
     cache_dir: Path | None = None
     offline: bool = False
+    refresh: bool = False
     quiet: bool = False
     verbose: bool = False
     workers: int = 8
@@ -148,7 +149,7 @@ def prepare(options: CompileOptions) -> tuple[Spec, IndexOptions]:
 
 def command_line(argv: Sequence[str]) -> str:
     """The command recorded in the header: the arguments that shape the result."""
-    skip_flags = {"-q", "--quiet", "-v", "--verbose", "--no-cache", "--offline"}
+    skip_flags = {"-q", "--quiet", "-v", "--verbose", "--no-cache", "--offline", "--refresh"}
     skip_values = {"--cache-dir", "--workers"}
     kept: list[str] = []
     args = list(argv)

@@ -96,3 +96,24 @@ def test_one_worker_and_many_give_the_same_lock(tmp_path: Path, env: dict[str, s
                 )
             )
     assert results[0] == results[1]
+
+
+def test_fresh_pages_are_not_asked_again_unless_refresh(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Within the index's Cache-Control max-age a page is used as is (as pip and uv do);
+    --refresh revalidates it anyway and sees the change."""
+    idx = _index(tmp_path / "idx")
+    write(tmp_path / "requirements.in", "beta\n")
+    with IndexServer(idx.root, cache_control="max-age=600") as server:
+        args = compile_args(server.url, tmp_path / "cache")
+        lockbuild(args, env, tmp_path)
+        idx.wheel("beta", "1.1")
+        idx.write()
+        server.clear()
+        lockbuild([*args, "--upgrade"], env, tmp_path)
+        assert server.requests == []
+        assert pins(tmp_path / "requirements.txt") == {"beta": "1.0"}
+        lockbuild([*args, "--upgrade", "--refresh"], env, tmp_path)
+        assert ("GET", "/simple/beta/") in server.requests
+        assert pins(tmp_path / "requirements.txt") == {"beta": "1.1"}

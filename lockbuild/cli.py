@@ -243,6 +243,14 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
 
         options, chosen = _compile_options(ctx, params)
         log = _stderr(options.quiet)
+        if not options.verbose:
+            # Build backends' own deprecation notices (setuptools prints hundreds of lines)
+            # are about the sdists, not the lock: shown with -v only.
+            import warnings
+
+            from pyproject_hooks import BuildBackendWarning
+
+            warnings.filterwarnings("ignore", category=BuildBackendWarning)
         result = lock.compile_lock(options, chosen, log)
         lock.write_outputs(options, result)
         log(

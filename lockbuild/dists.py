@@ -424,6 +424,7 @@ class IsolatedEnvironment:
 
     def __init__(self, pip_env: Mapping[str, str]) -> None:
         self.pip_env = dict(pip_env)
+        self._pins: tuple[str, ...] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.python = ""
 
@@ -455,41 +456,81 @@ class IsolatedEnvironment:
         with tempfile.TemporaryDirectory(prefix="lockbuild-req-") as tmp:
             req_file = Path(tmp) / "requirements.txt"
             req_file.write_text("\n".join(requirements) + "\n")
-            extra: list[str] = ["--no-deps"] if no_deps else []
-            env = self.environ()
-            if constraints:
-                constraint_file = Path(tmp) / "build-constraints.txt"
-                constraint_file.write_text("\n".join(constraints) + "\n")
-                if _pip_version() >= (25, 3):
-                    extra += ["--build-constraint", str(constraint_file)]
-                else:
-                    env["PIP_CONSTRAINT"] = " ".join(
-                        p for p in (env.get("PIP_CONSTRAINT"), str(constraint_file)) if p
-                    )
-            self._run_pip(requirements, what, [*extra, "-r", str(req_file)], env)
-
-    def _run_pip(
-        self, requirements: Sequence[str], what: str, args: list[str], env: dict[str, str]
-    ) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            self.python,
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--no-warn-script-location",
-            "-q",
-            *args,
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            constraint_file = Path(tmp) / "build-constraints.txt"
+            constraint_file.write_text("\n".join(constraints) + "\n")
+            uv = uv_binary()
+            if uv is not None:
+                cmd, env = self._uv_command(uv, no_deps, constraints, constraint_file)
+            else:
+                cmd, env = self._pip_command(no_deps, constraints, constraint_file)
+            proc = subprocess.run(
+                [*cmd, "-r", str(req_file)], capture_output=True, text=True, env=env
+            )
         if proc.returncode != 0:
             tail = _tail(proc.stderr or proc.stdout)
             raise BuildError(
                 f"{what}: installing build requirements {', '.join(requirements)} failed: {tail}"
             )
+
+    def _pip_command(
+        self, no_deps: bool, constraints: Sequence[str], constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        cmd = [sys.executable, "-m", "pip", "--python", self.python, "install"]
+        cmd += ["--disable-pip-version-check", "--no-input", "--no-warn-script-location", "-q"]
+        if no_deps:
+            cmd.append("--no-deps")
+        env = self.environ()
+        if constraints:
+            if _pip_version() >= (25, 3):
+                cmd += ["--build-constraint", str(constraint_file)]
+            else:
+                env["PIP_CONSTRAINT"] = " ".join(
+                    p for p in (env.get("PIP_CONSTRAINT"), str(constraint_file)) if p
+                )
+        return cmd, env
+
+    def _uv_command(
+        self, uv: str, no_deps: bool, constraints: Sequence[str], constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        """The same install through uv, several times faster than pip; the index options
+        are translated so that uv looks where pip would (all indexes, best match)."""
+        cmd = [uv, "pip", "install", "--python", self.python, "--quiet"]
+        if no_deps:
+            cmd.append("--no-deps")
+        if constraints:
+            cmd += ["--build-constraints", str(constraint_file)]
+        env = self.environ()
+        env["UV_NO_CONFIG"] = "1"
+        env["UV_INDEX_STRATEGY"] = "unsafe-best-match"
+        if self.pip_env.get("PIP_NO_INDEX"):
+            cmd.append("--no-index")
+        if self.pip_env.get("PIP_INDEX_URL"):
+            env["UV_INDEX_URL"] = self.pip_env["PIP_INDEX_URL"]
+        if self.pip_env.get("PIP_EXTRA_INDEX_URL"):
+            env["UV_EXTRA_INDEX_URL"] = self.pip_env["PIP_EXTRA_INDEX_URL"]
+        for link in self.pip_env.get("PIP_FIND_LINKS", "").split():
+            cmd += ["--find-links", link]
+        if self.pip_env.get("PIP_PRE"):
+            cmd += ["--prerelease", "allow"]
+        return cmd, env
+
+    def pins(self) -> tuple[str, ...]:
+        """``name==version`` of everything installed here, sorted (asked once)."""
+        if self._pins is None:
+            code = (
+                "import importlib.metadata as m\n"
+                "for d in m.distributions(): print(d.metadata['Name'], d.version)"
+            )
+            proc = subprocess.run(
+                [self.python, "-I", "-c", code], capture_output=True, text=True, check=False
+            )
+            found = set()
+            for line in proc.stdout.splitlines():
+                name, _, version = line.partition(" ")
+                if name and version:
+                    found.add(f"{canonicalize_name(name)}=={version}")
+            self._pins = tuple(sorted(found))
+        return self._pins
 
     def environ(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -498,6 +539,17 @@ class IsolatedEnvironment:
         env.pop("PYTHONPATH", None)
         env.pop("PIP_REQUIRE_VIRTUALENV", None)
         return env
+
+
+def uv_binary() -> str | None:
+    """uv, when it is at hand (beside this Python, or on PATH), to fill hook environments;
+    LOCKBUILD_HOOK_INSTALLER=pip keeps pip."""
+    if os.environ.get("LOCKBUILD_HOOK_INSTALLER", "").lower() == "pip":
+        return None
+    beside = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("uv")
 
 
 def _pip_version() -> tuple[int, ...]:
@@ -604,14 +656,25 @@ class EnvironmentPool:
             env.__exit__()
 
 
+@dataclass(frozen=True)
+class PreparedMetadata:
+    """What preparing metadata learned: METADATA, and what get_requires_for_build_wheel
+    returned in an environment holding ``pins`` (so a later round may reuse it)."""
+
+    metadata: bytes
+    build_requires: tuple[str, ...]
+    pins: tuple[str, ...]
+
+
 def hook_metadata(
     project_dir: Path, system: BuildSystem, pool: EnvironmentPool, what: str
-) -> bytes:
+) -> PreparedMetadata:
     """METADATA of a project via prepare_metadata_for_build_wheel (falling back to a wheel
     build) in an isolated environment holding its build requirements."""
     env = pool.get(system.requires, what)
     extra = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
     assert isinstance(extra, list)
+    pins = env.pins()
     if set(extra) - set(system.requires):
         env = pool.get([*system.requires, *extra], what)
     with tempfile.TemporaryDirectory(prefix="lockbuild-meta-") as out:
@@ -619,7 +682,8 @@ def hook_metadata(
             project_dir, system, env, "prepare_metadata_for_build_wheel", what, Path(out)
         )
         assert isinstance(dist_info, str)
-        return (Path(out) / dist_info / "METADATA").read_bytes()
+        data = (Path(out) / dist_info / "METADATA").read_bytes()
+    return PreparedMetadata(data, tuple(extra), pins)
 
 
 def hook_build_requires(

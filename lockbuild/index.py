@@ -408,6 +408,20 @@ def json_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> 
     return listings
 
 
+class _CountingKeep:
+    """A wheel filter that counts what it drops (for an error that says why)."""
+
+    def __init__(self, keep: KeepWheel) -> None:
+        self.keep = keep
+        self.dropped = 0
+
+    def __call__(self, filename: str) -> bool:
+        if self.keep(filename):
+            return True
+        self.dropped += 1
+        return False
+
+
 def _page_listings(
     body: bytes, content_type: str, url: str, keep: KeepWheel | None
 ) -> list[Listing]:
@@ -857,6 +871,7 @@ class IndexClient:
         self.keep_wheel = keep_wheel
         self.all_files = all_files
         self._pages: dict[str, list[tuple[bytes, str, str]]] = {}
+        self._dropped: dict[str, int] = {}
         self._parsing = threading.BoundedSemaphore(1)
         self.sources = sources
         self.cache = cache
@@ -894,7 +909,17 @@ class IndexClient:
             return future
 
     def _collect(self, name: NormalizedName) -> tuple[Listing, ...]:
-        return self._accepted(name, self._iter_project(name))
+        keep = _CountingKeep(self.keep_wheel) if self.keep_wheel else None
+        listings = self._accepted(name, self._iter_project(name, keep))
+        if keep is not None:
+            with self._lock:
+                self._dropped[name] = keep.dropped
+        return listings
+
+    def dropped_wheels(self, name: str) -> int:
+        """How many wheels of ``name`` were passed over as unusable on the target."""
+        with self._lock:
+            return self._dropped.get(canonicalize_name(name), 0)
 
     def _accepted(self, name: NormalizedName, items: Iterable[Listing]) -> tuple[Listing, ...]:
         found: dict[str, Listing] = {}
@@ -913,7 +938,9 @@ class IndexClient:
             found.setdefault(item.filename, item)
         return tuple(found.values())
 
-    def _iter_project(self, name: NormalizedName) -> Iterator[Listing]:
+    def _iter_project(
+        self, name: NormalizedName, keep: KeepWheel | None = None
+    ) -> Iterator[Listing]:
         for index in self.sources.index_urls:
             page_url = f"{index}{name}/"
             page = self.fetcher.get_page(page_url)
@@ -928,14 +955,12 @@ class IndexClient:
             # Parsing holds the GIL anyway; bounding it bounds the memory that several
             # large pages parsed at once would take, at no cost in time.
             with self._parsing:
-                listings = _page_listings(body, content_type, final_url, self.keep_wheel)
+                listings = _page_listings(body, content_type, final_url, keep)
             yield from listings
         yield from (
             item
             for item in self.find_links_listings()
-            if self.keep_wheel is None
-            or not item.filename.endswith(".whl")
-            or self.keep_wheel(item.filename)
+            if keep is None or not item.filename.endswith(".whl") or keep(item.filename)
         )
 
     def version_files(self, name: str, version: Version) -> tuple[DistFile, ...]:

@@ -136,6 +136,10 @@ class Repository(Protocol):
 
     def prefetch(self, names: Iterable[str]) -> None: ...
 
+    def unusable_files(self, name: NormalizedName) -> int:
+        """How many files of ``name`` were passed over as unusable on the target."""
+        ...
+
     def prefetch_candidate(self, candidate: Candidate) -> None: ...
 
 
@@ -433,7 +437,13 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
             lines.append(f"the target Python {provider.target.python_version} is not supported:")
         else:
             releases = provider.repository.releases(canonicalize_name(name))
-            if not releases:
+            dropped = provider.repository.unusable_files(canonicalize_name(name))
+            if not releases and dropped:
+                lines.append(
+                    f"no version of {name} has a file usable on {provider.target.description} "
+                    f"({dropped} wheels for other platforms or Pythons):"
+                )
+            elif not releases:
                 lines.append(f"no distributions of {name} found on any index or find-links:")
             elif len(items) == 1:
                 versions = ", ".join(str(r.version) for r in releases[:8])

@@ -74,6 +74,8 @@ class IndexRepository:
         self.dynamic: dict[tuple[str, str], tuple[str, ...]] = {}
         # (name, version) -> what the hook returned in the last round (for -v)
         self.hook_results: dict[tuple[str, str], tuple[str, ...]] = {}
+        # get_requires_for_build_wheel answers, keyed by sdist sha256 and environment pins
+        self._build_requires_seen: dict[str, tuple[str, ...]] = {}
 
     def close(self) -> None:
         """Stop fetching and remove the isolated environments made for hooks."""
@@ -105,6 +107,9 @@ class IndexRepository:
 
     def prefetch(self, names: Iterable[str]) -> None:
         self.client.prefetch(names)
+
+    def unusable_files(self, name: NormalizedName) -> int:
+        return self.client.dropped_wheels(name)
 
     def prefetch_candidate(self, candidate: Candidate) -> None:
         if candidate.dist is not None and candidate.dist.is_wheel:
@@ -176,9 +181,23 @@ class IndexRepository:
         self.log(f"preparing metadata of {dist.filename} with its build backend")
         with tempfile.TemporaryDirectory(prefix="lockbuild-sdist-") as tmp:
             project = dists.extract_archive(self.client.download(dist), dist.filename, Path(tmp))
-            data = dists.hook_metadata(project, system, self.environments, dist.filename)
-        self.cache.put_json("hook-metadata", sha, {"metadata": data.decode("utf-8")})
-        return data
+            prepared = dists.hook_metadata(project, system, self.environments, dist.filename)
+        # The hook already answered get_requires_for_build_wheel in that environment: a
+        # later round whose locked pins are the same reuses it instead of a new one.
+        self._remember_build_requires(sha, prepared.pins, prepared.build_requires)
+        self.cache.put_json("hook-metadata", sha, {"metadata": prepared.metadata.decode("utf-8")})
+        return prepared.metadata
+
+    def _requires_key(self, identity: str, pins: Sequence[str]) -> str:
+        return sha256_hex("\n".join([identity, *sorted(pins)]).encode())
+
+    def _remember_build_requires(
+        self, identity: str, pins: Sequence[str], requires: Sequence[str]
+    ) -> None:
+        key = self._requires_key(identity, pins)
+        with self._lock:
+            self._build_requires_seen[key] = tuple(requires)
+        self.cache.put_json("build-requires", key, list(requires))
 
     # --- build requirements -----------------------------------------------------------
     def build_source(self, candidate: Candidate) -> DistFile | None:
@@ -227,7 +246,11 @@ class IndexRepository:
         identity = self.client.file_hash(source) if source is not None else None
         key = None
         if identity is not None:
-            key = sha256_hex("\n".join([identity, *sorted(pins)]).encode())
+            key = self._requires_key(identity, pins)
+            with self._lock:
+                seen = self._build_requires_seen.get(key)
+            if seen is not None:
+                return seen
             record = self.cache.get_json("build-requires", key)
             if isinstance(record, list):
                 return tuple(str(r) for r in record)
@@ -291,8 +314,8 @@ class IndexRepository:
             self.log(f"preparing metadata of {path} with its build backend")
             with tempfile.TemporaryDirectory(prefix="lockbuild-project-") as tmp:
                 project = dists.copy_project(path, Path(tmp))
-                raw = dists.hook_metadata(project, system, self.environments, str(path))
-            meta = dists.parse_metadata(raw, str(path))
+                prepared = dists.hook_metadata(project, system, self.environments, str(path))
+            meta = dists.parse_metadata(prepared.metadata, str(path))
         candidate = Candidate(meta.name, meta.version, url=url, builds=True, editable=editable)
         return candidate, meta
 

@@ -113,7 +113,12 @@ CASES = [
     Case(
         "no-usable-distribution",
         {"requirements.in": "winonly\n"},
-        ("no version of winonly", "usable on", "requirements.in line 1: winonly"),
+        (
+            "no version of winonly",
+            "usable on",
+            "wheels for other platforms",
+            "requirements.in line 1: winonly",
+        ),
         one_line=False,
     ),
     Case(

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from packaging.utils import NormalizedName
 
 from .resolve import BUILD, PYTHON, RUNTIME, Candidate, Resolution
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 INPUT = "input"
 
@@ -28,6 +31,8 @@ class Pin:
 def build_graph(resolution: Resolution) -> nx.DiGraph:
     """A DiGraph with a node per pinned project (attribute ``pin``) and per input file
     (attribute ``input``); edges carry ``kind`` (runtime or build) and ``requirement``."""
+    import networkx as nx  # imported late: start-up is on every run's critical path
+
     graph = nx.DiGraph()
     for key, candidate in resolution.mapping.items():
         if key == PYTHON or candidate.extras:

@@ -577,9 +577,10 @@ class Fetcher:
                     auth=self._auth,
                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                     headers={"User-Agent": "lockbuild"},
-                    # HTTP/2 where the server offers it (ALPN over TLS): many small
-                    # requests share one connection.
-                    http2=_have_h2(),
+                    # HTTP/1.1 with a pool of kept-alive connections: httpcore's HTTP/2
+                    # connection is not safe across the worker threads (seen here: a
+                    # KeyError in its stream bookkeeping under concurrent requests).
+                    http2=False,
                 )
             return self._client
 
@@ -787,12 +788,6 @@ def _fresh_until(cache_control: str | None) -> float | None:
         return None
     match = re.search(r"max-age\s*=\s*(\d+)", cache_control)
     return time.time() + int(match.group(1)) if match else None
-
-
-def _have_h2() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("h2") is not None
 
 
 class DaemonPool:

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -32,6 +32,9 @@ from .resolve import BUILD, RUNTIME, Candidate, Provider, Req, input_roots, reso
 from .source import IndexRepository
 from .spec import IndexOptions, InputRequirement, Spec, display_path, read_spec
 from .target import Target
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Log = Callable[[str], None]
 MAX_HOOK_ROUNDS = 10

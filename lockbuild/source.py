@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from packaging.utils import NormalizedName
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from . import dists
@@ -19,12 +20,13 @@ from .cache import Cache, sha256_hex
 from .dists import BuildSystem, CoreMetadata
 from .errors import DistError
 from .index import DaemonPool, DistFile, IndexClient, Listing, make_dist_file, redact
-from .resolve import Candidate, Release
+from .resolve import Candidate, Release, choose_file
 from .spec import IndexOptions
 from .target import Target
 
 Log = Callable[[str], None]
 HOOK_WORKERS = 3
+SPECULATION_WORKERS = 4
 
 
 def pip_environment(options: IndexOptions, client: IndexClient) -> dict[str, str]:
@@ -68,6 +70,8 @@ class IndexRepository:
         # Metadata of sdists may need a build backend: prepared in parallel, ahead of the
         # resolver asking, as soon as a candidate becomes the likely choice.
         self._hooks = DaemonPool(HOOK_WORKERS)
+        self._speculation = DaemonPool(SPECULATION_WORKERS)
+        self._speculated: set[str] = set()
         self._build_systems: dict[str, BuildSystem] = {}
         self._url_candidates: dict[str, tuple[Candidate, CoreMetadata]] = {}
         # (name, version) -> requirements the build backend added (get_requires_for_build_wheel)
@@ -80,6 +84,7 @@ class IndexRepository:
     def close(self) -> None:
         """Stop fetching and remove the isolated environments made for hooks."""
         self._hooks.shutdown()
+        self._speculation.shutdown()
         self.client.close()
         self.environments.close()
 
@@ -106,7 +111,41 @@ class IndexRepository:
         return releases
 
     def prefetch(self, names: Iterable[str]) -> None:
-        self.client.prefetch(names)
+        """Fetch pages ahead of the resolver, and walk ahead of it: for each project, the
+        newest usable wheel's metadata, then its dependencies' pages, and so on."""
+        fresh = []
+        with self._lock:
+            for name in names:
+                canonical = canonicalize_name(name)
+                if canonical not in self._speculated:
+                    self._speculated.add(canonical)
+                    fresh.append(canonical)
+        self.client.prefetch(fresh)
+        for name in fresh:
+            self._speculation.submit(self._speculate, name)
+
+    def _speculate(self, name: NormalizedName) -> None:
+        """Best effort: any error here surfaces again when the resolver asks."""
+        try:
+            for release in self.releases(name)[:5]:
+                if release.version.is_prerelease and not self.options.pre:
+                    continue
+                dist = choose_file(release.files, name, self.target, self.options, False)
+                if dist is None:
+                    continue
+                if not dist.is_wheel:
+                    return  # sdist metadata may need a build backend: only when chosen
+                candidate = Candidate(name, release.version, dist=dist, files=release.files)
+                meta = self.metadata(candidate)
+                deps = []
+                for text in meta.requires_dist:
+                    requirement = Requirement(text)
+                    if self.target.evaluate(requirement.marker, [""]):
+                        deps.append(requirement.name)
+                self.prefetch(deps)
+                return
+        except Exception:  # noqa: BLE001 - speculation never fails the run
+            return
 
     def unusable_files(self, name: NormalizedName) -> int:
         return self.client.dropped_wheels(name)

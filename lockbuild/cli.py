@@ -124,7 +124,7 @@ def compile_params(func: F) -> F:
         click.option(
             "--workers",
             type=click.IntRange(1, 64),
-            default=8,
+            default=4,
             show_default=True,
             help="Concurrent index requests.",
         ),

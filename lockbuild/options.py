@@ -34,7 +34,7 @@ class CompileOptions:
     refresh: bool = False
     quiet: bool = False
     verbose: bool = False
-    workers: int = 8
+    workers: int = 4
     command: str = "lockbuild compile"
     build_hooks: bool = True
     build_deps_for: str = "needed"

@@ -1,0 +1,190 @@
+"""The pure core — provider, resolution and graph — against an in-memory repository:
+no network, no disk, no subprocess."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from lockbuild import graph as graphs
+from lockbuild.dists import CoreMetadata
+from lockbuild.errors import ResolutionError
+from lockbuild.index import DistFile, Listing, make_dist_file
+from lockbuild.resolve import Candidate, Provider, Release, Req, resolve
+from lockbuild.spec import IndexOptions
+from lockbuild.target import current
+
+TARGET = current()
+
+
+@dataclass
+class Version_:
+    wheel: bool = True
+    requires: Sequence[str] = ()
+    build: Sequence[str] = ()
+    sdist: bool = False  # an sdist as well as (or instead of) the wheel
+
+
+@dataclass
+class FakeRepository:
+    """Projects as ``{name: {version: Version_}}``; records what was asked."""
+
+    projects: Mapping[str, Mapping[str, Version_]]
+    asked_metadata: list[str] = field(default_factory=list)
+
+    def _files(self, name: str, version: str, spec: Version_) -> list[DistFile]:
+        files = []
+        if spec.wheel:
+            files.append(make_dist_file(f"{name}-{version}-py3-none-any.whl", f"mem:{name}"))
+        if spec.sdist or not spec.wheel:
+            files.append(make_dist_file(f"{name}-{version}.tar.gz", f"mem:{name}"))
+        return [f for f in files if f is not None]
+
+    def releases(self, name: NormalizedName) -> Sequence[Release]:
+        found = []
+        for version, spec in self.projects.get(name, {}).items():
+            listings = tuple(
+                Listing(f.filename, name, Version(version), version, None, lambda f=f: f)
+                for f in self._files(name, version, spec)
+            )
+            found.append(Release(Version(version), listings))
+        return sorted(found, key=lambda r: r.version, reverse=True)
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        self.asked_metadata.append(f"{candidate.name}=={candidate.version}")
+        spec = self.projects[candidate.name][str(candidate.version)]
+        return CoreMetadata(
+            candidate.name, candidate.version, tuple(spec.requires), None, frozenset(), "2.1"
+        )
+
+    def build_requires(self, candidate: Candidate) -> Sequence[str]:
+        return self.projects[candidate.name][str(candidate.version)].build
+
+    def url_candidate(self, url: str, editable: bool) -> Candidate:
+        raise AssertionError("no URLs here")
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        pass
+
+    def prefetch_candidate(self, candidate: Candidate) -> None:
+        pass
+
+    def unusable_files(self, name: NormalizedName) -> int:
+        return 0
+
+
+def roots(*texts: str) -> list[Req]:
+    return [
+        Req.from_requirement(Requirement(t), "input", origin=f"in line {i}", via="-r in")
+        for i, t in enumerate(texts, start=1)
+    ]
+
+
+def lock(repo: FakeRepository, *texts: str, **provider_args: Any) -> nx.DiGraph:
+    provider = Provider(repo, TARGET, IndexOptions(), **provider_args)
+    return graphs.build_graph(resolve(provider, roots(*texts), quiet=True))
+
+
+def versions(graph: nx.DiGraph, names: Iterable[str]) -> dict[str, str]:
+    return {p.name: p.version for p in graphs.pins(graph, names)}
+
+
+def test_build_requirements_join_the_resolution_and_backtrack() -> None:
+    repo = FakeRepository(
+        {
+            "corelib": {"1.5": Version_(), "2.0": Version_()},
+            "extmod": {
+                "1.0": Version_(wheel=False, build=["corelib"]),
+                "2.0": Version_(wheel=False, build=["corelib>=2"]),
+            },
+        }
+    )
+    graph = lock(repo, "corelib==1.5", "extmod")
+    assert versions(graph, graphs.runtime_set(graph)) == {"corelib": "1.5", "extmod": "1.0"}
+    assert versions(graph, graphs.build_set(graph)) == {"corelib": "1.5"}
+
+
+def test_conflict_message_labels_build_edges() -> None:
+    repo = FakeRepository(
+        {
+            "corelib": {"1.5": Version_(), "2.0": Version_()},
+            "extmod": {"2.0": Version_(wheel=False, build=["corelib>=2"])},
+        }
+    )
+    with pytest.raises(ResolutionError) as info:
+        lock(repo, "corelib==1.5", "extmod")
+    message = str(info.value)
+    assert "extmod 2.0 (build) requires corelib>=2" in message
+    assert "in line 1: corelib==1.5" in message
+
+
+def test_wheel_needs_no_build_requirements_but_build_all_locks_them() -> None:
+    repo = FakeRepository(
+        {"both": {"1.0": Version_(sdist=True, build=["helper"])}, "helper": {"1.0": Version_()}}
+    )
+    graph = lock(repo, "both")
+    assert graphs.build_set(graph) == set()
+    graph = lock(repo, "both", build_all=True)
+    assert versions(graph, graphs.build_set(graph)) == {"helper": "1.0"}
+
+
+def test_recursive_build_environments_and_their_runtime_closure() -> None:
+    repo = FakeRepository(
+        {
+            "app": {"1.0": Version_(wheel=False, build=["tool"])},
+            "tool": {"1.0": Version_(wheel=False, build=["helper"], requires=["toollib"])},
+            "helper": {"1.0": Version_()},
+            "toollib": {"1.0": Version_()},
+        }
+    )
+    graph = lock(repo, "app")
+    assert versions(graph, graphs.runtime_set(graph)) == {"app": "1.0"}
+    assert set(graphs.build_set(graph)) == {"tool", "helper", "toollib"}
+
+
+def test_extras_bring_their_dependencies_only() -> None:
+    repo = FakeRepository(
+        {
+            "gamma": {"1.0": Version_(requires=['delta; extra == "fast"', "beta"])},
+            "delta": {"1.0": Version_()},
+            "beta": {"1.0": Version_()},
+        }
+    )
+    assert set(graphs.runtime_set(lock(repo, "gamma"))) == {"gamma", "beta"}
+    assert set(graphs.runtime_set(lock(repo, "gamma[fast]"))) == {"gamma", "beta", "delta"}
+
+
+def test_preferences_keep_existing_pins() -> None:
+    repo = FakeRepository({"beta": {"1.0": Version_(), "2.0": Version_()}})
+    graph = lock(repo, "beta", preferences={canonicalize_name("beta"): Version("1.0")})
+    assert versions(graph, graphs.runtime_set(graph)) == {"beta": "1.0"}
+    graph = lock(repo, "beta>=2", preferences={canonicalize_name("beta"): Version("1.0")})
+    assert versions(graph, graphs.runtime_set(graph)) == {"beta": "2.0"}
+
+
+def test_only_the_chosen_release_is_read() -> None:
+    """Candidates are built lazily: older releases are never looked at."""
+    repo = FakeRepository({"beta": {str(v): Version_() for v in range(1, 50)}})
+    lock(repo, "beta")
+    assert repo.asked_metadata == ["beta==49"]
+
+
+def test_build_overrides_bind_build_edges() -> None:
+    repo = FakeRepository(
+        {
+            "yamlish": {"1.0": Version_(wheel=False, build=["cythonish"])},
+            "cythonish": {"2.0": Version_(), "3.0": Version_()},
+        }
+    )
+    override = Req.from_requirement(
+        Requirement("cythonish<3"), "override", origin="o.txt line 1", via="build override"
+    )
+    graph = lock(repo, "yamlish", build_overrides=[override])
+    assert versions(graph, graphs.build_set(graph)) == {"cythonish": "2.0"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import json
 import lzma
 import os
 import posixpath
@@ -666,18 +667,82 @@ class PreparedMetadata:
     pins: tuple[str, ...]
 
 
+# Run in the isolated environment, in the project directory: both hooks that preparing
+# metadata needs in one interpreter (one backend import instead of two) when the first
+# asks for nothing that is not installed yet. Anything unusual falls back to
+# pyproject_hooks, which calls one hook per process.
+_BOTH_HOOKS = r"""
+import json, os, sys
+spec, backend_path, out_dir, result_file = sys.argv[1:5]
+for entry in reversed(json.loads(backend_path)):
+    sys.path.insert(0, os.path.abspath(entry))
+module, _, attrs = spec.partition(":")
+backend = __import__(module, fromlist=["_"])
+for attr in filter(None, attrs.split(".")):
+    backend = getattr(backend, attr)
+result = {"requires": None, "dist_info": None}
+hook = getattr(backend, "get_requires_for_build_wheel", None)
+result["requires"] = list(hook({})) if hook is not None else []
+prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
+if not result["requires"] and prepare is not None:
+    result["dist_info"] = prepare(out_dir, {})
+with open(result_file, "w", encoding="utf-8") as handle:
+    json.dump(result, handle)
+"""
+
+
+def _both_hooks(
+    project_dir: Path, system: BuildSystem, env: IsolatedEnvironment, out_dir: Path
+) -> tuple[list[str], str | None] | None:
+    """(requirements, dist-info name or None), or None when the fast path did not work."""
+    result_file = out_dir / ".lockbuild-hooks.json"
+    proc = subprocess.run(
+        [
+            env.python,
+            "-c",
+            _BOTH_HOOKS,
+            system.backend,
+            json.dumps(list(system.backend_path)),
+            str(out_dir),
+            str(result_file),
+        ],
+        cwd=project_dir,
+        env=env.environ(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        data = json.loads(result_file.read_text(encoding="utf-8"))
+        result_file.unlink()
+    except (OSError, ValueError):
+        return None
+    if proc.returncode != 0 or not isinstance(data.get("requires"), list):
+        return None
+    dist_info = data.get("dist_info")
+    return [str(r) for r in data["requires"]], dist_info if isinstance(dist_info, str) else None
+
+
 def hook_metadata(
     project_dir: Path, system: BuildSystem, pool: EnvironmentPool, what: str
 ) -> PreparedMetadata:
     """METADATA of a project via prepare_metadata_for_build_wheel (falling back to a wheel
     build) in an isolated environment holding its build requirements."""
     env = pool.get(system.requires, what)
-    extra = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
-    assert isinstance(extra, list)
-    pins = env.pins()
-    if set(extra) - set(system.requires):
-        env = pool.get([*system.requires, *extra], what)
     with tempfile.TemporaryDirectory(prefix="lockbuild-meta-") as out:
+        fast = _both_hooks(project_dir, system, env, Path(out))
+        pins = env.pins()
+        if fast is not None and fast[1] is not None:
+            data = (Path(out) / fast[1] / "METADATA").read_bytes()
+            return PreparedMetadata(data, tuple(fast[0]), pins)
+        if fast is not None:
+            extra = fast[0]
+        else:
+            found = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
+            assert isinstance(found, list)
+            extra = found
+        if set(extra) - set(system.requires):
+            env = pool.get([*system.requires, *extra], what)
         dist_info = run_hook(
             project_dir, system, env, "prepare_metadata_for_build_wheel", what, Path(out)
         )

@@ -92,17 +92,23 @@ class WheelNameFilter:
         self.interpreters = {t.interpreter for t in tags}
         self.abis = {t.abi for t in tags}
         self.platforms = {t.platform for t in tags}
+        # Wheels of one project share a handful of tag triples: decide each once.
+        self._seen: dict[str, bool] = {}
 
     def __call__(self, filename: str) -> bool:
-        parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6):
+        parts = filename[:-4].rsplit("-", 3)
+        if len(parts) != 4:
             return True  # malformed: let the full parse reject it
-        python, abi, platform = (p.lower() for p in parts[-3:])
-        return (
-            any(x in self.interpreters for x in python.split("."))
-            and any(x in self.abis for x in abi.split("."))
-            and any(x in self.platforms for x in platform.split("."))
-        )
+        key = parts[1] + "-" + parts[2] + "-" + parts[3]
+        known = self._seen.get(key)
+        if known is None:
+            python, abi, platform = key.lower().split("-")
+            known = self._seen[key] = (
+                any(x in self.interpreters for x in python.split("."))
+                and any(x in self.abis for x in abi.split("."))
+                and any(x in self.platforms for x in platform.split("."))
+            )
+        return known
 
 
 def current() -> Target:

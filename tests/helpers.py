@@ -11,15 +11,15 @@ LOCKBUILD = [sys.executable, "-m", "lockbuild"]
 
 
 def run(
-    cmd: Sequence[str],
+    cmd: Sequence[str | Path],
     env: dict[str, str],
     *,
     cwd: Path | None = None,
     check: bool = True,
-    timeout: float = 300,
+    timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        list(cmd), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -30,7 +30,7 @@ def run(
 
 
 def lockbuild(
-    args: Sequence[str], env: dict[str, str], cwd: Path, *, check: bool = True
+    args: Sequence[str | Path], env: dict[str, str], cwd: Path, *, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run the lockbuild CLI as a user would, in ``cwd``."""
     return run([*LOCKBUILD, *args], env, cwd=cwd, check=check)

@@ -7,12 +7,11 @@ import io
 import shutil
 import sys
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
 WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
@@ -73,17 +72,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     idx.add(_legacy_sdist(tmp_path_factory.mktemp("legacy")))
     idx.write()
     return idx
-
-
-@pytest.fixture(scope="module")
-def server(index: FixtureIndex) -> Iterator[IndexServer]:
-    with IndexServer(index.root) as srv:
-        yield srv
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return isolated_env(tmp_path)
 
 
 def _compile(

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
 
 INPUT = "alpha\nabiext\nabicore==1.0\ndyn\n"
@@ -27,11 +25,6 @@ def _index(root: Path) -> FixtureIndex:
 
 def _artifacts(server: IndexServer) -> list[str]:
     return [path for method, path in server.requests if path.startswith("/files/")]
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return isolated_env(tmp_path)
 
 
 def test_second_compile_fetches_no_immutable_artifact(tmp_path: Path, env: dict[str, str]) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
 
@@ -58,17 +57,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     idx.sdist("both", "1.0", build_requires=["buildhelper"])
     idx.write()
     return idx
-
-
-@pytest.fixture(scope="module")
-def server(index: FixtureIndex) -> Iterator[IndexServer]:
-    with IndexServer(index.root) as srv:
-        yield srv
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return isolated_env(tmp_path)
 
 
 def compile_in(

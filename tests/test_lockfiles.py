@@ -5,12 +5,11 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
 MINI_BACKEND = """
@@ -45,17 +44,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     idx.upload_time("timely-2.0-py3-none-any.whl", "2024-06-01T00:00:00Z")
     idx.write()
     return idx
-
-
-@pytest.fixture(scope="module")
-def server(index: FixtureIndex) -> Iterator[IndexServer]:
-    with IndexServer(index.root) as srv:
-        yield srv
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return isolated_env(tmp_path)
 
 
 def _compile(

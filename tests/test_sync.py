@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -27,34 +27,14 @@ from lockbuild.errors import UsageError
 from lockbuild.lockfile import LockedFile, LockedPin, pins_digest, read_lockfile
 from lockbuild.spec import IndexOptions
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.helpers import lockbuild, run
 
 BIN = Path(sys.executable).parent
-LOCKBUILD = str(BIN / "lockbuild")
 UV = BIN / "uv"
 BUILT_AGAINST = "import json, abiext; print(json.dumps(abiext.BUILT_AGAINST))"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def run(
-    cmd: Sequence[str], env: dict[str, str], *, cwd: Path | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
-            f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-        )
-    return proc
-
-
-def lockbuild(
-    args: Sequence[str | Path], env: dict[str, str], cwd: Path, *, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    return run([LOCKBUILD, *map(str, args)], env, cwd=cwd, check=check)
 
 
 def make_env(tmp: Path, **extra: str | None) -> dict[str, str]:
@@ -145,12 +125,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     )
     idx.write()
     return idx
-
-
-@pytest.fixture(scope="module")
-def server(index: FixtureIndex) -> Iterator[IndexServer]:
-    with IndexServer(index.root) as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -82,11 +82,6 @@ def inputs(graph: nx.DiGraph) -> list[str]:
     return [n for n, data in graph.nodes(data=True) if data.get("input")]
 
 
-def is_project(graph: nx.DiGraph, name: str) -> bool:
-    data = graph.nodes[name]
-    return bool(data.get("input")) and "pin" in data
-
-
 def runtime_closure(graph: nx.DiGraph, start: Iterable[str]) -> set[str]:
     """Everything reached from ``start`` by runtime edges (``start`` itself excluded
     unless reached again)."""

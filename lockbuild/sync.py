@@ -498,11 +498,14 @@ def applies(pin: LockedPin, markers: Mapping[str, str]) -> bool:
 def _reference(pin: LockedPin) -> str | None:
     """The URL of a direct-reference or editable pin."""
     if pin.line.startswith("-e"):
-        return pin.line[2:].strip().split()[0] if pin.line[2:].strip() else None
-    _, at, rest = pin.line.partition("@")
-    if not at:
-        return None
-    return rest.split(";")[0].strip() or None
+        url = pin.line[2:].strip().split()[0] if pin.line[2:].strip() else ""
+    else:
+        _, at, rest = pin.line.partition("@")
+        if not at:
+            return None
+        url = rest.split(";")[0].strip()
+    # direct_url.json records the URL without its fragment (#egg=, #sha256=...).
+    return url.split("#", 1)[0] or None
 
 
 def same_version(installed: str, locked: str) -> bool:

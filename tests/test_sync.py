@@ -532,6 +532,26 @@ def test_make_plan() -> None:
     assert plan.counts()["remove"] == 2
 
 
+def test_direct_references_match_their_installed_url() -> None:
+    """The lockfile's fragment (#egg=, #sha256=) is not part of the installed URL."""
+    locked = _locked(
+        Path("requirements.txt"),
+        _pin("proj", "", "-e file:///src/proj#egg=proj"),
+        _pin("whl", "", "whl @ file:///w/whl-1.0-py3-none-any.whl#sha256=" + "0" * 64),
+        _pin("moved", "", "moved @ file:///new/moved-1.0.tar.gz"),
+    )
+    env = _env(
+        sync.Installed(canonicalize_name("proj"), "0.3", (), "file:///src/proj"),
+        sync.Installed(canonicalize_name("whl"), "1.0", (), "file:///w/whl-1.0-py3-none-any.whl"),
+        sync.Installed(canonicalize_name("moved"), "1.0", (), "file:///old/moved-1.0.tar.gz"),
+    )
+    plan = sync.make_plan(locked, env)
+    assert plan.unchanged == ("proj", "whl")
+    assert [c.describe() for c in plan.changes] == [
+        "reinstall moved 1.0 (from its locked reference)"
+    ]
+
+
 def test_protected_names_keep_lockbuild_and_what_it_needs() -> None:
     env = _env(
         _dist(

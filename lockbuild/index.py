@@ -89,11 +89,18 @@ def pip_config_options() -> IndexOptions:
         config.load()
     except ConfigurationError as exc:
         raise FetchError(f"pip configuration: {exc}") from None
-    values: dict[str, str] = {}
+    merged: dict[str, Any] = {}
     for key, value in config.items():
-        section, _, option = key.partition(".")
-        if section in ("global", "install", "download", ":env:"):
-            values[option] = value
+        if isinstance(value, dict):  # newer pip: one dict per file, in precedence order
+            merged.update(value)
+        else:  # older pip: the merged key/value pairs
+            merged[key] = value
+    values: dict[str, str] = {}
+    for section in ("global", "install", "download", ":env:"):  # later ones win
+        for key, value in merged.items():
+            scope, _, option = key.partition(".")
+            if scope == section:
+                values[option] = str(value)
     opts = IndexOptions(
         index_url=values.get("index-url") or None,
         extra_index_urls=tuple(values.get("extra-index-url", "").split()),

@@ -104,10 +104,13 @@ def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
 
 
 def _relative_location(link: str, out_dir: Path) -> str:
+    """A local find-links path inside the lockfile's directory is written relative to it
+    (pip reads such paths relative to the requirements file); others as given."""
     if "://" in link:
         return link
+    base = out_dir.resolve()
     try:
-        return os.path.relpath(link, out_dir.resolve())
+        return Path(link).resolve().relative_to(base).as_posix() or "."
     except ValueError:
         return link
 

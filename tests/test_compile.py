@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import FixtureIndex, IndexServer
+from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
 
@@ -339,3 +339,27 @@ def test_direct_reference_and_editable_local_project(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_pip_configuration_is_honored_for_index_locations(
+    tmp_path: Path, server: IndexServer, index: FixtureIndex
+) -> None:
+    """Index locations come from pip's configuration as pip-compile reads them (a config
+    file and PIP_* variables), are written into the lockfile, and the command line wins."""
+    config = write(tmp_path / "pip.conf", f"[global]\nindex-url = {server.url}\n")
+    links = tmp_path / "links"
+    links.mkdir()
+    shutil.copy(index.find_links / "beta-1.0-py3-none-any.whl", links)
+    env = isolated_env(tmp_path, PIP_CONFIG_FILE=str(config), PIP_FIND_LINKS=str(links))
+    write(tmp_path / "requirements.in", "alpha\n")
+    lockbuild(["compile", "-q", "--cache-dir", str(tmp_path / "c")], env, tmp_path)
+    text = (tmp_path / "requirements.txt").read_text()
+    assert f"--index-url {server.url}" in text
+    assert "--find-links links" in text
+    assert pins(tmp_path / "requirements.txt") == {"alpha": "1.0", "beta": "1.1"}
+    lockbuild(
+        ["compile", "-q", "--cache-dir", str(tmp_path / "c"), "--index-url", index.url],
+        env,
+        tmp_path,
+    )
+    assert f"--index-url {index.url}" in (tmp_path / "requirements.txt").read_text()

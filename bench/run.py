@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -1056,7 +1056,7 @@ def run_plot(config: Config, data_path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = parse_args(argv)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="lockbuild-bench-"))
     try:
         tools = find_tools(workdir, config.lockbuild_ref)
@@ -1081,7 +1081,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sizes = bench.growth(input_set)
                 growth[key] = [(f"c{n}", n) for n in sizes]
                 growth[key].append(("c", len(input_set.requirements())))
-        finished = datetime.now(timezone.utc)
+        finished = datetime.now(UTC)
         loads = [r.load for sm in bench.summaries.values() for r in sm.runs]
         if loads:
             facts["load average"] = (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -210,7 +211,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
 
 
 def _parse_timestamp(text: str) -> Any:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from .errors import UsageError
 
@@ -221,7 +222,7 @@ def _parse_timestamp(text: str) -> Any:
             f"--exclude-newer {text!r}: expected an ISO 8601 date or time, "
             "e.g. 2024-06-01 or 2024-06-01T12:00:00Z"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _return_large_buffers_to_the_system() -> None:

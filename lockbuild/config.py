@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from .errors import InputError
 from .spec import display_path

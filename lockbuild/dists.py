@@ -17,6 +17,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import tomllib
 import venv
 import zipfile
 import zlib
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet

@@ -91,6 +91,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             for c in spec.constraints
             if target.evaluate(c.requirement.marker, [""])
         ]
+        constraints += _upgrade_constraints(options)
         overrides = _build_overrides(options, target)
         provider = Provider(
             repository,
@@ -217,6 +218,21 @@ def _hashes(graph: nx.DiGraph, client: IndexClient) -> dict[str, tuple[str, ...]
         else:
             files = client.version_files(name, candidate.version)
         result[name] = tuple(sorted({client.file_hash(f) for f in files if f is not None}))
+    return result
+
+
+def _upgrade_constraints(options: CompileOptions) -> list[Req]:
+    """``-P name==2.0`` (as pip-compile accepts it): that package moves to that version."""
+    result = []
+    for text in options.upgrade_packages:
+        try:
+            requirement = Requirement(text)
+        except ValueError:
+            raise UsageError(f"--upgrade-package {text!r}: not a requirement") from None
+        if requirement.specifier:
+            result.append(
+                Req.from_requirement(requirement, "constraint", origin="--upgrade-package")
+            )
     return result
 
 

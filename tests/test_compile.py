@@ -238,6 +238,8 @@ def test_existing_pins_are_preferences(tmp_path: Path, env: dict[str, str]) -> N
     assert pins(lock) == {"beta": "1.0", "zeta": "1.0"}
     lockbuild([*args, "-P", "beta"], env, tmp_path)
     assert pins(lock) == {"beta": "2.0", "zeta": "1.0"}
+    lockbuild([*args, "-P", "beta==1.0"], env, tmp_path)
+    assert pins(lock) == {"beta": "1.0", "zeta": "1.0"}
     lockbuild([*args, "--upgrade"], env, tmp_path)
     assert pins(lock) == {"beta": "2.0", "zeta": "2.0"}
 

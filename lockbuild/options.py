@@ -133,8 +133,8 @@ def input_digests(
     shaping = repr(
         (
             sorted((k, repr(v)) for k, v in index_options.__dict__.items()),
-            target.environment,
-            [str(t) for t in target.tags[:5]],
+            target.identity(),
+            target.description,
             options.result_flags(),
         )
     )

@@ -41,6 +41,20 @@ class Target:
     def env(self) -> dict[str, str]:
         return dict(self.environment)
 
+    def identity(self) -> tuple[tuple[str, str], ...]:
+        """The marker values that decide a lock and stay put on one kind of machine (no
+        kernel release or patch version), for staleness checks."""
+        keep = (
+            "implementation_name",
+            "os_name",
+            "platform_machine",
+            "platform_python_implementation",
+            "platform_system",
+            "python_version",
+            "sys_platform",
+        )
+        return tuple((k, v) for k, v in self.environment if k in keep)
+
     @property
     def python_version(self) -> Version:
         return Version(self.env["python_full_version"].rstrip("+"))
@@ -213,7 +227,7 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
     if not platforms and not python_version:
         return base
     description = (
-        f"cpython {env['python_full_version']} "
+        f"cpython {python_version or env['python_version']} "
         + (" ".join(platforms) if platforms else f"{env['sys_platform']} {env['platform_machine']}")
         + " (given, not at hand)"
     )
@@ -230,7 +244,9 @@ def _machine(platform: str) -> str | None:
 
 
 def _describe(env: dict[str, str]) -> str:
+    """Python X.Y, not X.Y.Z: a lock checked in CI on another patch release is the same
+    lock (as pip-compile's header says only "Python 3.11")."""
     return (
-        f"{env['implementation_name']} {env['python_full_version']} "
+        f"{env['implementation_name']} {env['python_version']} "
         f"{env['sys_platform']} {env['platform_machine']}"
     )

@@ -193,7 +193,7 @@ def test_platform_decides_wheel_or_sdist(
     )
     assert pins(build) == {"buildhelper": "1.0"}
     header = lock.read_text()
-    assert "lockbuild-target: cpython 3.12.0 macosx_11_0_arm64" in header
+    assert "lockbuild-target: cpython 3.12 macosx_11_0_arm64" in header
 
 
 def _other_python() -> str | None:

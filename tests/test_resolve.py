@@ -188,3 +188,15 @@ def test_build_overrides_bind_build_edges() -> None:
     )
     graph = lock(repo, "yamlish", build_overrides=[override])
     assert versions(graph, graphs.build_set(graph)) == {"cythonish": "2.0"}
+
+
+def test_target_identity_ignores_kernel_and_patch_release() -> None:
+    """check must not call a lock stale because CI runs another kernel or 3.X.Y."""
+    from dataclasses import replace
+
+    env = dict(TARGET.environment)
+    env.update(platform_release="9.9.9-other", python_full_version="3.11.99")
+    other = replace(TARGET, environment=tuple(sorted(env.items())))
+    assert other.identity() == TARGET.identity()
+    env["sys_platform"] = "win32"
+    assert replace(TARGET, environment=tuple(sorted(env.items()))).identity() != TARGET.identity()

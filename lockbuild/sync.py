@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import json
 import os
 import re
 import shlex
@@ -44,6 +43,7 @@ from .lockfile import (
     read_lockfile,
 )
 from .spec import IndexOptions, display_path
+from .target import ask_interpreter
 
 Log = Callable[[str], None]
 
@@ -373,16 +373,7 @@ def target_python(python: str | None, system: bool) -> str:
 
 def probe(python: str) -> Environment:
     """Read the target environment through its own interpreter."""
-    try:
-        proc = subprocess.run(
-            [python, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=120
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"{python}: cannot run it: {exc}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UsageError(f"{python}: cannot read its environment: {last}")
-    data = json.loads(proc.stdout)
+    data = ask_interpreter(python, _PROBE, label=python)
     seen: dict[NormalizedName, Installed] = {}
     for item in data["dists"]:
         name = canonicalize_name(item["name"])

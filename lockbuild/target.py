@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import SpecifierSet
@@ -135,21 +136,29 @@ def current() -> Target:
     )
 
 
+def ask_interpreter(python: str, code: str, *args: str, label: str) -> Any:
+    """Run ``code`` in an isolated (-I) interpreter and read the JSON it prints."""
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"{label}: cannot run it: {exc}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"{label}: cannot query it: {last}")
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise UsageError(f"{label}: printed something other than its description") from None
+
+
 def from_interpreter(python: str) -> Target:
     """Ask another interpreter for its markers and tags (never guessed)."""
     import packaging
 
     site = str(Path(packaging.__file__).resolve().parent.parent)
-    try:
-        proc = subprocess.run(
-            [python, "-I", "-c", _PROBE, site], capture_output=True, text=True, timeout=60
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"--python {python}: cannot run it: {exc}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UsageError(f"--python {python}: cannot query it: {last}")
-    data = json.loads(proc.stdout)
+    data = ask_interpreter(python, _PROBE, site, label=f"--python {python}")
     tags: list[Tag] = []
     for text in data["tags"]:
         tags.extend(parse_tag(text))

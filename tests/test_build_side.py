@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import FixtureIndex, IndexServer
+from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
 WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
@@ -268,3 +268,20 @@ def test_setup_py_project_as_input(
     assert pins(tmp_path / "requirements.txt") == {"beta": "1.0"}
     assert set(pins(tmp_path / "requirements-build.txt")) == {"setuptools", "buildhelper"}
     assert "# via oldstyle (setup.py)" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_hook_environments_filled_by_pip_when_uv_is_not_wanted(
+    tmp_path: Path, server: IndexServer
+) -> None:
+    """The same locks when pip, not uv, fills the hook environments (as for a user who
+    has no uv): a dynamic requirement, a second round, and a legacy sdist."""
+    env = isolated_env(tmp_path, LOCKBUILD_HOOK_INSTALLER="pip")
+    lock, build = _compile(tmp_path, env, server.url, "dynpkg\ndeeppkg\nlegacy\n")
+    assert pins(build) == {
+        "beta": "1.0",
+        "buildhelper": "1.0",
+        "dynhelper": "1.0",
+        "dyntool": "1.0",
+        "setuptools": pins(build)["setuptools"],
+    }
+    assert pins(lock) == {"dynpkg": "1.0", "deeppkg": "1.0", "legacy": "1.0", "beta": "1.0"}

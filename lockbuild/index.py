@@ -544,7 +544,8 @@ class Sources:
         return cls(tuple(u.rstrip("/") + "/" for u in indexes), options.find_links)
 
 
-def _local_path(url: str) -> Path:
+def local_path(url: str) -> Path:
+    """The path a ``file:`` URL names."""
     return Path(url2pathname(unquote(urlsplit(url).path)))
 
 
@@ -603,7 +604,7 @@ class Fetcher:
         """Body, content type and final URL of an index page; None when it does not exist."""
         limit = limits.max_page_bytes()
         if url.startswith("file:"):
-            path = _local_path(url)
+            path = local_path(url)
             if path.is_dir():
                 path = path / "index.html"
             try:
@@ -671,7 +672,7 @@ class Fetcher:
         """The body at ``url``; a missing file is an error."""
         if url.startswith("file:"):
             try:
-                return _local_path(url).read_bytes()
+                return local_path(url).read_bytes()
             except OSError as exc:
                 raise FetchError(f"{redact(url)}: {exc.strerror or exc}") from None
         if self.offline:
@@ -993,7 +994,7 @@ class IndexClient:
 
     def _read_find_links(self, location: str) -> list[Listing]:
         if "://" not in location or location.startswith("file:"):
-            path = _local_path(location) if location.startswith("file:") else Path(location)
+            path = local_path(location) if location.startswith("file:") else Path(location)
             if path.is_dir():
                 versions: dict[str, Any] = {}
                 result = []

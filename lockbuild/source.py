@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -19,7 +18,15 @@ from . import dists
 from .cache import Cache, sha256_hex
 from .dists import BuildSystem, CoreMetadata
 from .errors import DistError
-from .index import DaemonPool, DistFile, IndexClient, Listing, make_dist_file, redact
+from .index import (
+    DaemonPool,
+    DistFile,
+    IndexClient,
+    Listing,
+    local_path,
+    make_dist_file,
+    redact,
+)
 from .resolve import Candidate, Release, choose_file
 from .spec import IndexOptions
 from .target import Target
@@ -360,9 +367,7 @@ class IndexRepository:
 
 
 def _local_path(url: str) -> Path | None:
-    if not url.startswith("file:"):
-        return None
-    return Path(url2pathname(unquote(urlsplit(url).path)))
+    return local_path(url) if url.startswith("file:") else None
 
 
 def _maybe_text(data: bytes | None) -> str | None:

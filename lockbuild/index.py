@@ -1044,8 +1044,9 @@ class IndexClient:
             self.cache.put_blob("metadata", dist.metadata_sha256, data)
         return data
 
-    def download(self, dist: DistFile) -> bytes:
-        """The file's bytes, checked against the index's sha256 (a mismatch is fatal)."""
+    def download(self, dist: DistFile, *, keep: bool = True) -> bytes:
+        """The file's bytes, checked against the index's sha256 (a mismatch is fatal);
+        ``keep=False`` leaves the file out of the cache (the caller keeps what it needs)."""
         if dist.sha256:
             cached = self.cache.get_blob("files", dist.sha256)
             if cached is not None:
@@ -1057,7 +1058,7 @@ class IndexClient:
                 f"{redact(dist.url)}: sha256 does not match the index "
                 f"(expected {dist.sha256}, got {digest})"
             )
-        if dist.sha256:
+        if dist.sha256 and keep:
             self.cache.put_blob("files", dist.sha256, data)
         return data
 

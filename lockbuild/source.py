@@ -193,13 +193,27 @@ class IndexRepository:
         if dist.is_wheel:
             data = self.client.metadata(dist)
             if data is None:
-                data = dists.wheel_metadata(self.client.download(dist), dist.filename)
+                data = self._wheel_metadata(dist)
             return dists.parse_metadata(data, dist.filename)
         pkg_info, pyproject = self._sdist_files(dist)
         usable = dists.usable_pkg_info(pkg_info, dist.filename)
         if usable is not None:
             return usable
         return dists.parse_metadata(self._hook_metadata(dist, pyproject), dist.filename)
+
+    def _wheel_metadata(self, dist: DistFile) -> bytes:
+        """METADATA read out of a wheel the index offers no metadata file for: the wheel is
+        downloaded and checked once, and only its METADATA is kept (by the wheel's sha256),
+        so later runs neither download nor re-hash the whole wheel."""
+        if dist.sha256:
+            record = self.cache.get_json("wheel-metadata", dist.sha256)
+            if isinstance(record, dict) and isinstance(record.get("metadata"), str):
+                return str(record["metadata"]).encode("utf-8", errors="surrogateescape")
+        data = dists.wheel_metadata(self.client.download(dist, keep=False), dist.filename)
+        if dist.sha256:
+            text = data.decode("utf-8", errors="surrogateescape")
+            self.cache.put_json("wheel-metadata", dist.sha256, {"metadata": text})
+        return data
 
     def _sdist_files(self, dist: DistFile) -> tuple[bytes | None, bytes | None]:
         """PKG-INFO and pyproject.toml of an sdist, cached by the sdist's sha256."""

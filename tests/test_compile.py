@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
 
@@ -17,15 +17,7 @@ from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     idx = FixtureIndex(tmp_path_factory.mktemp("index"))
     # The ABI scenario.
-    idx.wheel("abicore", "1.0")
-    idx.wheel("abicore", "2.0")
-    idx.sdist(
-        "abiext",
-        "1.0",
-        build_requires=["abicore"],
-        requires_dist=["abicore"],
-        record_build_versions=["abicore"],
-    )
+    add_abi_scenario(idx)
     # A newer release whose build requirements conflict with the runtime pin.
     idx.wheel("corelib", "1.5")
     idx.wheel("corelib", "2.0")

@@ -28,6 +28,7 @@ from tests.fixtures import lbbackend
 from tests.fixtures.indexgen import (
     DEFAULT_UPLOAD_TIME,
     FixtureIndex,
+    add_abi_scenario,
     find_links_dir,
     isolated_env,
     make_sdist,
@@ -95,15 +96,7 @@ def fetch(
 @pytest.fixture(scope="session")
 def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     idx = FixtureIndex(tmp_path_factory.mktemp("index"))
-    idx.wheel("abicore", "1.0")
-    idx.wheel("abicore", "2.0")
-    idx.sdist(
-        "abiext",
-        "1.0",
-        build_requires=["abicore"],
-        requires_dist=["abicore"],
-        record_build_versions=["abicore"],
-    )
+    add_abi_scenario(idx)
     idx.wheel(
         "Rich.Meta",
         "0.5",

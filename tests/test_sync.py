@@ -26,7 +26,7 @@ from lockbuild import sync
 from lockbuild.errors import UsageError
 from lockbuild.lockfile import LockedFile, LockedPin, pins_digest, read_lockfile
 from lockbuild.spec import IndexOptions
-from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
 from tests.helpers import lockbuild, run
 
 BIN = Path(sys.executable).parent
@@ -106,15 +106,7 @@ def wheel_from_installed(dist_name: str, dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     idx = FixtureIndex(tmp_path_factory.mktemp("sync-index"))
-    idx.wheel("abicore", "1.0")
-    idx.wheel("abicore", "2.0")
-    idx.sdist(
-        "abiext",
-        "1.0",
-        build_requires=["abicore"],
-        requires_dist=["abicore"],
-        record_build_versions=["abicore"],
-    )
+    add_abi_scenario(idx)
     idx.wheel("extra1", "1.0")
     # metadata prepares fine, the wheel build fails: a build-time-only failure
     idx.sdist(

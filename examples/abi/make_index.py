@@ -8,20 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.fixtures.indexgen import FixtureIndex  # noqa: E402
+from tests.fixtures.indexgen import FixtureIndex, add_abi_scenario  # noqa: E402
 
 
 def main(root: Path) -> None:
     index = FixtureIndex(root)
-    index.wheel("abicore", "1.0")
-    index.wheel("abicore", "2.0")
-    index.sdist(
-        "abiext",
-        "1.0",
-        build_requires=["abicore"],
-        requires_dist=["abicore"],
-        record_build_versions=["abicore"],
-    )
+    add_abi_scenario(index)
     print(index.write())
 
 

@@ -119,18 +119,20 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     return idx
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, server: IndexServer) -> Path:
-    """requirements.in (abicore==1.0, abiext) compiled into the lock pair, once."""
-    root = tmp_path_factory.mktemp("sync-project")
+def _compiled(factory: pytest.TempPathFactory, server: IndexServer, *flags: str) -> Path:
+    """requirements.in (abicore==1.0, abiext) compiled into a lock pair in a new dir."""
+    root = factory.mktemp("sync-project")
     (root / "requirements.in").write_text("abicore==1.0\nabiext\n")
     env = make_env(root.parent / f"{root.name}-tools")
     cache = root.parent / f"{root.name}-cache"
-    lockbuild(
-        ["compile", "requirements.in", "--index-url", server.url, "--cache-dir", cache],
-        env,
-        root,
-    )
+    lockbuild(["compile", *flags, "--index-url", server.url, "--cache-dir", cache], env, root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, server: IndexServer) -> Path:
+    """The lock pair, compiled once."""
+    root = _compiled(tmp_path_factory, server, "requirements.in")
     build = read_lockfile(root / "requirements-build.txt")
     assert [(p.name, p.version) for p in build.pins.values()] == [("abicore", "1.0")]
     return root
@@ -139,15 +141,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, server: IndexServer) -> Pa
 @pytest.fixture(scope="module")
 def hashed_project(tmp_path_factory: pytest.TempPathFactory, server: IndexServer) -> Path:
     """The same inputs compiled with --generate-hashes: both files carry --hash."""
-    root = tmp_path_factory.mktemp("sync-hashed")
-    (root / "requirements.in").write_text("abicore==1.0\nabiext\n")
-    env = make_env(root.parent / f"{root.name}-tools")
-    cache = root.parent / f"{root.name}-cache"
-    lockbuild(
-        ["compile", "--generate-hashes", "--index-url", server.url, "--cache-dir", cache],
-        env,
-        root,
-    )
+    root = _compiled(tmp_path_factory, server, "--generate-hashes")
     for name in ("requirements.txt", "requirements-build.txt"):
         assert all(pin.hashes for pin in read_lockfile(root / name).pins.values())
     return root

@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -66,6 +66,7 @@ class CachedPage:
     missing: bool = False  # the index answered 404: the project is not there
     # Until when the page may be used without asking the index (Cache-Control max-age).
     fresh_until: float | None = None
+    body_key: str = ""  # where the body is kept (read lazily: see with_body)
 
 
 class Cache:
@@ -150,6 +151,7 @@ class Cache:
         return CachedPage(
             url=url,
             body=content,
+            body_key=str(record.get("body", "")),
             content_type=record.get("content_type", ""),
             etag=record.get("etag"),
             last_modified=record.get("last_modified"),
@@ -158,6 +160,11 @@ class Cache:
             if isinstance(record.get("fresh_until"), (int, float))
             else None,
         )
+
+    def with_body(self, page: CachedPage) -> CachedPage | None:
+        """``page`` (read with ``body=False``) with its body; None if that is gone."""
+        content = self.get_blob("page-bodies", page.body_key)
+        return None if content is None else replace(page, body=content)
 
     def put_page(self, page: CachedPage) -> None:
         """Keep a page (or the fact that it is missing) for revalidation and --offline.

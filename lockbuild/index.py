@@ -625,7 +625,7 @@ class Fetcher:
             )
         )
         needs_body = usable or (fresh is not None and bool(fresh.etag or fresh.last_modified))
-        cached = self.cache.get_page(url) if needs_body else fresh
+        cached = self.cache.with_body(fresh) if needs_body and fresh is not None else fresh
         if self.offline:
             if cached is None:
                 raise FetchError(f"{redact(url)}: not in the cache (--offline)")

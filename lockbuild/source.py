@@ -268,9 +268,15 @@ class IndexRepository:
         sdists.sort(key=lambda f: not f.filename.endswith(".tar.gz"))
         return sdists[0] if sdists else None
 
-    def build_system(self, candidate: Candidate) -> BuildSystem:
+    def _build_origin(self, candidate: Candidate) -> tuple[DistFile | None, Path | None]:
+        """What a build starts from: an sdist, or (for a local project) its directory."""
         local = _local_path(candidate.url) if candidate.url else None
-        source = None if local is not None and local.is_dir() else self.build_source(candidate)
+        if local is not None and local.is_dir():
+            return None, local
+        return self.build_source(candidate), local
+
+    def build_system(self, candidate: Candidate) -> BuildSystem:
+        source, local = self._build_origin(candidate)
         key = source.url if source is not None else str(local)
         with self._lock:
             cached = self._build_systems.get(key)
@@ -301,8 +307,7 @@ class IndexRepository:
         ``pins`` (the locked static build requirements); cached by the sdist's sha256 and
         those pins."""
         system = self.build_system(candidate)
-        local = _local_path(candidate.url) if candidate.url else None
-        source = None if local is not None and local.is_dir() else self.build_source(candidate)
+        source, local = self._build_origin(candidate)
         identity = self.client.file_hash(source) if source is not None else None
         key = None
         if identity is not None:

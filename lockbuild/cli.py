@@ -187,6 +187,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
         workers=params["workers"],
         offline=params.get("offline", False),
         refresh=params.get("refresh", False),
+        replay=not params.get("no_replay", False),
         quiet=params["quiet"],
         verbose=params["verbose"],
         command=options_mod.command_line(["compile", *sys.argv[2:]]),
@@ -253,6 +254,12 @@ def _return_large_buffers_to_the_system() -> None:
     "--refresh",
     is_flag=True,
     help="Revalidate every index page, even those the index says are still fresh.",
+)
+@click.option(
+    "--no-replay",
+    is_flag=True,
+    help="Resolve even when an identical earlier run read exactly the index pages served "
+    "now (whose result is otherwise reused).",
 )
 @click.pass_context
 def compile_command(ctx: click.Context, /, **params: Any) -> None:

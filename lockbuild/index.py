@@ -304,7 +304,7 @@ class Listing:
         version: Version,
         version_text: str,
         upload_time: Any,
-        make: Callable[[], DistFile | None],
+        make: Callable[[], DistFile | None] | None,
     ) -> None:
         self.filename = filename
         self.name = name
@@ -315,6 +315,8 @@ class Listing:
 
     def dist(self) -> DistFile | None:
         """The parsed file; None when it is not offered (bad link, malformed hash...)."""
+        if self.make is None:
+            return None
         try:
             return self.make()
         except ValueError:
@@ -344,10 +346,13 @@ KeepWheel = Callable[[str], bool]
 def _listing(
     filename: str,
     upload_time: Any,
-    make: Callable[[], DistFile | None],
+    make: Callable[[], DistFile | None] | None,
     versions: dict[str, Any],
     keep: KeepWheel | None = None,
 ) -> Listing | None:
+    """The listing of one file, or None when the target can never use it or its name is
+    not a distribution's. ``make`` may be None and set by the caller afterwards, so that
+    nothing is built for the many files that are dropped."""
     if keep is not None and filename.endswith(".whl") and not keep(filename):
         return None  # a wheel the target can never use: not even listed
     parsed = quick_name_version(filename)
@@ -389,28 +394,44 @@ def html_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> 
     return listings
 
 
+# A file entry's "filename" as it appears in the page's text; see json_listings.
+_JSON_FILENAME = re.compile(r'"filename"\s*:\s*"([^"]*)"')
+
+
 def json_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> list[Listing]:
     """Files on a PEP 691 JSON page, parsed lazily."""
     try:
-        data = json.loads(body)
+        text = body.decode("utf-8")
+        data = json.loads(text)
         entries = data["files"]
         if not isinstance(entries, list):
             raise TypeError("files is not a list")
     except (ValueError, KeyError, TypeError) as exc:
         raise FetchError(f"{redact(page_url)}: invalid PEP 691 JSON page: {exc}") from None
+    # Most files of a popular project are wheels for other platforms. Their names are
+    # found in the text by one scan, so that a dropped file costs one filter call. The
+    # scan is trusted only when it found exactly one name per entry, and only to drop
+    # wheels whose name has no escape in it (then the text is the decoded name).
+    scanned: list[str] | None = None
+    if keep is not None:
+        scanned = _JSON_FILENAME.findall(text)
+        if len(scanned) != len(entries):
+            scanned = None
     versions: dict[str, Any] = {}
     listings: list[Listing] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+    for index, entry in enumerate(entries):
+        if scanned is not None:
+            name = scanned[index]
+            if name.endswith(".whl") and "\\" not in name and not keep(name):  # type: ignore[misc]
+                continue
+        if not isinstance(entry, dict):
             continue
-        item = _listing(
-            entry["filename"],
-            entry.get("upload-time"),
-            functools.partial(_json_compact_entry, _compact_json(entry), page_url),
-            versions,
-            keep,
-        )
+        filename = entry.get("filename")
+        if not isinstance(filename, str):
+            continue
+        item = _listing(filename, entry.get("upload-time"), None, versions, keep)
         if item is not None:
+            item.make = functools.partial(_json_compact_entry, _compact_json(entry), page_url)
             listings.append(item)
     return listings
 
@@ -568,6 +589,12 @@ class Fetcher:
         self._closed = False
         self._auth = Credentials()
         self.request_count = 0
+        # What this run read, so that a later identical run can check it (see replay.py):
+        # each page's sha256 (None: the index has no such page), and why the run cannot be
+        # replayed at all ('' while it can).
+        self.pages_read: dict[str, str | None] = {}
+        self.unrepeatable = ""
+        self._preloaded: dict[str, tuple[bytes, str, str] | None] = {}
 
     def client(self) -> httpx.Client:
         with self._lock:
@@ -602,6 +629,29 @@ class Fetcher:
 
     def get_page(self, url: str) -> tuple[bytes, str, str] | None:
         """Body, content type and final URL of an index page; None when it does not exist."""
+        with self._lock:
+            preloaded = url in self._preloaded
+            page = self._preloaded.pop(url, None)
+        if not preloaded:
+            page = self._get_page(url)
+        if url.startswith("file:"):
+            self.refuse_replay(f"{url} is a local page")
+        else:
+            digest = None if page is None else sha256_hex(page[0])
+            with self._lock:
+                self.pages_read[url] = digest
+        return page
+
+    def preload(self, url: str, page: tuple[bytes, str, str] | None) -> None:
+        """A page already fetched in this run: the next get_page of ``url`` returns it."""
+        with self._lock:
+            self._preloaded[url] = page
+
+    def refuse_replay(self, why: str) -> None:
+        with self._lock:
+            self.unrepeatable = self.unrepeatable or why
+
+    def _get_page(self, url: str) -> tuple[bytes, str, str] | None:
         limit = limits.max_page_bytes()
         if url.startswith("file:"):
             path = local_path(url)
@@ -890,6 +940,18 @@ class IndexClient:
         self._pool.shutdown()
         self.fetcher.close()
 
+    def fetch_pages(self, urls: Iterable[str]) -> dict[str, tuple[bytes, str, str] | None]:
+        """Fetch (or revalidate) the pages at ``urls`` in parallel; a page that cannot be
+        fetched is left out (whoever needs it later fetches it again and reports why)."""
+        futures = {url: self._pool.submit(self.fetcher.get_page, url) for url in urls}
+        pages: dict[str, tuple[bytes, str, str] | None] = {}
+        for url, future in futures.items():
+            try:
+                pages[url] = future.result()
+            except FetchError:
+                continue
+        return pages
+
     def prefetch(self, names: Iterable[str]) -> None:
         """Start fetching the pages of ``names`` in the background."""
         for name in names:
@@ -994,6 +1056,7 @@ class IndexClient:
 
     def _read_find_links(self, location: str) -> list[Listing]:
         if "://" not in location or location.startswith("file:"):
+            self.fetcher.refuse_replay(f"find-links {location} is local")
             path = local_path(location) if location.startswith("file:") else Path(location)
             if path.is_dir():
                 versions: dict[str, Any] = {}
@@ -1030,6 +1093,8 @@ class IndexClient:
                     self._metadata[dist.url] = self._pool.submit(self._fetch_metadata, dist)
 
     def _fetch_metadata(self, dist: DistFile) -> bytes:
+        if not dist.metadata_sha256:
+            self.fetcher.refuse_replay(f"{redact(dist.url)}.metadata has no sha256")
         if dist.metadata_sha256:
             cached = self.cache.get_blob("metadata", dist.metadata_sha256)
             if cached is not None:
@@ -1047,6 +1112,8 @@ class IndexClient:
     def download(self, dist: DistFile, *, keep: bool = True) -> bytes:
         """The file's bytes, checked against the index's sha256 (a mismatch is fatal);
         ``keep=False`` leaves the file out of the cache (the caller keeps what it needs)."""
+        if not dist.sha256:
+            self.fetcher.refuse_replay(f"{redact(dist.url)} has no sha256")
         if dist.sha256:
             cached = self.cache.get_blob("files", dist.sha256)
             if cached is not None:

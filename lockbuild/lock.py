@@ -7,13 +7,14 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import graph as graphs
+from . import replay
 from .cache import Cache
 from .errors import InputError, UsageError
 from .index import DistFile, IndexClient, Sources
@@ -42,11 +43,32 @@ MAX_HOOK_ROUNDS = 10
 
 @dataclass(frozen=True)
 class CompileResult:
-    graph: nx.DiGraph
+    graph: nx.DiGraph | None  # None when an earlier identical run was replayed
     lockfile_text: str
     build_text: str
     runtime: frozenset[str]
     build: frozenset[str]
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "lockfile_text": self.lockfile_text,
+            "build_text": self.build_text,
+            "runtime": sorted(self.runtime),
+            "build": sorted(self.build),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> CompileResult | None:
+        try:
+            return cls(
+                None,
+                str(record["lockfile_text"]),
+                str(record["build_text"]),
+                frozenset(map(str, record["runtime"])),
+                frozenset(map(str, record["build"])),
+            )
+        except (KeyError, TypeError):
+            return None
 
 
 def _check_outputs(options: CompileOptions, spec: Spec) -> None:
@@ -80,8 +102,22 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             f"note: locking for {target.description}; sdist metadata and build hooks "
             "run on this machine's Python"
         )
+    key = None
+    if options.replay and not options.verbose and cache.root is not None:
+        key = replay.run_key(options, spec, index_options, target)
+        recorded = replay.replay(cache, key, client)
+        replayed = CompileResult.from_record(recorded) if recorded is not None else None
+        if replayed is not None:
+            client.close()
+            log(
+                f"the {len(client.fetcher.pages_read)} index pages an identical earlier "
+                "run read are unchanged: its result is reused (--no-replay resolves again)"
+            )
+            return replayed
     repository = IndexRepository(client, target, index_options, cache, log=log)
     try:
+        if any(item.url for item in spec.requirements) or any(c.url for c in spec.constraints):
+            client.fetcher.refuse_replay("direct references or local projects are read")
         spec = _name_direct_references(spec, repository)
         roots = input_roots(spec.requirements, target)
         constraints = [
@@ -110,9 +146,14 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
         hashes = _hashes(graph, client) if options.generate_hashes else {}
     finally:
         repository.close()
-    return _render(
+    result = _render(
         options, spec, graph, index_options, target, constraints, overrides, hashes, digests
     )
+    if key is not None:
+        if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):
+            client.fetcher.refuse_replay("a direct reference was pinned")
+        replay.record(cache, key, client, result.as_record())
+    return result
 
 
 def _resolve_with_hooks(

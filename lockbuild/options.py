@@ -32,6 +32,7 @@ class CompileOptions:
     cache_dir: Path | None = None
     offline: bool = False
     refresh: bool = False
+    replay: bool = True  # reuse an identical earlier run's result (see replay.py)
     quiet: bool = False
     verbose: bool = False
     workers: int = 4
@@ -152,7 +153,16 @@ def prepare(options: CompileOptions) -> tuple[Spec, IndexOptions]:
 
 def command_line(argv: Sequence[str]) -> str:
     """The command recorded in the header: the arguments that shape the result."""
-    skip_flags = {"-q", "--quiet", "-v", "--verbose", "--no-cache", "--offline", "--refresh"}
+    skip_flags = {
+        "-q",
+        "--quiet",
+        "-v",
+        "--verbose",
+        "--no-cache",
+        "--offline",
+        "--refresh",
+        "--no-replay",
+    }
     skip_values = {"--cache-dir", "--workers"}
     kept: list[str] = []
     args = list(argv)

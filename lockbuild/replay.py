@@ -1,0 +1,161 @@
+"""Replaying a compile.
+
+A compile is a function of its inputs (the input files, the existing outputs whose pins
+are preferred, the options, the target, lockbuild itself) and of what the index says. When
+a compile is asked again with the same inputs, and every index page the earlier run read
+is, byte for byte, what the index serves now, the result is the same; it is written again
+without resolving. Every page is still fetched (or revalidated) and compared, so a new
+release, a yanked file or any other change to a page means a full resolution.
+
+Only runs that read nothing but index pages and files those pages name by sha256 are
+recorded: local pages, local projects, direct references and files without a hash make a
+run unrepeatable (see ``Fetcher.refuse_replay``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .cache import Cache, _without_userinfo, sha256_hex
+
+if TYPE_CHECKING:
+    from .index import IndexClient
+    from .options import CompileOptions
+    from .spec import IndexOptions, Spec
+    from .target import Target
+
+BUCKET = "resolutions"
+FORMAT = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _own_source() -> str:
+    """A digest of lockbuild's own code: a record is never replayed by other code."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _file_state(path: Path) -> str:
+    try:
+        return sha256_hex(path.read_bytes())
+    except FileNotFoundError:
+        return "absent"
+    except OSError as exc:
+        return f"unreadable: {exc.errno}"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
+
+
+def run_key(
+    options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
+) -> str:
+    """Everything besides the index that the result depends on, as one digest."""
+    import packaging
+    import resolvelib
+
+    # How the run is carried out, not what it produces, is left out.
+    shaping = replace(
+        options,
+        cache_dir=None,
+        quiet=False,
+        workers=0,
+        offline=False,
+        refresh=False,
+        replay=True,
+    )
+    files = sorted(
+        {
+            *(p.resolve() for p in spec.files_read),
+            *(p.resolve() for p in options.build_constraint_files),
+            *([options.config_file.resolve()] if options.config_file else []),
+        }
+    )
+    parts: dict[str, Any] = {
+        "format": FORMAT,
+        "lockbuild": [__version__, _own_source()],
+        "libraries": [packaging.__version__, resolvelib.__version__],
+        "python": [sys.version, sys.executable],
+        "options": repr(shaping),
+        "index": repr(sorted((k, repr(v)) for k, v in index_options.__dict__.items())),
+        "target": [
+            repr(target.environment),
+            sha256_hex(" ".join(map(str, target.tags)).encode()),
+            target.description,
+            target.local,
+        ],
+        # Where the inputs are, relative to the working directory: a fresh checkout of
+        # the same files elsewhere (a CI workspace) locks the same (paths that could
+        # differ, such as local projects, make a run unrepeatable).
+        "inputs": [[_relative(p), _file_state(p)] for p in files],
+        # Existing pins are preferred and the outputs' line endings are kept.
+        "outputs": [
+            _file_state(options.output_file),
+            _file_state(options.build_output_file),
+        ],
+        "installer": os.environ.get("LOCKBUILD_HOOK_INSTALLER", ""),
+    }
+    return sha256_hex(json.dumps(parts, sort_keys=True).encode())
+
+
+def replay(cache: Cache, key: str, client: IndexClient) -> dict[str, Any] | None:
+    """The recorded result for ``key`` when every page it read is unchanged; otherwise
+    None, with the pages fetched for the comparison handed to ``client`` for reuse."""
+    record = cache.get_json(BUCKET, key)
+    if not _well_formed(record):
+        return None
+    pages: dict[str, str | None] = dict(record["pages"])
+    fetched = client.fetch_pages(pages)
+    same = len(fetched) == len(pages) and all(
+        (None if page is None else sha256_hex(page[0])) == pages[url]
+        for url, page in fetched.items()
+    )
+    if same:
+        return dict(record["result"])
+    for url, page in fetched.items():
+        client.fetcher.preload(url, page)
+    return None
+
+
+def record(cache: Cache, key: str, client: IndexClient, result: dict[str, Any]) -> None:
+    """Keep this run's result with the pages it read, unless the run cannot be replayed."""
+    fetcher = client.fetcher
+    if fetcher.unrepeatable or not fetcher.pages_read:
+        return
+    if any(_without_userinfo(url) != url for url in fetcher.pages_read):
+        return  # credentials are not written to the cache
+    pages = [[url, digest] for url, digest in sorted(fetcher.pages_read.items())]
+    cache.put_json(BUCKET, key, {"pages": pages, "result": result})
+
+
+def _well_formed(record: Any) -> bool:
+    if not isinstance(record, dict):
+        return False
+    pages, result = record.get("pages"), record.get("result")
+    return (
+        isinstance(pages, list)
+        and bool(pages)
+        and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and isinstance(p[0], str)
+            and (p[1] is None or isinstance(p[1], str))
+            for p in pages
+        )
+        and isinstance(result, dict)
+    )

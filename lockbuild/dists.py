@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
@@ -90,10 +90,10 @@ def parse_metadata(data: bytes, where: str) -> CoreMetadata:
     )
 
 
-def wheel_metadata(data: bytes, filename: str) -> bytes:
-    """The METADATA file of a wheel held in memory."""
+def wheel_metadata(data: bytes | BinaryIO | io.RawIOBase, filename: str) -> bytes:
+    """The METADATA file of a wheel held in memory (or readable through ``data``)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as archive:
             candidates = [
                 n
                 for n in archive.namelist()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import io
 import json
 import os
 import queue
@@ -732,6 +733,28 @@ class Fetcher:
             raise FetchError(f"{redact(url)}: not found (404)")
         return response[1]
 
+    def get_range(self, url: str, first: int | None, last: int) -> tuple[bytes, int | None]:
+        """Bytes ``first``..``last`` (inclusive) of the file at ``url``, or its last ``last``
+        bytes when ``first`` is None, with the file's whole size; a server that ignores
+        the Range header sends the whole file, and the size is then None."""
+        if self.offline:
+            raise FetchError(f"{redact(url)}: not in the cache (--offline)")
+        spec = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
+        response = self._request(url, {"Range": spec}, MAX_FILE_BYTES)
+        if response is None:
+            raise FetchError(f"{redact(url)}: not found (404)")
+        status, body, headers, _ = response
+        if status != 206:
+            return body, None
+        match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", headers.get("content-range", ""))
+        if match is None:
+            raise FetchError(f"{redact(url)}: malformed Content-Range in a partial answer")
+        start, end, total = (int(g) for g in match.groups())
+        expected_start = max(0, total - last) if first is None else first
+        if start != expected_start or end - start + 1 != len(body) or end >= total:
+            raise FetchError(f"{redact(url)}: the partial answer is not the range asked for")
+        return body, total
+
     def _request(
         self, url: str, headers: dict[str, str], limit: int
     ) -> tuple[int, bytes, Any, str] | None:
@@ -759,7 +782,8 @@ class Fetcher:
                         raise FetchError(
                             f"{redact(url)}: access denied (HTTP {response.status_code})"
                         )
-                    if response.status_code not in (200, 203, 304):
+                    allowed = (200, 203, 304, 206) if "Range" in headers else (200, 203, 304)
+                    if response.status_code not in allowed:
                         raise FetchError(f"{redact(url)}: HTTP {response.status_code}")
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > limit:
@@ -779,6 +803,64 @@ class Fetcher:
             if self._closed:
                 break
         raise FetchError(f"{redact(url)}: failed after {attempts} attempts ({last_error})")
+
+
+class RemoteFile(io.RawIOBase):
+    """A file on a server, read through HTTP range requests, for ``zipfile`` to seek
+    around in: what was read is kept, and each miss fetches at least ``MIN_FETCH`` bytes,
+    so reading a wheel's METADATA takes one to three requests."""
+
+    MIN_FETCH = 64 * 1024
+    MAX_REQUESTS = 12
+
+    def __init__(self, fetcher: Fetcher, url: str, size: int, tail: bytes) -> None:
+        super().__init__()
+        self._fetcher = fetcher
+        self._url = url
+        self._size = size
+        self._pos = 0
+        self._spans: list[tuple[int, bytes]] = [(size - len(tail), tail)]
+        self.requests = 1
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        if base + offset < 0:
+            raise OSError("seek before the start of the file")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = min(len(view), self._size - self._pos)
+        if count <= 0:
+            return 0
+        data = self._bytes(self._pos, count)
+        view[:count] = data
+        self._pos += count
+        return count
+
+    def _bytes(self, start: int, count: int) -> bytes:
+        for span_start, chunk in self._spans:
+            if span_start <= start and start + count <= span_start + len(chunk):
+                return chunk[start - span_start : start - span_start + count]
+        if self.requests >= self.MAX_REQUESTS:
+            raise FetchError(f"{redact(self._url)}: too many range requests for one file")
+        self.requests += 1
+        last = min(self._size, start + max(count, self.MIN_FETCH)) - 1
+        chunk, total = self._fetcher.get_range(self._url, start, last)
+        if total != self._size:
+            raise FetchError(f"{redact(self._url)}: the file changed between range requests")
+        self._spans.append((start, chunk))
+        return chunk[:count]
 
 
 class Credentials:
@@ -1118,15 +1200,34 @@ class IndexClient:
             cached = self.cache.get_blob("files", dist.sha256)
             if cached is not None:
                 return cached
-        data = self.fetcher.get_bytes(dist.url)
+        data = self._checked(dist, self.fetcher.get_bytes(dist.url))
+        if dist.sha256 and keep:
+            self.cache.put_blob("files", dist.sha256, data)
+        return data
+
+    def open_remote(self, dist: DistFile) -> RemoteFile | bytes:
+        """A remote file to read parts of (its METADATA) through range requests, as pip's
+        fast-deps and uv do; those parts cannot be checked against the file's sha256,
+        only against the archive's own CRC-32. When the server answers with the whole
+        file (it ignores ranges, or the file is small), the bytes, checked."""
+        if not dist.sha256:
+            self.fetcher.refuse_replay(f"{redact(dist.url)} has no sha256")
+        if dist.sha256:
+            cached = self.cache.get_blob("files", dist.sha256)
+            if cached is not None:
+                return cached
+        tail, total = self.fetcher.get_range(dist.url, None, 4 * RemoteFile.MIN_FETCH)
+        if total is None or len(tail) >= total:
+            return self._checked(dist, tail)
+        return RemoteFile(self.fetcher, dist.url, total, tail)
+
+    def _checked(self, dist: DistFile, data: bytes) -> bytes:
         digest = hashlib.sha256(data).hexdigest()
         if dist.sha256 and digest != dist.sha256:
             raise FetchError(
                 f"{redact(dist.url)}: sha256 does not match the index "
                 f"(expected {dist.sha256}, got {digest})"
             )
-        if dist.sha256 and keep:
-            self.cache.put_blob("files", dist.sha256, data)
         return data
 
     def file_hash(self, dist: DistFile) -> str:

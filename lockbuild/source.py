@@ -17,7 +17,7 @@ from packaging.version import Version
 from . import dists
 from .cache import Cache, sha256_hex
 from .dists import BuildSystem, CoreMetadata
-from .errors import DistError
+from .errors import DistError, FetchError
 from .index import (
     DaemonPool,
     DistFile,
@@ -202,14 +202,21 @@ class IndexRepository:
         return dists.parse_metadata(self._hook_metadata(dist, pyproject), dist.filename)
 
     def _wheel_metadata(self, dist: DistFile) -> bytes:
-        """METADATA read out of a wheel the index offers no metadata file for: the wheel is
-        downloaded and checked once, and only its METADATA is kept (by the wheel's sha256),
-        so later runs neither download nor re-hash the whole wheel."""
+        """METADATA read out of a wheel the index offers no metadata file for: through
+        range requests where the server answers them (else the wheel is downloaded and
+        checked), and kept by the wheel's sha256 so later runs ask nothing."""
         if dist.sha256:
             record = self.cache.get_json("wheel-metadata", dist.sha256)
             if isinstance(record, dict) and isinstance(record.get("metadata"), str):
                 return str(record["metadata"]).encode("utf-8", errors="surrogateescape")
-        data = dists.wheel_metadata(self.client.download(dist, keep=False), dist.filename)
+        data = None
+        if dist.url.startswith(("https://", "http://")):
+            try:
+                data = dists.wheel_metadata(self.client.open_remote(dist), dist.filename)
+            except (FetchError, DistError):
+                data = None  # a server that answers ranges badly: read the whole wheel
+        if data is None:
+            data = dists.wheel_metadata(self.client.download(dist, keep=False), dist.filename)
         if dist.sha256:
             text = data.decode("utf-8", errors="surrogateescape")
             self.cache.put_json("wheel-metadata", dist.sha256, {"metadata": text})

@@ -4,6 +4,7 @@ the archive in memory), and PEP 517 hooks run in isolated environments."""
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import json
@@ -428,6 +429,8 @@ class IsolatedEnvironment:
         self._pins: tuple[str, ...] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.python = ""
+        self._servers: dict[str, HookServer | None] = {}
+        self._servers_lock = threading.Lock()
 
     def __enter__(self) -> IsolatedEnvironment:
         self._tmp = tempfile.TemporaryDirectory(prefix="lockbuild-env-")
@@ -439,8 +442,27 @@ class IsolatedEnvironment:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with self._servers_lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            if server is not None:
+                server.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+    def hook_server(self, backend: str) -> HookServer | None:
+        """The fork server for ``backend`` here (started on first use); None where fork
+        is not available or the backend does not import."""
+        if not hasattr(os, "fork") or sys.platform == "darwin":
+            return None
+        with self._servers_lock:
+            if backend not in self._servers:
+                server: HookServer | None = HookServer(self, backend)
+                assert server is not None
+                if not server.ready():
+                    server = None
+                self._servers[backend] = server
+            return self._servers[backend]
 
     def install(
         self,
@@ -625,6 +647,19 @@ class EnvironmentPool:
         self._lock = threading.Lock()
         self._envs: dict[tuple[tuple[str, ...], bool], IsolatedEnvironment] = {}
         self._key_locks: dict[tuple[tuple[str, ...], bool], threading.Lock] = {}
+        self._closed = False
+
+    def prepare(self, requirements: Sequence[str], what: str) -> None:
+        """Start making the environment for ``requirements`` in the background, so that
+        installing it overlaps other work; a failure shows again when it is asked for."""
+
+        def make() -> None:
+            try:
+                self.get(requirements, what)
+            except Exception:  # noqa: BLE001 - reported when the environment is asked for
+                return
+
+        threading.Thread(target=make, name="lockbuild-env", daemon=True).start()
 
     def get(
         self,
@@ -647,11 +682,17 @@ class EnvironmentPool:
                     env.__exit__()
                     raise
                 with self._lock:
-                    self._envs[key] = env
+                    closed = self._closed
+                    if not closed:
+                        self._envs[key] = env
+                if closed:  # made after close(): nobody else would remove it
+                    env.__exit__()
+                    raise BuildError(f"{what}: the run ended while its environment was made")
             return env
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             envs, self._envs = list(self._envs.values()), {}
         for env in envs:
             env.__exit__()
@@ -667,28 +708,207 @@ class PreparedMetadata:
     pins: tuple[str, ...]
 
 
-# Run in the isolated environment, in the project directory: both hooks that preparing
-# metadata needs in one interpreter (one backend import instead of two) when the first
-# asks for nothing that is not installed yet. Anything unusual falls back to
-# pyproject_hooks, which calls one hook per process.
-_BOTH_HOOKS = r"""
+# Both hooks that preparing metadata needs, in one interpreter (one backend import instead
+# of two) when the first asks for nothing that is not installed yet. Anything unusual
+# falls back to pyproject_hooks, which calls one hook per process.
+_RUN_BOTH = r"""
+def load_backend(spec):
+    module, _, attrs = spec.partition(":")
+    backend = __import__(module, fromlist=["_"])
+    for attr in filter(None, attrs.split(".")):
+        backend = getattr(backend, attr)
+    return backend
+
+def run_both(backend, out_dir, result_file):
+    import json
+    result = {"requires": None, "dist_info": None}
+    hook = getattr(backend, "get_requires_for_build_wheel", None)
+    result["requires"] = list(hook({})) if hook is not None else []
+    prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
+    if not result["requires"] and prepare is not None:
+        result["dist_info"] = prepare(out_dir, {})
+    with open(result_file, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+"""
+
+# Run in the isolated environment, in the project directory.
+_BOTH_HOOKS = (
+    _RUN_BOTH
+    + r"""
 import json, os, sys
 spec, backend_path, out_dir, result_file = sys.argv[1:5]
 for entry in reversed(json.loads(backend_path)):
     sys.path.insert(0, os.path.abspath(entry))
-module, _, attrs = spec.partition(":")
-backend = __import__(module, fromlist=["_"])
-for attr in filter(None, attrs.split(".")):
-    backend = getattr(backend, attr)
-result = {"requires": None, "dist_info": None}
-hook = getattr(backend, "get_requires_for_build_wheel", None)
-result["requires"] = list(hook({})) if hook is not None else []
-prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
-if not result["requires"] and prepare is not None:
-    result["dist_info"] = prepare(out_dir, {})
-with open(result_file, "w", encoding="utf-8") as handle:
-    json.dump(result, handle)
+run_both(load_backend(spec), out_dir, result_file)
 """
+)
+
+# A fork server: one interpreter per environment and backend imports the backend once;
+# each request (a JSON line on stdin) is served by a forked child that changes to the
+# project directory and runs both hooks, its output going to a log file. The parent
+# answers "<id> <exit code>" on stdout when a child ends. Importing setuptools is most of
+# what a hook costs, so a dozen sdists sharing one environment import it once.
+_FORK_SERVER = (
+    _RUN_BOTH
+    + r"""
+import json, os, select, signal, sys, traceback
+try:
+    backend = load_backend(sys.argv[1])
+except BaseException:
+    sys.exit(3)
+answers = os.dup(1)
+quiet = os.open(os.devnull, os.O_WRONLY)
+os.dup2(quiet, 1)
+os.dup2(quiet, 2)
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_r, False)
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda *args: None)
+running = {}
+
+def reap():
+    while running:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        ident = running.pop(pid, None)
+        if ident is not None:
+            code = os.waitstatus_to_exitcode(status)
+            os.write(answers, f"{ident} {code}\n".encode())
+
+def serve(request):
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.chdir(request["project"])
+        run_both(backend, request["out"], request["result"])
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+os.write(answers, b"ready\n")
+pending = b""
+reading = True
+while reading or running:
+    try:
+        ready = select.select([0, wake_r] if reading else [wake_r], [], [], 0.5)[0]
+    except InterruptedError:
+        ready = []
+    if wake_r in ready:
+        try:
+            os.read(wake_r, 4096)
+        except BlockingIOError:
+            pass
+    reap()
+    if 0 in ready:
+        chunk = os.read(0, 65536)
+        reading = bool(chunk)
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            request = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                serve(request)
+            running[pid] = request["id"]
+        reap()
+"""
+)
+
+
+class HookServer:
+    """The lockbuild side of ``_FORK_SERVER``: requests from any thread, each answered
+    with the child's exit code (None when the server is gone: the caller falls back)."""
+
+    def __init__(self, env: IsolatedEnvironment, backend: str) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[threading.Event, list[int]]] = {}
+        self._next = 0
+        self._alive = True
+        self._proc = subprocess.Popen(
+            [env.python, "-c", _FORK_SERVER, backend],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=Path(env.python).parent.parent,
+            env=env.environ(),
+        )
+        assert self._proc.stdout is not None
+        self._alive = self._proc.stdout.readline() == b"ready\n"
+        if self._alive:
+            threading.Thread(target=self._read, name="lockbuild-hooks", daemon=True).start()
+        else:
+            self.close()
+
+    def ready(self) -> bool:
+        with self._lock:
+            return self._alive
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            ident, _, code = line.decode().partition(" ")
+            with self._lock:
+                waiter = self._waiting.pop(int(ident), None)
+            if waiter is not None:
+                waiter[1].append(int(code))
+                waiter[0].set()
+        with self._lock:
+            self._alive = False
+            waiters, self._waiting = list(self._waiting.values()), {}
+        for event, _ in waiters:
+            event.set()
+
+    def run(self, project_dir: Path, out_dir: Path, result_file: Path) -> int | None:
+        event, answer = threading.Event(), list[int]()
+        with self._lock:
+            if not self._alive:
+                return None
+            self._next += 1
+            ident = self._next
+            self._waiting[ident] = (event, answer)
+            request = {
+                "id": ident,
+                "project": str(project_dir),
+                "out": str(out_dir),
+                "result": str(result_file),
+                "log": str(out_dir / ".lockbuild-hooks.log"),
+            }
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(json.dumps(request).encode() + b"\n")
+                self._proc.stdin.flush()
+            except (OSError, ValueError):
+                self._waiting.pop(ident, None)
+                return None
+        event.wait()
+        return answer[0] if answer else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._alive = False
+            if self._proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
 def _both_hooks(
@@ -696,6 +916,11 @@ def _both_hooks(
 ) -> tuple[list[str], str | None] | None:
     """(requirements, dist-info name or None), or None when the fast path did not work."""
     result_file = out_dir / ".lockbuild-hooks.json"
+    if not system.backend_path:
+        server = env.hook_server(system.backend)
+        code = server.run(project_dir, out_dir, result_file) if server is not None else None
+        if code is not None:
+            return _both_result(result_file, code)
     proc = subprocess.run(
         [
             env.python,
@@ -712,12 +937,16 @@ def _both_hooks(
         text=True,
         check=False,
     )
+    return _both_result(result_file, proc.returncode)
+
+
+def _both_result(result_file: Path, code: int) -> tuple[list[str], str | None] | None:
     try:
         data = json.loads(result_file.read_text(encoding="utf-8"))
         result_file.unlink()
     except (OSError, ValueError):
         return None
-    if proc.returncode != 0 or not isinstance(data.get("requires"), list):
+    if code != 0 or not isinstance(data, dict) or not isinstance(data.get("requires"), list):
         return None
     dist_info = data.get("dist_info")
     return [str(r) for r in data["requires"]], dist_info if isinstance(dist_info, str) else None

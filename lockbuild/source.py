@@ -140,17 +140,39 @@ class IndexRepository:
                 dist = choose_file(release.files, name, self.target, self.options, False)
                 if dist is None:
                     continue
-                if not dist.is_wheel:
-                    return  # sdist metadata may need a build backend: only when chosen
                 candidate = Candidate(name, release.version, dist=dist, files=release.files)
-                meta = self.metadata(candidate)
-                deps = []
-                for text in meta.requires_dist:
-                    requirement = Requirement(text)
-                    if self.target.evaluate(requirement.marker, [""]):
-                        deps.append(requirement.name)
-                self.prefetch(deps)
+                if not dist.is_wheel:
+                    self._prepare_environment(dist)
+                future = self._metadata_future(candidate)
+                if dist.is_wheel:
+                    self._walk_on(future)
+                else:
+                    # An sdist's metadata may need its build backend (and an environment
+                    # holding its build requirements): started now, in the hook pool,
+                    # and the walk goes on from it when it is done.
+                    future.add_done_callback(self._walk_on)
                 return
+        except Exception:  # noqa: BLE001 - speculation never fails the run
+            return
+
+    def _prepare_environment(self, dist: DistFile) -> None:
+        """Start installing what an sdist's backend needs to prepare its metadata, ahead
+        of the hook (installing numpy or cython takes longer than most hooks)."""
+        pkg_info, pyproject = self._sdist_files(dist)
+        if dists.usable_pkg_info(pkg_info, dist.filename) is None:
+            system = dists.build_system(pyproject, dist.filename)
+            self.environments.prepare(system.requires, dist.filename)
+
+    def _walk_on(self, future: Future[CoreMetadata]) -> None:
+        """Prefetch the dependencies the metadata in ``future`` names (best effort)."""
+        try:
+            meta = future.result()
+            deps = []
+            for text in meta.requires_dist:
+                requirement = Requirement(text)
+                if self.target.evaluate(requirement.marker, [""]):
+                    deps.append(requirement.name)
+            self.prefetch(deps)
         except Exception:  # noqa: BLE001 - speculation never fails the run
             return
 

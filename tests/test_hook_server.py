@@ -1,0 +1,143 @@
+"""The fork server that runs metadata hooks: the backend is imported once per environment,
+each hook runs in its own child in the project's directory, failures fall back to the
+one-process-per-hook path, and a backend that does not import is never served."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lockbuild import dists
+
+BACKEND = """
+import os, json
+with open(os.environ["FORK_LOG"], "a") as handle:
+    handle.write(json.dumps({"event": "import", "pid": os.getpid()}) + "\\n")
+
+def _note(event):
+    with open(os.environ["FORK_LOG"], "a") as handle:
+        handle.write(json.dumps({"event": event, "pid": os.getpid(), "ppid": os.getppid(),
+                                 "cwd": os.getcwd()}) + "\\n")
+
+def get_requires_for_build_wheel(config_settings=None):
+    _note("requires")
+    if os.path.exists("FAIL"):
+        raise RuntimeError("this project does not build")
+    return []
+
+def prepare_metadata_for_build_wheel(out_dir, config_settings=None):
+    _note("prepare")
+    name = os.path.basename(os.getcwd())
+    info = os.path.join(out_dir, name + "-1.0.dist-info")
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as handle:
+        handle.write(f"Metadata-Version: 2.1\\nName: {name}\\nVersion: 1.0\\n")
+    return name + "-1.0.dist-info"
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dists.IsolatedEnvironment]:
+    log = tmp_path / "log.jsonl"
+    monkeypatch.setenv("FORK_LOG", str(log))
+    environment = dists.IsolatedEnvironment({}).__enter__()
+    purelib = subprocess.run(
+        [environment.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(purelib, "forkbackend.py").write_text(BACKEND)
+    Path(purelib, "brokenbackend.py").write_text("raise ImportError('no')\n")
+    try:
+        yield environment
+    finally:
+        environment.__exit__()
+
+
+def _events(tmp_path: Path) -> list[dict[str, object]]:
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _project(tmp_path: Path, name: str) -> Path:
+    project = tmp_path / "projects" / name
+    project.mkdir(parents=True)
+    return project
+
+
+SYSTEM = dists.BuildSystem(("forkbackend",), "forkbackend", (), True)
+
+
+def test_one_import_many_hooks_each_in_its_project(
+    tmp_path: Path, env: dists.IsolatedEnvironment
+) -> None:
+    results = []
+    for name in ("one", "two", "three"):
+        out = tmp_path / f"out-{name}"
+        out.mkdir()
+        found = dists._both_hooks(_project(tmp_path, name), SYSTEM, env, out)
+        assert found == ([], f"{name}-1.0.dist-info")
+        assert (
+            (out / f"{name}-1.0.dist-info" / "METADATA").read_text().startswith("Metadata-Version")
+        )
+        results.append(found)
+    events = _events(tmp_path)
+    imports = [e for e in events if e["event"] == "import"]
+    hooks = [e for e in events if e["event"] != "import"]
+    assert len(imports) == 1, events
+    server_pid = imports[0]["pid"]
+    assert len(hooks) == 6
+    # Every hook ran in a child of the process that imported the backend, in its project.
+    assert {e["ppid"] for e in hooks} == {server_pid}
+    assert len({e["pid"] for e in hooks}) == 3
+    assert {Path(str(e["cwd"])).name for e in hooks} == {"one", "two", "three"}
+
+
+def test_failing_hook_falls_back_and_the_server_goes_on(
+    tmp_path: Path, env: dists.IsolatedEnvironment
+) -> None:
+    bad = _project(tmp_path, "bad")
+    (bad / "FAIL").write_text("")
+    out = tmp_path / "out-bad"
+    out.mkdir()
+    assert dists._both_hooks(bad, SYSTEM, env, out) is None
+    # The fallback (pyproject_hooks) reports the backend's own error.
+    with pytest.raises(dists.BuildError, match="this project does not build"):
+        dists.run_hook(bad, SYSTEM, env, "get_requires_for_build_wheel", "bad-1.0")
+    out = tmp_path / "out-good"
+    out.mkdir()
+    assert dists._both_hooks(_project(tmp_path, "good"), SYSTEM, env, out) == (
+        [],
+        "good-1.0.dist-info",
+    )
+    server = env.hook_server("forkbackend")
+    assert server is not None and server.ready()
+
+
+def test_backend_that_does_not_import_is_not_served(
+    tmp_path: Path, env: dists.IsolatedEnvironment
+) -> None:
+    assert env.hook_server("brokenbackend") is None
+    system = dists.BuildSystem(("x",), "brokenbackend", (), True)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert dists._both_hooks(_project(tmp_path, "p"), system, env, out) is None
+
+
+def test_dead_server_means_fallback(tmp_path: Path, env: dists.IsolatedEnvironment) -> None:
+    server = env.hook_server("forkbackend")
+    assert server is not None
+    server._proc.kill()
+    server._proc.wait()
+    out = tmp_path / "out"
+    out.mkdir()
+    # The request cannot be served: None from the server, then the one-process path.
+    assert dists._both_hooks(_project(tmp_path, "p"), SYSTEM, env, out) == (
+        [],
+        "p-1.0.dist-info",
+    )

@@ -3,18 +3,87 @@ build requirements. Every output and explanation is read from it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from packaging.utils import NormalizedName
 
 from .resolve import BUILD, PYTHON, RUNTIME, Candidate, Resolution
 
-if TYPE_CHECKING:
-    import networkx as nx
-
 INPUT = "input"
+
+
+class DiGraph:
+    """The few directed-graph operations compile needs, with networkx's spelling
+    (``graph.nodes[n]``, ``graph.edges[u, v]``, ``successors``...). Importing networkx
+    costs a compile more than its resolution of a small set; ``why`` still uses it."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, dict[str, Any]] = {}
+        self._succ: dict[str, dict[str, dict[str, Any]]] = {}
+        self._pred: dict[str, dict[str, dict[str, Any]]] = {}
+        self.nodes = _Nodes(self._nodes)
+        self.edges = _Edges(self._succ)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._nodes
+
+    def add_node(self, node: str, **attrs: Any) -> None:
+        self._nodes.setdefault(node, {}).update(attrs)
+        self._succ.setdefault(node, {})
+        self._pred.setdefault(node, {})
+
+    def add_edge(self, source: str, target: str, **attrs: Any) -> None:
+        self.add_node(source)
+        self.add_node(target)
+        data = self._succ[source].setdefault(target, {})
+        data.update(attrs)
+        self._pred[target][source] = data
+
+    def has_edge(self, source: str, target: str) -> bool:
+        return target in self._succ.get(source, {})
+
+    def successors(self, node: str) -> Iterator[str]:
+        return iter(list(self._succ[node]))
+
+    def predecessors(self, node: str) -> Iterator[str]:
+        return iter(list(self._pred[node]))
+
+    def out_edges(self, node: str, data: str) -> Iterator[tuple[str, str, Any]]:
+        return ((node, target, attrs.get(data)) for target, attrs in self._succ[node].items())
+
+
+class _Nodes:
+    def __init__(self, nodes: dict[str, dict[str, Any]]) -> None:
+        self._nodes = nodes
+
+    def __call__(self, data: bool = False) -> list[Any]:
+        return list(self._nodes.items()) if data else list(self._nodes)
+
+    def __getitem__(self, node: str) -> dict[str, Any]:
+        return self._nodes[node]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._nodes))
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+
+class _Edges:
+    def __init__(self, succ: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self._succ = succ
+
+    def __getitem__(self, edge: tuple[str, str]) -> dict[str, Any]:
+        return self._succ[edge[0]][edge[1]]
+
+    def __call__(self, data: str) -> Iterator[tuple[str, str, Any]]:
+        return (
+            (source, target, attrs.get(data))
+            for source, targets in self._succ.items()
+            for target, attrs in targets.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -28,12 +97,10 @@ class Pin:
         return self.candidate.builds
 
 
-def build_graph(resolution: Resolution) -> nx.DiGraph:
+def build_graph(resolution: Resolution) -> DiGraph:
     """A DiGraph with a node per pinned project (attribute ``pin``) and per input file
     (attribute ``input``); edges carry ``kind`` (runtime or build) and ``requirement``."""
-    import networkx as nx  # imported late: start-up is on every run's critical path
-
-    graph = nx.DiGraph()
+    graph = DiGraph()
     for key, candidate in resolution.mapping.items():
         if key == PYTHON or candidate.extras:
             continue
@@ -60,7 +127,7 @@ def build_graph(resolution: Resolution) -> nx.DiGraph:
     return graph
 
 
-def _add_edge(graph: nx.DiGraph, source: str, target: str, kind: str, requirement: str) -> None:
+def _add_edge(graph: DiGraph, source: str, target: str, kind: str, requirement: str) -> None:
     if graph.has_edge(source, target):
         data = graph.edges[source, target]
         # A build edge and a runtime edge between the same pair: keep both kinds.
@@ -70,7 +137,7 @@ def _add_edge(graph: nx.DiGraph, source: str, target: str, kind: str, requiremen
         graph.add_edge(source, target, kinds=frozenset({kind}), requirements=(requirement,))
 
 
-def pins(graph: nx.DiGraph, names: Iterable[str]) -> list[Pin]:
+def pins(graph: DiGraph, names: Iterable[str]) -> list[Pin]:
     """The pins of ``names``, sorted; input files and project inputs are not pins."""
     return sorted(
         (graph.nodes[n]["pin"] for n in names if not graph.nodes[n].get("input")),
@@ -78,11 +145,11 @@ def pins(graph: nx.DiGraph, names: Iterable[str]) -> list[Pin]:
     )
 
 
-def inputs(graph: nx.DiGraph) -> list[str]:
+def inputs(graph: DiGraph) -> list[str]:
     return [n for n, data in graph.nodes(data=True) if data.get("input")]
 
 
-def runtime_closure(graph: nx.DiGraph, start: Iterable[str]) -> set[str]:
+def runtime_closure(graph: DiGraph, start: Iterable[str]) -> set[str]:
     """Everything reached from ``start`` by runtime edges (``start`` itself excluded
     unless reached again)."""
     seen: set[str] = set()
@@ -96,18 +163,18 @@ def runtime_closure(graph: nx.DiGraph, start: Iterable[str]) -> set[str]:
     return seen
 
 
-def runtime_set(graph: nx.DiGraph) -> set[str]:
+def runtime_set(graph: DiGraph) -> set[str]:
     """Projects installed at run time: reached from the inputs by runtime edges only."""
     return runtime_closure(graph, inputs(graph))
 
 
-def build_set(graph: nx.DiGraph) -> set[str]:
+def build_set(graph: DiGraph) -> set[str]:
     """Projects that go into some build environment: targets of build edges and
     everything they need at run time (build environments of build dependencies included)."""
     roots = {v for u, v, kinds in graph.edges(data="kinds") if BUILD in kinds}
     return roots | runtime_closure(graph, roots)
 
 
-def parents(graph: nx.DiGraph, name: str) -> list[tuple[str, frozenset[str]]]:
+def parents(graph: DiGraph, name: str) -> list[tuple[str, frozenset[str]]]:
     """Who requires ``name``, and by which kinds of edge."""
     return [(p, graph.edges[p, name]["kinds"]) for p in graph.predecessors(name)]

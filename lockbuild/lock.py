@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -34,16 +34,13 @@ from .source import IndexRepository
 from .spec import IndexOptions, InputRequirement, Spec, display_path, read_spec
 from .target import Target
 
-if TYPE_CHECKING:
-    import networkx as nx
-
 Log = Callable[[str], None]
 MAX_HOOK_ROUNDS = 10
 
 
 @dataclass(frozen=True)
 class CompileResult:
-    graph: nx.DiGraph | None  # None when an earlier identical run was replayed
+    graph: graphs.DiGraph | None  # None when an earlier identical run was replayed
     lockfile_text: str
     build_text: str
     runtime: frozenset[str]
@@ -162,7 +159,7 @@ def _resolve_with_hooks(
     repository: IndexRepository,
     roots: Sequence[Req],
     log: Log,
-) -> nx.DiGraph:
+) -> graphs.DiGraph:
     """Resolve; then ask each sdist's backend for the build requirements it adds in an
     environment holding its locked static ones, and resolve again until none are new."""
     for _round in range(MAX_HOOK_ROUNDS):
@@ -178,7 +175,7 @@ def _resolve_with_hooks(
     raise UsageError(f"build requirements kept changing after {MAX_HOOK_ROUNDS} rounds")
 
 
-def _build_candidates(graph: nx.DiGraph) -> list[Candidate]:
+def _build_candidates(graph: graphs.DiGraph) -> list[Candidate]:
     """Candidates whose build requirements are locked (they have build edges or build)."""
     found = []
     for name, data in graph.nodes(data=True):
@@ -192,7 +189,7 @@ def _build_candidates(graph: nx.DiGraph) -> list[Candidate]:
 
 
 def _add_dynamic_requirements(
-    graph: nx.DiGraph, repository: IndexRepository, options: CompileOptions
+    graph: graphs.DiGraph, repository: IndexRepository, options: CompileOptions
 ) -> bool:
     """Run get_requires_for_build_wheel for every build (in parallel); True when any
     returned a requirement the resolution has not seen for that build yet."""
@@ -226,7 +223,7 @@ def _add_dynamic_requirements(
     return added
 
 
-def _explain_build_side(graph: nx.DiGraph, repository: IndexRepository, log: Log) -> None:
+def _explain_build_side(graph: graphs.DiGraph, repository: IndexRepository, log: Log) -> None:
     """For every build: its backend, static and dynamic requirements, and their pins."""
     for candidate in _build_candidates(graph):
         system = repository.build_system(candidate)
@@ -244,7 +241,7 @@ def _explain_build_side(graph: nx.DiGraph, repository: IndexRepository, log: Log
                 log(f"    {child}=={pin.version}  <- {why}")
 
 
-def _hashes(graph: nx.DiGraph, client: IndexClient) -> dict[str, tuple[str, ...]]:
+def _hashes(graph: graphs.DiGraph, client: IndexClient) -> dict[str, tuple[str, ...]]:
     """sha256 of every file of each pinned version, wheels for other targets included
     (as pip-compile writes them)."""
     result: dict[str, tuple[str, ...]] = {}
@@ -370,12 +367,12 @@ def _preferences(options: CompileOptions) -> dict[str, Version]:
     return prefs
 
 
-def _label(graph: nx.DiGraph, node: str) -> str:
+def _label(graph: graphs.DiGraph, node: str) -> str:
     return str(graph.nodes[node].get("label", node))
 
 
 def _via(
-    graph: nx.DiGraph,
+    graph: graphs.DiGraph,
     name: str,
     allowed: set[str],
     constraints: Sequence[Req],
@@ -401,7 +398,7 @@ def _via(
 def _render(
     options: CompileOptions,
     spec: Spec,
-    graph: nx.DiGraph,
+    graph: graphs.DiGraph,
     index_options: IndexOptions,
     target: Target,
     constraints: Sequence[Req],

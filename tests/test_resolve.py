@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -87,12 +86,12 @@ def roots(*texts: str) -> list[Req]:
     ]
 
 
-def lock(repo: FakeRepository, *texts: str, **provider_args: Any) -> nx.DiGraph:
+def lock(repo: FakeRepository, *texts: str, **provider_args: Any) -> graphs.DiGraph:
     provider = Provider(repo, TARGET, IndexOptions(), **provider_args)
     return graphs.build_graph(resolve(provider, roots(*texts), quiet=True))
 
 
-def versions(graph: nx.DiGraph, names: Iterable[str]) -> dict[str, str]:
+def versions(graph: graphs.DiGraph, names: Iterable[str]) -> dict[str, str]:
     return {p.name: p.version for p in graphs.pins(graph, names)}
 
 

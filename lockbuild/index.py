@@ -78,18 +78,93 @@ def pip_default_index() -> str:
     return str(PyPI.simple_url)
 
 
-def pip_config_options() -> IndexOptions:
-    """Index options from pip's configuration files and PIP_* variables, as pip reads them."""
+# Where pip looks for its configuration depends on these (and on the PIP_* variables).
+_PIP_CONFIG_ENV = (
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "PROGRAMDATA",
+    "VIRTUAL_ENV",
+)
+
+
+def _stat_signature(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ino]
+
+
+def pip_config_options(cache: Cache | None = None) -> IndexOptions:
+    """Index options from pip's configuration files and PIP_* variables, as pip reads them.
+
+    pip's configuration code takes longer to import than a small lock takes to resolve, so
+    the answer is kept in ``cache`` with the state of every file pip would read, and
+    reused while none of them (nor pip, nor the environment) has changed."""
+    try:
+        import pip
+    except ImportError:  # pragma: no cover
+        return IndexOptions()
+    situation = {
+        "pip": pip.__version__,
+        "prefix": sys.prefix,
+        "platform": sys.platform,
+        "env": sorted(
+            (k, v) for k, v in os.environ.items() if k.startswith("PIP_") or k in _PIP_CONFIG_ENV
+        ),
+    }
+    key = sha256_hex(json.dumps(situation, sort_keys=True).encode())
+    record = cache.get_json("pip-config", key) if cache is not None else None
+    if isinstance(record, dict):
+        try:
+            if all(_stat_signature(path) == state for path, state in record["files"]):
+                kept = record["options"]
+                return IndexOptions(
+                    index_url=kept["index_url"],
+                    extra_index_urls=tuple(kept["extra_index_urls"]),
+                    find_links=tuple(kept["find_links"]),
+                    no_index=bool(kept["no_index"]),
+                )
+        except (KeyError, TypeError, ValueError):
+            pass
+    opts, files = _read_pip_config()
+    if cache is not None and files is not None:
+        cache.put_json(
+            "pip-config",
+            key,
+            {
+                "files": [[path, _stat_signature(path)] for path in files],
+                "options": {
+                    "index_url": opts.index_url,
+                    "extra_index_urls": list(opts.extra_index_urls),
+                    "find_links": list(opts.find_links),
+                    "no_index": opts.no_index,
+                },
+            },
+        )
+    return opts
+
+
+def _read_pip_config() -> tuple[IndexOptions, list[str] | None]:
+    """The options, and every file pip considered (None when pip cannot say)."""
     try:
         from pip._internal.configuration import Configuration
         from pip._internal.exceptions import ConfigurationError
     except ImportError:  # pragma: no cover
-        return IndexOptions()
+        return IndexOptions(), None
     config = Configuration(isolated=False)
     try:
         config.load()
     except ConfigurationError as exc:
         raise FetchError(f"pip configuration: {exc}") from None
+    files: list[str] | None
+    try:
+        files = sorted({path for _, paths in config.iter_config_files() for path in paths})
+    except AttributeError:  # an older pip without iter_config_files
+        files = None
     merged: dict[str, Any] = {}
     for key, value in config.items():
         if isinstance(value, dict):  # newer pip: one dict per file, in precedence order
@@ -108,7 +183,7 @@ def pip_config_options() -> IndexOptions:
         find_links=tuple(values.get("find-links", "").split()),
         no_index=values.get("no-index", "").lower() in ("1", "true", "yes", "on"),
     )
-    return opts
+    return opts, files
 
 
 @dataclass(frozen=True)

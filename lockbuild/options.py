@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from .cache import default_cache_dir
+from .cache import Cache, default_cache_dir
 from .errors import UsageError
 from .index import pip_config_options, pip_default_index, redact_text
 from .spec import IndexOptions, Spec, read_spec
@@ -77,7 +77,8 @@ def default_output(sources: Sequence[Path]) -> Path:
 def effective_options(options: CompileOptions, spec_options: IndexOptions) -> IndexOptions:
     """pip configuration, then the input files' options, then the command line."""
     cli = options.cli_index
-    opts = pip_config_options().merged(spec_options).merged(cli)
+    cache = Cache(options.cache_dir) if options.cache_dir is not None else None
+    opts = pip_config_options(cache).merged(spec_options).merged(cli)
     if cli.no_index:
         opts = replace(opts, no_index=True)
     if options.cli_index_url_set:

@@ -357,3 +357,30 @@ def test_pip_configuration_is_honored_for_index_locations(
         tmp_path,
     )
     assert f"--index-url {index.url}" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_changed_pip_configuration_is_seen_by_the_next_run(
+    tmp_path: Path, server: IndexServer, index: FixtureIndex
+) -> None:
+    """pip's configuration is kept in the cache between runs; editing a file pip reads
+    (or creating one it looks for) is seen at once."""
+    config = write(tmp_path / "pip.conf", "[global]\nindex-url = http://127.0.0.1:9/simple/\n")
+    env = isolated_env(tmp_path, PIP_CONFIG_FILE=str(config))
+    write(tmp_path / "requirements.in", "alpha\n")
+    args = ["compile", "-q", "--cache-dir", str(tmp_path / "c")]
+    first = lockbuild(args, env, tmp_path, check=False)
+    assert first.returncode != 0  # nothing listens there
+    assert list((tmp_path / "c" / "pip-config").rglob("*"))
+    write(tmp_path / "pip.conf", f"[global]\nindex-url = {server.url}\n")
+    lockbuild(args, env, tmp_path)
+    assert f"--index-url {server.url}" in (tmp_path / "requirements.txt").read_text()
+    # A user config file pip looks for but that did not exist yet.
+    home = tmp_path / "home"
+    env = isolated_env(tmp_path, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    env.pop("PIP_CONFIG_FILE", None)
+    args = [*args, "--index-url", server.url]  # never the default index, stale or not
+    lockbuild(args, env, tmp_path)
+    assert "--extra-index-url" not in (tmp_path / "requirements.txt").read_text()
+    write(home / ".config" / "pip" / "pip.conf", f"[global]\nextra-index-url = {index.url}\n")
+    lockbuild(args, env, tmp_path)
+    assert f"--extra-index-url {index.url}" in (tmp_path / "requirements.txt").read_text()

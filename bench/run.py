@@ -50,6 +50,9 @@ PIP_COMPILE = "pip-compile"
 UV = "uv"
 TOOLS = (LOCKBUILD, PIP_COMPILE, UV)
 COLD = "cold"
+# lockbuild's warm runs replay the recorded resolution when every index page it read is
+# unchanged; these warm runs pass --no-replay and resolve again (shown beside, not a target).
+WARM_RESOLVING = "warm, --no-replay"
 WARM = "warm"
 
 # Variables that would point a tool at another index, extra files or constraints.
@@ -369,7 +372,15 @@ class Bench:
             self.summaries[key] = Summary(label, tool, cache, [])
         return self.summaries[key]
 
-    def run_compile(self, label: str, tool: str, cache: str, infile: Path, cache_root: Path) -> Run:
+    def run_compile(
+        self,
+        label: str,
+        tool: str,
+        cache: str,
+        infile: Path,
+        cache_root: Path,
+        extra: Sequence[str] = (),
+    ) -> Run:
         """One compile of ``infile`` in a fresh directory (so no earlier lockfile is
         preferred), with the given cache root."""
         self.counter += 1
@@ -377,7 +388,10 @@ class Bench:
         rundir.mkdir(parents=True)
         shutil.copyfile(infile, rundir / "requirements.in")
         cache_root.mkdir(parents=True, exist_ok=True)
-        argv = self.tools.compile_argv(tool, "requirements.in", "requirements.txt", cache_root)
+        argv = [
+            *self.tools.compile_argv(tool, "requirements.in", "requirements.txt", cache_root),
+            *extra,
+        ]
         env = self.tools.env(tool, cache_root)
         load = os.getloadavg()[0]
         t = timed(argv, env, rundir, self.config.timeout, rundir / f"{tool}-log")
@@ -412,7 +426,15 @@ class Bench:
             say("    " + tail.replace("\n", "\n    "))
         return run
 
-    def measure(self, label: str, infile: Path, cold_repeat: int, warm_repeat: int) -> None:
+    def measure(
+        self,
+        label: str,
+        infile: Path,
+        cold_repeat: int,
+        warm_repeat: int,
+        *,
+        resolving: bool = False,
+    ) -> None:
         """Cold runs (each on an empty cache), then warm runs reusing the last cold cache;
         tools interleaved so that they see the same network conditions."""
         caches: dict[str, Path] = {}
@@ -426,6 +448,11 @@ class Bench:
         for _ in range(warm_repeat):
             for tool in self.config.tools:
                 self.run_compile(label, tool, WARM, infile, caches[tool])
+        if resolving:
+            for _ in range(warm_repeat):
+                self.run_compile(
+                    label, LOCKBUILD, WARM_RESOLVING, infile, caches[LOCKBUILD], ["--no-replay"]
+                )
         if not self.config.keep:
             for cache_root in caches.values():
                 shutil.rmtree(cache_root, ignore_errors=True)
@@ -612,9 +639,11 @@ class Report:
     def main_rows(self) -> list[list[str]]:
         rows = []
         for key in self.config.sets:
-            for cache in (COLD, WARM):
+            for cache in (COLD, WARM, WARM_RESOLVING):
                 for tool in self.config.tools:
                     sm = self.s(key, tool, cache)
+                    if cache == WARM_RESOLVING and not sm.runs:
+                        continue
                     pins = f"{len(sm.pins)}" + (
                         f" + {len(sm.build_pins)}b" if sm.build_pins else ""
                     )
@@ -638,11 +667,17 @@ class Report:
         rows = []
         peers = [t for t in self.config.tools if t != LOCKBUILD]
         for key in self.config.sets:
-            for cache in (COLD, WARM):
+            for cache in (COLD, WARM, WARM_RESOLVING):
                 lb = self.s(key, LOCKBUILD, cache).median
+                if cache == WARM_RESOLVING and lb is None:
+                    continue
+                peer_cache = WARM if cache == WARM_RESOLVING else cache
                 rows.append(
                     [key, cache]
-                    + [fmt(ratio(lb, self.s(key, peer, cache).median), 2, "×") for peer in peers]
+                    + [
+                        fmt(ratio(lb, self.s(key, peer, peer_cache).median), 2, "×")
+                        for peer in peers
+                    ]
                 )
         return rows
 
@@ -796,7 +831,11 @@ class Report:
             "`UV_NO_CONFIG=1`, index variables unset) and has its own cache directories. "
             "lockbuild runs as `lockbuild compile -q`, pip-compile as "
             "`pip-compile -q --strip-extras --allow-unsafe`, uv as `uv pip compile -q` "
-            "(for the same interpreter).",
+            "(for the same interpreter). A warm lockbuild run replays the result recorded "
+            "by an identical earlier run after checking that every index page that run read "
+            "is unchanged (all pages are fetched again; this index sends no validators); "
+            "the `warm, --no-replay` rows are warm lockbuild runs that resolve again, "
+            "compared with the peers' warm runs.",
             "",
             "Input sets (bench/sets/): "
             + "; ".join(
@@ -1074,7 +1113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in config.sets:
             input_set = SETS[key]
             say(f"set {key} ({input_set.filename}, {len(input_set.requirements())} requirements):")
-            bench.measure(key, input_set.path, config.cold_repeat, config.repeat)
+            bench.measure(key, input_set.path, config.cold_repeat, config.repeat, resolving=True)
             if key == "a":
                 startup["check"] = measure_check(bench, tools)
             if key == "c" and config.growth_sizes:

@@ -757,7 +757,7 @@ try:
 except BaseException:
     sys.exit(3)
 answers = os.dup(1)
-quiet = os.open(os.devnull, os.O_WRONLY)
+quiet = os.open(os.devnull, os.O_RDWR)
 os.dup2(quiet, 1)
 os.dup2(quiet, 2)
 wake_r, wake_w = os.pipe()
@@ -785,6 +785,9 @@ def serve(request):
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in (answers, wake_r, wake_w):
+            os.close(fd)
+        os.dup2(quiet, 0)
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(log, 1)
         os.dup2(log, 2)

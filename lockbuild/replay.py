@@ -108,7 +108,12 @@ def run_key(
             _file_state(options.output_file),
             _file_state(options.build_output_file),
         ],
-        "installer": os.environ.get("LOCKBUILD_HOOK_INSTALLER", ""),
+        # The hook installer, limits, timeouts: a run is never replayed under other ones.
+        "settings": sorted(
+            (k, v)
+            for k, v in os.environ.items()
+            if k.startswith("LOCKBUILD_") and k != "LOCKBUILD_CACHE_DIR"
+        ),
     }
     return sha256_hex(json.dumps(parts, sort_keys=True).encode())
 

@@ -838,6 +838,7 @@ class Fetcher:
         import httpx
 
         attempts = limits.retries()
+        deadline = limits.deadline()
         delay = 0.25
         last_error = ""
         for attempt in range(attempts):
@@ -846,6 +847,7 @@ class Fetcher:
                 delay *= 2
             with self._lock:
                 self.request_count += 1
+            started = time.monotonic()
             try:
                 with self.client().stream("GET", url, headers=headers) as response:
                     if response.status_code == 404 or response.status_code == 410:
@@ -868,6 +870,11 @@ class Fetcher:
                         body.extend(chunk)
                         if len(body) > limit:
                             raise FetchError(f"{redact(url)}: response larger than {limit} bytes")
+                        if time.monotonic() - started > deadline:
+                            raise FetchError(
+                                f"{redact(url)}: response still incomplete after {deadline:g}s "
+                                "(LOCKBUILD_DEADLINE)"
+                            )
                     return response.status_code, bytes(body), response.headers, str(response.url)
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise FetchError(f"{redact(url)}: cannot fetch: {redact_text(str(exc))}") from None

@@ -8,6 +8,7 @@ import os
 from .errors import UsageError
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_DEADLINE = 600.0
 DEFAULT_RETRIES = 4
 DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
@@ -30,6 +31,12 @@ def _env_number(name: str, default: float, *, integer: bool) -> float:
 def timeout() -> float:
     """Seconds to wait to connect, and between bytes of a response (LOCKBUILD_TIMEOUT)."""
     return _env_number("LOCKBUILD_TIMEOUT", DEFAULT_TIMEOUT, integer=False)
+
+
+def deadline() -> float:
+    """Seconds one response may take in all (LOCKBUILD_DEADLINE): a server that sends a
+    byte now and then never trips the timeout between bytes."""
+    return _env_number("LOCKBUILD_DEADLINE", DEFAULT_DEADLINE, integer=False)
 
 
 def retries() -> int:

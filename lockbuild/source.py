@@ -80,6 +80,8 @@ class IndexRepository:
         self._speculation = DaemonPool(SPECULATION_WORKERS)
         self._speculated: set[str] = set()
         self._build_systems: dict[str, BuildSystem] = {}
+        self._sdist_locks: dict[str, threading.Lock] = {}
+        self._sdist_seen: dict[str, tuple[bytes | None, bytes | None]] = {}
         self._url_candidates: dict[str, tuple[Candidate, CoreMetadata]] = {}
         # (name, version) -> requirements the build backend added (get_requires_for_build_wheel)
         self.dynamic: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -245,7 +247,17 @@ class IndexRepository:
         return data
 
     def _sdist_files(self, dist: DistFile) -> tuple[bytes | None, bytes | None]:
-        """PKG-INFO and pyproject.toml of an sdist, cached by the sdist's sha256."""
+        """PKG-INFO and pyproject.toml of an sdist, read once per run (speculation and the
+        resolver may ask at the same time) and cached by the sdist's sha256."""
+        with self._lock:
+            lock = self._sdist_locks.setdefault(dist.url, threading.Lock())
+        with lock:
+            found = self._sdist_seen.get(dist.url)
+            if found is None:
+                found = self._sdist_seen[dist.url] = self._read_sdist_files(dist)
+            return found
+
+    def _read_sdist_files(self, dist: DistFile) -> tuple[bytes | None, bytes | None]:
         sha = self.client.file_hash(dist)
         record = self.cache.get_json("sdist-files", sha)
         if isinstance(record, dict):

@@ -693,3 +693,18 @@ def test_concurrent_compiles_share_a_directory_and_a_cache(
     )
     assert proc.returncode == 0, proc.stderr
     assert pins(tmp_path / "b.txt") == {"beta": "1.0", "sfoo": "1.0"}
+
+
+def test_trickling_response_hits_the_deadline(tmp_path: Path, server: IndexServer) -> None:
+    """A server sending a few bytes now and then never trips the read timeout; the whole
+    response has a deadline, and the run stops with a one-line error soon after it."""
+    server.faults["/simple/beta/"] = ("trickle", 0.1)
+    env = _env(tmp_path, LOCKBUILD_DEADLINE="1", LOCKBUILD_TIMEOUT="2")
+    started = time.monotonic()
+    proc = _compile(tmp_path, env, server.url, "beta\n")
+    stderr = _assert_clean_failure(proc, tmp_path)
+    assert stderr.strip() == (
+        f"lockbuild: error: {server.url}beta/: response still incomplete after 1s "
+        "(LOCKBUILD_DEADLINE)"
+    )
+    assert time.monotonic() - started < 15

@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import re
+import stat
 import sys
 import threading
 import time
@@ -95,6 +96,9 @@ def _stat_signature(path: str) -> list[int] | None:
         st = os.stat(path)
     except OSError:
         return None
+    if not stat.S_ISREG(st.st_mode):
+        # A device (PIP_CONFIG_FILE=/dev/null): its times say nothing about its content.
+        return [st.st_mode, st.st_rdev]
     return [st.st_mtime_ns, st.st_size, st.st_ino]
 
 

@@ -3,8 +3,14 @@ corrupted entry is refetched; concurrency does not change results."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from lockbuild import index
+from lockbuild.cache import Cache
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
 
@@ -110,3 +116,26 @@ def test_fresh_pages_are_not_asked_again_unless_refresh(
         lockbuild([*args, "--upgrade", "--refresh"], env, tmp_path)
         assert ("GET", "/simple/beta/") in server.requests
         assert pins(tmp_path / "requirements.txt") == {"beta": "1.1"}
+
+
+def test_pip_configuration_is_read_once_while_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip's configuration code is imported only when a file pip reads (or a PIP_*
+    variable) changed."""
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    calls: list[int] = []
+    real = index._read_pip_config
+
+    def counting() -> Any:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(index, "_read_pip_config", counting)
+    cache = Cache(tmp_path / "c")
+    first = index.pip_config_options(cache)
+    assert index.pip_config_options(cache) == first
+    assert len(calls) == 1
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple/")
+    assert index.pip_config_options(cache).index_url == "http://127.0.0.1:9/simple/"
+    assert len(calls) == 2

@@ -819,7 +819,10 @@ class Fetcher:
         if self.offline:
             raise FetchError(f"{redact(url)}: not in the cache (--offline)")
         spec = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
-        response = self._request(url, {"Range": spec}, MAX_FILE_BYTES)
+        # identity: a range of an encoded body would be a range of other bytes
+        response = self._request(
+            url, {"Range": spec, "Accept-Encoding": "identity"}, MAX_FILE_BYTES
+        )
         if response is None:
             raise FetchError(f"{redact(url)}: not found (404)")
         status, body, headers, _ = response

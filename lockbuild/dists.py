@@ -457,11 +457,8 @@ class IsolatedEnvironment:
             return None
         with self._servers_lock:
             if backend not in self._servers:
-                server: HookServer | None = HookServer(self, backend)
-                assert server is not None
-                if not server.ready():
-                    server = None
-                self._servers[backend] = server
+                server = HookServer(self, backend)
+                self._servers[backend] = server if server.ready() else None
             return self._servers[backend]
 
     def install(
@@ -841,7 +838,6 @@ class HookServer:
         self._lock = threading.Lock()
         self._waiting: dict[int, tuple[threading.Event, list[int]]] = {}
         self._next = 0
-        self._alive = True
         self._proc = subprocess.Popen(
             [env.python, "-c", _FORK_SERVER, backend],
             stdin=subprocess.PIPE,

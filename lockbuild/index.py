@@ -492,17 +492,14 @@ def json_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> 
     # found in the text by one scan, so that a dropped file costs one filter call. The
     # scan is trusted only when it found exactly one name per entry, and only to drop
     # wheels whose name has no escape in it (then the text is the decoded name).
-    scanned: list[str] | None = None
-    if keep is not None:
-        scanned = _JSON_FILENAME.findall(text)
-        if len(scanned) != len(entries):
-            scanned = None
+    scanned: list[str] = _JSON_FILENAME.findall(text) if keep is not None else []
+    drop = keep is not None and len(scanned) == len(entries)
     versions: dict[str, Any] = {}
     listings: list[Listing] = []
     for index, entry in enumerate(entries):
-        if scanned is not None:
+        if drop and keep is not None:
             name = scanned[index]
-            if name.endswith(".whl") and "\\" not in name and not keep(name):  # type: ignore[misc]
+            if name.endswith(".whl") and "\\" not in name and not keep(name):
                 continue
         if not isinstance(entry, dict):
             continue
@@ -1280,15 +1277,20 @@ class IndexClient:
             self.cache.put_blob("metadata", dist.metadata_sha256, data)
         return data
 
+    def _cached_file(self, dist: DistFile) -> bytes | None:
+        """The file from the cache, by its sha256; a file without one makes the run
+        unrepeatable (its bytes could change under the same URL)."""
+        if not dist.sha256:
+            self.fetcher.refuse_replay(f"{redact(dist.url)} has no sha256")
+            return None
+        return self.cache.get_blob("files", dist.sha256)
+
     def download(self, dist: DistFile, *, keep: bool = True) -> bytes:
         """The file's bytes, checked against the index's sha256 (a mismatch is fatal);
         ``keep=False`` leaves the file out of the cache (the caller keeps what it needs)."""
-        if not dist.sha256:
-            self.fetcher.refuse_replay(f"{redact(dist.url)} has no sha256")
-        if dist.sha256:
-            cached = self.cache.get_blob("files", dist.sha256)
-            if cached is not None:
-                return cached
+        cached = self._cached_file(dist)
+        if cached is not None:
+            return cached
         data = self._checked(dist, self.fetcher.get_bytes(dist.url))
         if dist.sha256 and keep:
             self.cache.put_blob("files", dist.sha256, data)
@@ -1299,12 +1301,9 @@ class IndexClient:
         fast-deps and uv do; those parts cannot be checked against the file's sha256,
         only against the archive's own CRC-32. When the server answers with the whole
         file (it ignores ranges, or the file is small), the bytes, checked."""
-        if not dist.sha256:
-            self.fetcher.refuse_replay(f"{redact(dist.url)} has no sha256")
-        if dist.sha256:
-            cached = self.cache.get_blob("files", dist.sha256)
-            if cached is not None:
-                return cached
+        cached = self._cached_file(dist)
+        if cached is not None:
+            return cached
         tail, total = self.fetcher.get_range(dist.url, None, 4 * RemoteFile.MIN_FETCH)
         if total is None or len(tail) >= total:
             return self._checked(dist, tail)

@@ -126,10 +126,9 @@ def replay(cache: Cache, key: str, client: IndexClient) -> dict[str, Any] | None
         return None
     pages: dict[str, str | None] = dict(record["pages"])
     fetched = client.fetch_pages(pages)
-    same = len(fetched) == len(pages) and all(
-        (None if page is None else sha256_hex(page[0])) == pages[url]
-        for url, page in fetched.items()
-    )
+    # get_page noted the digest of every page it returned: no second pass over the bodies.
+    read = client.fetcher.pages_read
+    same = len(fetched) == len(pages) and all(read.get(url) == pages[url] for url in fetched)
     if same:
         return dict(record["result"])
     for url, page in fetched.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .lockfile import (
     BUILD_DIGEST,
+    EXCLUDE_NEWER,
     INPUTS,
     LOCK_DIGEST,
     TARGET,
@@ -60,6 +61,15 @@ def stale(options: CompileOptions, target: Target) -> list[str]:
     if lock.first(TARGET) != target.description:
         problems.append(
             f"target changed: locked for {lock.first(TARGET)}, now {target.description}"
+        )
+    elif lock.first(EXCLUDE_NEWER) != (
+        asked := options.exclude_newer.text.strip() if options.exclude_newer else None
+    ):
+        was = lock.first(EXCLUDE_NEWER)
+        problems.append(
+            f"exclude-newer changed: locked with {was or 'none'!r}, now {asked or 'none'!r}"
+            if was or asked
+            else "exclude-newer changed"
         )
     elif recorded.get("options") != current["options"]:
         problems.append("options that shape the result changed (index, build or extras flags)")

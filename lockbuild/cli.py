@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -118,8 +117,9 @@ def compile_params(func: F) -> F:
         ),
         click.option(
             "--exclude-newer",
-            metavar="TIMESTAMP",
-            help="Ignore files uploaded after this time (PEP 700).",
+            metavar="WHEN",
+            help="Ignore files uploaded after this: a date (the whole day, local time), "
+            "an RFC 3339 timestamp, or a duration before now ('7 days', 'P7D').",
         ),
         click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache directory."),
         click.option(
@@ -174,7 +174,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
     )
     exclude_newer = None
     if params["exclude_newer"]:
-        exclude_newer = _parse_timestamp(params["exclude_newer"])
+        exclude_newer = _parse_cutoff(ctx, params["exclude_newer"], cfg.path)
     options = options_mod.CompileOptions(
         sources=tuple(sources),
         output_file=output,
@@ -211,19 +211,20 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
     return options, chosen
 
 
-def _parse_timestamp(text: str) -> Any:
-    from datetime import datetime
+def _parse_cutoff(ctx: click.Context, text: str, config_file: Path | None) -> Any:
+    from click.core import ParameterSource
 
-    from .errors import UsageError
+    from . import cutoff
+    from .errors import InputError, UsageError
+    from .spec import display_path
 
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"--exclude-newer {text!r}: expected an ISO 8601 date or time, "
-            "e.g. 2024-06-01 or 2024-06-01T12:00:00Z"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    if ctx.get_parameter_source("exclude_newer") in (ParameterSource.DEFAULT, None):
+        where = f"{display_path(config_file) if config_file else 'pyproject.toml'}: "
+        try:
+            return cutoff.parse(text, where=f"{where}[tool.lockbuild] exclude-newer")
+        except UsageError as exc:
+            raise InputError(exc.message) from None
+    return cutoff.parse(text)
 
 
 def _return_large_buffers_to_the_system() -> None:

@@ -1098,6 +1098,9 @@ class IndexClient:
         self.cache = cache
         self.fetcher = Fetcher(cache, offline=offline, timeout=limits.timeout(), refresh=refresh)
         self.exclude_newer = exclude_newer
+        # The earliest upload time a file was left out for (replay of a relative cut-off
+        # is valid while the cut-off has not reached it).
+        self.first_excluded: datetime | None = None
         self._pool = DaemonPool(workers)
         self._lock = threading.Lock()
         self._files: dict[str, Future[tuple[Listing, ...]]] = {}
@@ -1166,7 +1169,10 @@ class IndexClient:
                         f"{item.filename}: the index gives no upload time, "
                         "which --exclude-newer needs"
                     )
-                if uploaded > self.exclude_newer:
+                if uploaded >= self.exclude_newer:  # uv's comparison: the cut-off is out
+                    with self._lock:
+                        if self.first_excluded is None or uploaded < self.first_excluded:
+                            self.first_excluded = uploaded
                     continue
             found.setdefault(item.filename, item)
         return tuple(found.values())

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -84,12 +85,18 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
     _check_outputs(options, spec)
     digests = input_digests(options, spec, index_options, target)
     cache = Cache(options.cache_dir)
+    cut_off = options.exclude_newer.at() if options.exclude_newer is not None else None
+    if cut_off is not None and options.exclude_newer is not None and options.exclude_newer.relative:
+        log(
+            f"exclude-newer {options.exclude_newer.text!r}: files uploaded from "
+            f"{cut_off.astimezone(UTC).isoformat(timespec='seconds')} on are left out"
+        )
     client = IndexClient(
         Sources.from_options(index_options),
         cache,
         offline=options.offline,
         workers=options.workers,
-        exclude_newer=options.exclude_newer,
+        exclude_newer=cut_off,
         keep_wheel=target.wheel_name_filter(),
         all_files=options.generate_hashes,
         refresh=options.refresh,
@@ -102,7 +109,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
     key = None
     if options.replay and not options.verbose and cache.root is not None:
         key = replay.run_key(options, spec, index_options, target)
-        recorded = replay.replay(cache, key, client)
+        recorded = replay.replay(cache, key, client, cut_off if _relative(options) else None)
         replayed = CompileResult.from_record(recorded) if recorded is not None else None
         if replayed is not None:
             client.close()
@@ -149,8 +156,15 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):
             client.fetcher.refuse_replay("a direct reference was pinned")
-        replay.record(cache, key, client, result.as_record())
+        window = None
+        if _relative(options) and cut_off is not None:
+            window = (cut_off, client.first_excluded)
+        replay.record(cache, key, client, result.as_record(), window)
     return result
+
+
+def _relative(options: CompileOptions) -> bool:
+    return options.exclude_newer is not None and options.exclude_newer.relative
 
 
 def _resolve_with_hooks(
@@ -449,6 +463,7 @@ def _render(
         inputs=digests,
         options=option_lines(index_options, out_dir),
         build_hooks=options.build_hooks,
+        exclude_newer=options.exclude_newer.text.strip() if options.exclude_newer else None,
     )
     lock_name = display_path(options.output_file)
     build_name = display_path(options.build_output_file)

@@ -27,6 +27,7 @@ BUILD_DIGEST = "lockbuild-build-digest"
 INPUTS = "lockbuild-inputs"
 TARGET = "lockbuild-target"
 BUILD_HOOKS = "lockbuild-build-hooks"
+EXCLUDE_NEWER = "lockbuild-exclude-newer"
 
 
 def build_file_for(lockfile: Path) -> Path:
@@ -75,6 +76,7 @@ class Header:
     inputs: tuple[tuple[str, str], ...]  # (what, digest)
     options: tuple[str, ...]  # option lines (redacted), written before the pins
     build_hooks: bool = True
+    exclude_newer: str | None = None  # the cut-off as written ("7 days" stays "7 days")
 
 
 def _header_lines(title: str, header: Header) -> list[str]:
@@ -91,6 +93,8 @@ def _header_lines(title: str, header: Header) -> list[str]:
         lines.append(f"# {INPUTS}: {what} {digest}")
     if not header.build_hooks:
         lines.append(f"# {BUILD_HOOKS}: off (static build requirements only)")
+    if header.exclude_newer:
+        lines.append(f"# {EXCLUDE_NEWER}: {header.exclude_newer}")
     return lines
 
 

@@ -8,10 +8,10 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 
 from .cache import Cache, default_cache_dir
+from .cutoff import Cutoff
 from .errors import UsageError
 from .index import pip_config_options, pip_default_index, redact_text
 from .spec import IndexOptions, Spec, read_spec
@@ -46,7 +46,7 @@ class CompileOptions:
     extras: tuple[str, ...] = ()
     all_extras: bool = False
     groups: tuple[str, ...] = ()
-    exclude_newer: datetime | None = None
+    exclude_newer: Cutoff | None = None  # as written; resolved when the compile starts
 
     def result_flags(self) -> str:
         """The options (besides index options and target) that change the result."""
@@ -59,7 +59,9 @@ class CompileOptions:
                 sorted(self.extras),
                 self.all_extras,
                 sorted(self.groups),
-                self.exclude_newer.isoformat() if self.exclude_newer else None,
+                # The expression, not the moment: a relative cut-off ("7 days") moves,
+                # and check compares what was asked for.
+                self.exclude_newer.text.strip() if self.exclude_newer else None,
             )
         )
 

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,13 @@ def run_key(
         "format": FORMAT,
         "lockbuild": [__version__, _own_source()],
         "libraries": [packaging.__version__, resolvelib.__version__],
+        # A date or timestamp cut-off as this machine reads it (a bare date is local);
+        # a relative one is checked against the record's window instead.
+        "cutoff": (
+            options.exclude_newer.at().isoformat()
+            if options.exclude_newer is not None and not options.exclude_newer.relative
+            else None
+        ),
         "python": [sys.version, sys.executable],
         "options": repr(shaping),
         "index": repr(sorted((k, repr(v)) for k, v in index_options.__dict__.items())),
@@ -118,11 +126,19 @@ def run_key(
     return sha256_hex(json.dumps(parts, sort_keys=True).encode())
 
 
-def replay(cache: Cache, key: str, client: IndexClient) -> dict[str, Any] | None:
+def replay(
+    cache: Cache, key: str, client: IndexClient, moving_cutoff: datetime | None = None
+) -> dict[str, Any] | None:
     """The recorded result for ``key`` when every page it read is unchanged; otherwise
-    None, with the pages fetched for the comparison handed to ``client`` for reuse."""
+    None, with the pages fetched for the comparison handed to ``client`` for reuse.
+
+    ``moving_cutoff`` is a relative cut-off ("7 days") resolved for this run: the record
+    holds only while it lies between the recorded run's cut-off and the earliest upload
+    that run left out (so no file crossed the cut-off since)."""
     record = cache.get_json(BUCKET, key)
     if not _well_formed(record):
+        return None
+    if moving_cutoff is not None and not _within_window(record.get("cutoff"), moving_cutoff):
         return None
     pages: dict[str, str | None] = dict(record["pages"])
     fetched = client.fetch_pages(pages)
@@ -136,15 +152,42 @@ def replay(cache: Cache, key: str, client: IndexClient) -> dict[str, Any] | None
     return None
 
 
-def record(cache: Cache, key: str, client: IndexClient, result: dict[str, Any]) -> None:
-    """Keep this run's result with the pages it read, unless the run cannot be replayed."""
+def record(
+    cache: Cache,
+    key: str,
+    client: IndexClient,
+    result: dict[str, Any],
+    window: tuple[datetime, datetime | None] | None = None,
+) -> None:
+    """Keep this run's result with the pages it read, unless the run cannot be replayed.
+    ``window``: a relative cut-off as resolved, and the earliest upload it left out."""
     fetcher = client.fetcher
     if fetcher.unrepeatable or not fetcher.pages_read:
         return
     if any(_without_userinfo(url) != url for url in fetcher.pages_read):
         return  # credentials are not written to the cache
     pages = [[url, digest] for url, digest in sorted(fetcher.pages_read.items())]
-    cache.put_json(BUCKET, key, {"pages": pages, "result": result})
+    entry: dict[str, Any] = {"pages": pages, "result": result}
+    if window is not None:
+        start, first_left_out = window
+        entry["cutoff"] = [
+            start.isoformat(),
+            first_left_out.isoformat() if first_left_out is not None else None,
+        ]
+    cache.put_json(BUCKET, key, entry)
+
+
+def _within_window(window: Any, cutoff: datetime) -> bool:
+    """Whether ``cutoff`` keeps exactly the files the recorded run kept (see ``replay``)."""
+    if not isinstance(window, list) or len(window) != 2:
+        return False
+    try:
+        start = datetime.fromisoformat(window[0])
+        end = datetime.fromisoformat(window[1]) if window[1] is not None else None
+    except (TypeError, ValueError):
+        return False
+    # A file is left out when uploaded at or after the cut-off.
+    return start <= cutoff and (end is None or cutoff <= end)
 
 
 def _well_formed(record: Any) -> bool:

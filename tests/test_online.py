@@ -41,3 +41,35 @@ def test_pins_match_pip_compile_on_a_wheel_stack(tmp_path: Path) -> None:
     pip_compile = str(Path(sys.executable).with_name("pip-compile"))
     run([pip_compile, "-q", "--strip-extras", "requirements.in"], env, cwd=tmp_path / "pc")
     assert mine == pins(tmp_path / "pc" / "requirements.txt")
+
+
+def test_exclude_newer_date_gives_uvs_pins_on_trio(tmp_path: Path) -> None:
+    """uv's benchmark input with a bare-date cut-off: lockbuild and ``uv pip compile``
+    read the date alike (the whole day, local time) and pin the same versions."""
+    env = {**isolated_env(tmp_path), "TZ": "UTC0"}
+    source = Path(__file__).parent / "data" / "trio.in"
+    shutil.copy(source, tmp_path / "requirements.in")
+    cutoff = ["--exclude-newer", "2024-08-08"]
+    lockbuild(["compile", "--cache-dir", str(tmp_path / "cache"), *cutoff], env, tmp_path)
+    mine = pins(tmp_path / "requirements.txt")
+    uv = str(Path(sys.executable).with_name("uv"))
+    theirs_file = tmp_path / "uv.txt"
+    run(
+        [
+            uv,
+            "pip",
+            "compile",
+            "-q",
+            "--python",
+            sys.executable,
+            *cutoff,
+            "requirements.in",
+            "-o",
+            str(theirs_file),
+        ],
+        env,
+        cwd=tmp_path,
+    )
+    theirs = pins(theirs_file)
+    assert mine == theirs
+    assert mine["babel"] == "2.16.0"  # uploaded on 2024-08-08 itself (the issue's example)

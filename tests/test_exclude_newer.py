@@ -1,0 +1,169 @@
+"""--exclude-newer and [tool.lockbuild] exclude-newer against a real loopback index: whole
+days, exact timestamps, relative cut-offs, check, and replay across a moving cut-off."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from lockbuild import replay
+from tests.fixtures import FixtureIndex, IndexServer
+from tests.helpers import compile_args, lockbuild, pins, write
+
+NOW = datetime.now(UTC)
+# timely 3.0 was uploaded three days ago: "7 days" leaves it out, "1 day" keeps it.
+RECENT = (NOW - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _times(idx: FixtureIndex, name: str, times: dict[str, str]) -> None:
+    for version, when in times.items():
+        idx.wheel(name, version)
+        idx.upload_time(f"{name}-{version}-py3-none-any.whl", when)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
+    idx = FixtureIndex(tmp_path_factory.mktemp("index"))
+    # 2.0 came out at 20:00 UTC on 2024-06-01: inside that day in UTC, the next day in Tokyo.
+    _times(
+        idx, "timely", {"1.0": "2024-01-01T00:00:00Z", "2.0": "2024-06-01T20:00:00Z", "3.0": RECENT}
+    )
+    idx.write()
+    return idx
+
+
+@pytest.fixture()
+def tz_env(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "TZ": "UTC0"}
+
+
+def _lock(
+    tmp_path: Path, env: dict[str, str], url: str, *extra: str, check: bool = True
+) -> tuple[dict[str, str], str, int]:
+    proc = lockbuild(
+        compile_args(url, tmp_path / "cache", "--upgrade", *extra), env, tmp_path, check=check
+    )
+    lock = tmp_path / "requirements.txt"
+    return (pins(lock) if lock.exists() else {}), proc.stderr, proc.returncode
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "tz", "expected"),
+    [
+        ("2024-06-01", "UTC0", "2.0"),  # the whole day, 20:00 included
+        ("2024-06-01", "JST-9", "1.0"),  # that day in Tokyo ended at 15:00 UTC
+        ("2024-05-31", "UTC0", "1.0"),
+        ("2024-06-01T20:00:00Z", "UTC0", "1.0"),  # exact: an upload at the cut-off is out
+        ("2024-06-01T20:00:01Z", "JST-9", "2.0"),
+        ("2024-06-01T20:00:01", "UTC0", "2.0"),  # no offset: local time
+        ("2024-06-01T20:00:01", "JST-9", "1.0"),  # 20:00:01 in Tokyo is 11:00:01 UTC
+    ],
+)
+def test_dates_and_timestamps(
+    tmp_path: Path, env: dict[str, str], server: IndexServer, cutoff: str, tz: str, expected: str
+) -> None:
+    write(tmp_path / "requirements.in", "timely\n")
+    found, _, _ = _lock(tmp_path, {**env, "TZ": tz}, server.url, "--exclude-newer", cutoff)
+    assert found == {"timely": expected}
+    text = (tmp_path / "requirements.txt").read_text()
+    assert f"# lockbuild-exclude-newer: {cutoff}\n" in text
+
+
+def test_relative_cutoff_is_recorded_as_written_and_checked_as_written(
+    tmp_path: Path, tz_env: dict[str, str], server: IndexServer
+) -> None:
+    write(tmp_path / "requirements.in", "timely\n")
+    found, _, _ = _lock(tmp_path, tz_env, server.url, "--exclude-newer", "7 days")
+    assert found == {"timely": "2.0"}
+    text = (tmp_path / "requirements.txt").read_text()
+    assert "# lockbuild-exclude-newer: 7 days\n" in text
+    assert "--exclude-newer '7 days'" in text
+    assert str(NOW.year) not in text.split("\n\n")[0]  # no moving timestamp in the header
+    check = ["check", "--index-url", server.url, "--exclude-newer"]
+    assert lockbuild([*check, "7 days"], tz_env, tmp_path, check=False).returncode == 0
+    proc = lockbuild([*check, "P1D"], tz_env, tmp_path, check=False)
+    assert (
+        proc.returncode == 1
+        and "exclude-newer changed: locked with '7 days', now 'P1D'" in proc.stderr
+    )
+    found, _, _ = _lock(tmp_path, tz_env, server.url, "--exclude-newer", "P1D")
+    assert found == {"timely": "3.0"}
+
+
+def test_config_file_cutoff(tmp_path: Path, tz_env: dict[str, str], server: IndexServer) -> None:
+    write(tmp_path / "requirements.in", "timely\n")
+    write(tmp_path / "pyproject.toml", '[tool.lockbuild]\nexclude-newer = "1 week"\n')
+    found, _, _ = _lock(tmp_path, tz_env, server.url)
+    assert found == {"timely": "2.0"}
+    assert "# lockbuild-exclude-newer: 1 week\n" in (tmp_path / "requirements.txt").read_text()
+    assert (
+        lockbuild(["check", "--index-url", server.url], tz_env, tmp_path, check=False).returncode
+        == 0
+    )
+    write(tmp_path / "pyproject.toml", '[tool.lockbuild]\nexclude-newer = "6 months"\n')
+    before = (tmp_path / "requirements.txt").read_bytes()
+    _, stderr, code = _lock(tmp_path, tz_env, server.url, check=False)
+    assert code == 1
+    assert stderr.strip().splitlines() == [
+        "lockbuild: error: pyproject.toml: [tool.lockbuild] exclude-newer '6 months': years "
+        "and months vary in length; give days instead (e.g. 30 days)"
+    ]
+    assert (tmp_path / "requirements.txt").read_bytes() == before
+
+
+def test_bad_cutoff_on_the_command_line(
+    tmp_path: Path, tz_env: dict[str, str], server: IndexServer
+) -> None:
+    write(tmp_path / "requirements.in", "timely\n")
+    _, stderr, code = _lock(tmp_path, tz_env, server.url, "--exclude-newer", "soon", check=False)
+    assert code == 2 and "lockbuild: error: --exclude-newer 'soon': expected a date" in stderr
+    assert "Traceback" not in stderr and not (tmp_path / "requirements.txt").exists()
+
+
+def test_replay_window_table() -> None:
+    start = datetime(2024, 6, 1, tzinfo=UTC)
+    end = datetime(2024, 6, 5, tzinfo=UTC)
+    window = [start.isoformat(), end.isoformat()]
+    assert replay._within_window(window, start)
+    assert replay._within_window(window, end)  # the file at `end` is still left out
+    assert not replay._within_window(window, end + timedelta(microseconds=1))
+    assert not replay._within_window(window, start - timedelta(seconds=1))
+    assert replay._within_window([start.isoformat(), None], start + timedelta(days=999))
+    for bad in (None, [], ["x", None], [start.isoformat()], "2024-06-01"):
+        assert not replay._within_window(bad, start)
+
+
+def test_replay_of_a_relative_cutoff_stops_when_an_upload_crosses_it(
+    tmp_path: Path, tz_env: dict[str, str]
+) -> None:
+    """A file uploaded 7 days ago minus a few seconds is left out by "7 days", then let in
+    a few seconds later: the page has not changed, yet the earlier result must not be
+    replayed."""
+    margin = 12
+    idx = FixtureIndex(tmp_path / "index")
+    crossing = datetime.now(UTC) - timedelta(days=7) + timedelta(seconds=margin)
+    _times(
+        idx,
+        "edgy",
+        {"1.0": "2024-01-01T00:00:00Z", "2.0": crossing.strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )
+    idx.write()
+    work = tmp_path / "work"
+    write(work / "requirements.in", "edgy\n")
+    args = ["compile", "-U", "--cache-dir", str(tmp_path / "cache"), "--exclude-newer", "7 days"]
+    with IndexServer(idx.root) as srv:
+        first = lockbuild([*args, "--index-url", srv.url], tz_env, work)
+        assert pins(work / "requirements.txt") == {"edgy": "1.0"}, first.stderr
+        # The first run's key saw no outputs (their pins are preferences): run twice.
+        lockbuild([*args, "--index-url", srv.url], tz_env, work)
+        again = lockbuild([*args, "--index-url", srv.url], tz_env, work)
+        assert "its result is reused" in again.stderr  # inside the window: replayed
+        time.sleep(
+            max(0.0, (crossing - datetime.now(UTC) + timedelta(days=7)).total_seconds()) + 1.5
+        )
+        later = lockbuild([*args, "--index-url", srv.url], tz_env, work)
+    assert "its result is reused" not in later.stderr
+    assert pins(work / "requirements.txt") == {"edgy": "2.0"}

@@ -286,6 +286,10 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             f"wrote {options.output_file} ({len(result.runtime)} pins) and "
             f"{options.build_output_file} ({len(result.build)} build pins)"
         )
+        from .heldback import from_lockfile
+
+        for held in from_lockfile(result.lockfile_text):
+            log(held.line())
         return 0
 
     run_guarded(params["verbose"], action)

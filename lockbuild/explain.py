@@ -9,6 +9,7 @@ import networkx as nx
 from packaging.utils import canonicalize_name
 
 from .errors import InputError
+from .heldback import from_note
 from .lockfile import LockedFile, build_file_for, read_lockfile
 
 MAX_PATHS = 50
@@ -58,10 +59,28 @@ def why(name: str, lockfile: Path, build_file: Path | None = None) -> list[str]:
         for path in nx.all_simple_edge_paths(graph, root, target):
             lines.extend(_render(graph, path))
             if len(lines) >= MAX_PATHS:
-                return sorted(set(lines))[:MAX_PATHS] + [f"... (more than {MAX_PATHS} paths)"]
+                return (
+                    sorted(set(lines))[:MAX_PATHS]
+                    + [f"... (more than {MAX_PATHS} paths)"]
+                    + held_back_lines(files, target)
+                )
     if not lines:
         raise InputError(f"no path from an input to {name} is recorded in the annotations")
-    return sorted(set(lines))
+    return sorted(set(lines)) + held_back_lines(files, target)
+
+
+def held_back_lines(files: list[LockedFile], name: str) -> list[str]:
+    """What the lockfile records about ``name`` being held back by a build edge."""
+    found = []
+    for locked in files:
+        pin = locked.pins.get(canonicalize_name(name))
+        if pin is None:
+            continue
+        for note in pin.notes:
+            held = from_note(pin.name, pin.version, note)
+            if held is not None:
+                found.append(held.line())
+    return found
 
 
 def _render(graph: nx.DiGraph, path: list[tuple[str, str]]) -> list[str]:

@@ -4,7 +4,7 @@ joint resolution (repeated while build backends add build requirements)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import graph as graphs
-from . import replay
+from . import heldback, replay
 from .cache import Cache
 from .errors import InputError, UsageError
 from .index import DistFile, IndexClient, Sources
@@ -30,7 +30,16 @@ from .lockfile import (
     write_pair,
 )
 from .options import CompileOptions, input_digests, option_lines, prepare
-from .resolve import BUILD, RUNTIME, Candidate, Provider, Req, input_roots, resolve
+from .resolve import (
+    BUILD,
+    RUNTIME,
+    Candidate,
+    Provider,
+    Req,
+    Resolution,
+    input_roots,
+    resolve,
+)
 from .source import IndexRepository
 from .spec import IndexOptions, InputRequirement, Spec, display_path, read_spec
 from .target import Target
@@ -144,14 +153,16 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             build_all=options.build_deps_for == "all",
         )
         repository.prefetch(r.name for r in roots)
-        graph = _resolve_with_hooks(options, provider, repository, roots, log)
+        graph, resolution = _resolve_with_hooks(options, provider, repository, roots, log)
+        locked = {p.name: p.candidate.version for p in graphs.pins(graph, graph.nodes)}
+        held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))
         if options.verbose:
             _explain_build_side(graph, repository, log)
         hashes = _hashes(graph, client) if options.generate_hashes else {}
     finally:
         repository.close()
     result = _render(
-        options, spec, graph, index_options, target, constraints, overrides, hashes, digests
+        options, spec, graph, index_options, target, constraints, overrides, hashes, digests, held
     )
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):
@@ -173,13 +184,14 @@ def _resolve_with_hooks(
     repository: IndexRepository,
     roots: Sequence[Req],
     log: Log,
-) -> graphs.DiGraph:
+) -> tuple[graphs.DiGraph, Resolution]:
     """Resolve; then ask each sdist's backend for the build requirements it adds in an
     environment holding its locked static ones, and resolve again until none are new."""
     for _round in range(MAX_HOOK_ROUNDS):
-        graph = graphs.build_graph(resolve(provider, roots, quiet=options.quiet))
+        resolution = resolve(provider, roots, quiet=options.quiet)
+        graph = graphs.build_graph(resolution)
         if not options.build_hooks or not _add_dynamic_requirements(graph, repository, options):
-            return graph
+            return graph, resolution
         # Keep what was chosen where still valid, so each round only adds.
         for name in graph.nodes:
             pin = graph.nodes[name].get("pin")
@@ -419,6 +431,7 @@ def _render(
     overrides: Sequence[Req],
     hashes: dict[str, tuple[str, ...]],
     digests: tuple[tuple[str, str], ...],
+    held: Mapping[str, heldback.HeldBack],
 ) -> CompileResult:
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
@@ -435,6 +448,7 @@ def _render(
             _via(graph, pin.name, runtime, constraints, label_build=False),
             hashes=hashes.get(pin.name, ()),
             line=direct_lines.get(pin.name, ""),
+            notes=(held[pin.name].note(),) if pin.name in held else (),
         )
         for pin in graphs.pins(graph, runtime)
     ]

@@ -27,6 +27,7 @@ BUILD_DIGEST = "lockbuild-build-digest"
 INPUTS = "lockbuild-inputs"
 TARGET = "lockbuild-target"
 BUILD_HOOKS = "lockbuild-build-hooks"
+NOTE_PREFIXES = ("held back (newest ",)  # pin annotations besides "via" (heldback.py)
 EXCLUDE_NEWER = "lockbuild-exclude-newer"
 
 
@@ -51,6 +52,7 @@ class Entry:
     via: tuple[str, ...]
     hashes: tuple[str, ...] = ()
     line: str = ""  # the requirement as written, when not plain name==version
+    notes: tuple[str, ...] = ()  # comments written before "# via" ("held back ...")
 
     def render(self, newline: str = "\n") -> str:
         text = self.line or f"{self.pin.name}=={self.pin.version}"
@@ -58,6 +60,8 @@ class Entry:
             parts = [text, *(f"--hash=sha256:{h}" for h in self.hashes)]
             text = f" \\{newline}    ".join(parts)
         lines = [text]
+        # Before the via list: readers that know nothing of notes skip them there.
+        lines.extend(f"    # {note}" for note in self.notes)
         if len(self.via) == 1:
             lines.append(f"    # via {self.via[0]}")
         elif self.via:
@@ -191,6 +195,7 @@ class LockedPin:
     via: tuple[str, ...]
     hashes: tuple[str, ...] = ()
     lineno: int = 0
+    notes: tuple[str, ...] = ()  # e.g. "held back (newest 2.0): ..."
 
 
 @dataclass
@@ -221,6 +226,7 @@ class _Pending:
     hashes: list[str]
     lineno: int
     via: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
@@ -254,6 +260,8 @@ def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
             if raw.startswith("    #") and current is not None:
                 if in_via and raw.startswith("    #   "):
                     current.via.append(body)  # an item, even one named "via..."
+                elif not in_via and body.startswith(NOTE_PREFIXES):
+                    current.notes.append(body)
                 elif body == "via" or body.startswith("via "):
                     rest = body[3:].strip()
                     in_via = not rest
@@ -290,6 +298,7 @@ def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
             via=tuple(item.via),
             hashes=tuple(item.hashes),
             lineno=item.lineno,
+            notes=tuple(item.notes),
         )
         if pin.name in result.pins:
             raise InputError(f"{path} line {pin.lineno}: {pin.name} is pinned twice")

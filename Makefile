@@ -6,18 +6,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo test-online bench clean
+.PHONY: install test lint typecheck selfcheck pytest demo test-online bench clean lock
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The environment comes from lockbuild's own lock (requirements-dev.in compiled by
+# lockbuild for CPython 3.11 on linux x86_64; `make lock` recompiles it).
+DEV_LOCK := requirements-dev.txt
+DEV_BUILD := requirements-dev-build.txt
+
+$(STAMP): pyproject.toml $(DEV_LOCK) $(DEV_BUILD)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	# The locked pip first: it takes --build-constraint (the venv's own pip may be older).
+	$(BIN)/python -m pip install -q --no-deps $$(grep '^pip==' $(DEV_LOCK))
+	$(BIN)/python -m pip install -q --no-deps --build-constraint $(DEV_BUILD) -r $(DEV_LOCK)
+	# lockbuild itself, built by the locked setuptools already in the venv.
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	# Wheels the hermetic tests serve from their fixture index (real setuptools for the
-	# legacy-sdist test, a current pip for the new-pip sync route).
-	$(BIN)/python -m pip download -q --no-deps --only-binary :all: -d $(VENV)/wheelhouse setuptools pip
+	# legacy-sdist test, a current pip for the new-pip sync route), at the locked versions.
+	$(BIN)/python -m pip download -q --no-deps --only-binary :all: -d $(VENV)/wheelhouse \
+		$$(grep -E '^(setuptools|pip)==' $(DEV_LOCK))
 	touch $(STAMP)
+
+# Recompile the development lock (existing pins are kept where still valid; pass
+# LOCK_ARGS='-U' or LOCK_ARGS='-P NAME' to move them).
+lock: install
+	$(BIN)/lockbuild compile $(LOCK_ARGS) requirements-dev.in
+
+# The development lock is up to date with requirements-dev.in (no network).
+selfcheck: install
+	$(BIN)/lockbuild check requirements-dev.in
 
 lint: install
 	$(BIN)/ruff check lockbuild tests
@@ -29,7 +47,7 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest -q -n 2
 
-test: lint typecheck pytest
+test: lint typecheck selfcheck pytest
 
 demo: install
 	bash examples/abi/demo.sh

@@ -367,6 +367,19 @@ def why_command(
 )
 @index_options
 @click.option("-n", "--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Exit 1 with the plan when the env differs from the lock (versions and builds).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="sdists built in parallel (default: the CPU count, at most 4).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output or summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the installer's output, tracebacks.")
 def sync_command(
@@ -380,6 +393,8 @@ def sync_command(
     find_links: tuple[str, ...],
     no_index: bool,
     dry_run: bool,
+    check_only: bool,
+    jobs: int | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -400,6 +415,8 @@ def sync_command(
             find_links=find_links,
             no_index=no_index,
             dry_run=dry_run,
+            check=check_only,
+            jobs=jobs or 0,
             quiet=quiet,
             verbose=verbose,
         )

@@ -12,6 +12,7 @@ DEFAULT_DEADLINE = 600.0
 DEFAULT_RETRIES = 4
 DEFAULT_MAX_PAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
+DEFAULT_BUILD_TIMEOUT = 3600.0
 
 
 def _env_number(name: str, default: float, *, integer: bool) -> float:
@@ -54,3 +55,9 @@ def max_unpacked_bytes() -> int:
     return int(
         _env_number("LOCKBUILD_MAX_UNPACKED_BYTES", DEFAULT_MAX_UNPACKED_BYTES, integer=True)
     )
+
+
+def build_timeout() -> float:
+    """Seconds one step of a sync build (a backend's build_wheel) may take
+    (LOCKBUILD_BUILD_TIMEOUT)."""
+    return _env_number("LOCKBUILD_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT, integer=False)

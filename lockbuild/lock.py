@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Any
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from . import graph as graphs
@@ -471,6 +471,7 @@ def _render(
     lock_digest = pins_digest((e.pin.name, "" if e.line else e.pin.version) for e in lock_entries)
     build_digest = pins_digest((e.pin.name, e.pin.version) for e in build_entries)
     header = Header(
+        sdists=_sdist_lines(graph, runtime | build, direct_lines),
         command=options.command,
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
         target=target.description,
@@ -491,6 +492,21 @@ def _render(
         newline_of(options.build_output_file),
     )
     return CompileResult(graph, lock_text, build_text, frozenset(runtime), frozenset(build))
+
+
+def _sdist_lines(
+    graph: graphs.DiGraph, names: set[str], direct: Mapping[NormalizedName, str]
+) -> tuple[str, ...]:
+    """The pins built from an index's sdist on the target, for sync to build itself:
+    ``name==version filename sha256:hex`` (direct references are left to the installer)."""
+    lines = []
+    for pin in graphs.pins(graph, names):
+        dist = pin.candidate.dist
+        if not pin.builds or dist is None or dist.is_wheel or pin.name in direct:
+            continue
+        digest = f" sha256:{dist.sha256}" if dist.sha256 else ""
+        lines.append(f"{pin.name}=={pin.version} {dist.filename}{digest}")
+    return tuple(lines)
 
 
 def _direct_line(item: InputRequirement) -> str:

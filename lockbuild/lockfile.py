@@ -29,6 +29,8 @@ TARGET = "lockbuild-target"
 BUILD_HOOKS = "lockbuild-build-hooks"
 NOTE_PREFIXES = ("held back (newest ",)  # pin annotations besides "via" (heldback.py)
 EXCLUDE_NEWER = "lockbuild-exclude-newer"
+# One line per pin built from an sdist on the target: "name==version filename sha256:hex".
+SDIST = "lockbuild-sdist"
 
 
 def build_file_for(lockfile: Path) -> Path:
@@ -81,6 +83,7 @@ class Header:
     options: tuple[str, ...]  # option lines (redacted), written before the pins
     build_hooks: bool = True
     exclude_newer: str | None = None  # the cut-off as written ("7 days" stays "7 days")
+    sdists: tuple[str, ...] = ()  # SDIST lines: the pins sync builds from source
 
 
 def _header_lines(title: str, header: Header) -> list[str]:
@@ -95,6 +98,8 @@ def _header_lines(title: str, header: Header) -> list[str]:
     ]
     for what, digest in header.inputs:
         lines.append(f"# {INPUTS}: {what} {digest}")
+    for sdist in header.sdists:
+        lines.append(f"# {SDIST}: {sdist}")
     if not header.build_hooks:
         lines.append(f"# {BUILD_HOOKS}: off (static build requirements only)")
     if header.exclude_newer:

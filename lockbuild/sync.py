@@ -29,7 +29,18 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .cache import default_cache_dir
+from .builder import (
+    Builder,
+    BuildJob,
+    BuildResult,
+    BuildSettings,
+    default_jobs,
+    plan_jobs,
+    python_key,
+    sdist_pins,
+)
+from .cache import Cache, default_cache_dir
+from .envlock import env_locked
 from .errors import BuildError, InputError, InstallError, StaleError, UsageError
 from .lockfile import (
     BUILD_DIGEST,
@@ -42,6 +53,7 @@ from .lockfile import (
     pins_digest,
     read_lockfile,
 )
+from .provenance import BuildRecord, difference, parse_record
 from .spec import IndexOptions, display_path
 from .target import ask_interpreter
 
@@ -88,9 +100,13 @@ for dist in metadata.distributions():
             url = json.loads(text).get("url")
     except Exception:
         pass
+    try:
+        build = dist.read_text("lockbuild-build.json")
+    except Exception:
+        build = None
     dists.append(
         {"name": name, "version": dist.version, "requires": list(dist.requires or []),
-         "url": url}
+         "url": url, "build": build}
     )
 print(json.dumps({
     "executable": sys.executable,
@@ -118,8 +134,10 @@ class SyncOptions:
     find_links: tuple[str, ...] = ()
     no_index: bool = False
     dry_run: bool = False
+    check: bool = False
     quiet: bool = False
     verbose: bool = False
+    jobs: int = 0  # parallel builds (0: builder.default_jobs())
 
 
 # --- the lock pair ----------------------------------------------------------------------
@@ -318,6 +336,7 @@ class Installed:
     version: str
     requires: tuple[str, ...] = ()
     url: str | None = None
+    record: BuildRecord | None = None  # provenance, when lockbuild built it
 
 
 @dataclass(frozen=True)
@@ -379,7 +398,11 @@ def probe(python: str) -> Environment:
         name = canonicalize_name(item["name"])
         if name not in seen:  # the first on sys.path is the one imports see
             seen[name] = Installed(
-                name, str(item["version"]), tuple(item["requires"]), item.get("url")
+                name,
+                str(item["version"]),
+                tuple(item["requires"]),
+                item.get("url"),
+                parse_record(item.get("build")),
             )
     return Environment(
         python=python,
@@ -428,11 +451,12 @@ def protected_names(env: Environment, installer: str) -> frozenset[NormalizedNam
 
 
 # --- the plan ---------------------------------------------------------------------------
-INSTALL, UPGRADE, DOWNGRADE, REINSTALL, REMOVE = (
+INSTALL, UPGRADE, DOWNGRADE, REINSTALL, REBUILD, REMOVE = (
     "install",
     "upgrade",
     "downgrade",
     "reinstall",
+    "rebuild",
     "remove",
 )
 
@@ -443,8 +467,11 @@ class Change:
     name: NormalizedName
     old: str | None = None
     new: str | None = None
+    reason: str = ""
 
     def describe(self) -> str:
+        if self.action == REBUILD:
+            return f"rebuild {self.name} {self.old}: {self.reason}"
         if self.action == INSTALL:
             return f"install {self.name} {self.new or ''}".rstrip()
         if self.action == REMOVE:
@@ -469,7 +496,7 @@ class Plan:
         return tuple(c for c in self.changes if c.action == REMOVE)
 
     def counts(self) -> dict[str, int]:
-        counts = {a: 0 for a in (INSTALL, UPGRADE, DOWNGRADE, REINSTALL, REMOVE)}
+        counts = {a: 0 for a in (INSTALL, UPGRADE, DOWNGRADE, REINSTALL, REBUILD, REMOVE)}
         for change in self.changes:
             counts[change.action] += 1
         return counts
@@ -509,9 +536,15 @@ def same_version(installed: str, locked: str) -> bool:
 
 
 def make_plan(
-    locked: LockedFile, env: Environment, protected: Iterable[NormalizedName] = ()
+    locked: LockedFile,
+    env: Environment,
+    protected: Iterable[NormalizedName] = (),
+    builds: Mapping[NormalizedName, BuildJob] | None = None,
 ) -> Plan:
-    """What must change so that the environment holds exactly the lockfile's pins."""
+    """What must change so that the environment holds exactly the lockfile's pins; a pin
+    in ``builds`` (built from its sdist on this target) matches only when its build
+    record says it was built from that sdist against exactly that build environment."""
+    builds = builds or {}
     installed = env.by_name
     markers = dict(env.markers)
     wanted = {name: pin for name, pin in locked.pins.items() if applies(pin, markers)}
@@ -530,7 +563,11 @@ def make_plan(
         elif have is None:
             changes.append(Change(INSTALL, name, None, pin.version))
         elif same_version(have.version, pin.version):
-            unchanged.append(name)
+            why = build_mismatch(have, builds.get(name))
+            if why:
+                changes.append(Change(REBUILD, name, have.version, pin.version, why))
+            else:
+                unchanged.append(name)
         else:
             changes.append(
                 Change(_direction(have.version, pin.version), name, have.version, pin.version)
@@ -545,6 +582,23 @@ def make_plan(
         else:
             changes.append(Change(REMOVE, name, installed[name].version, None))
     return Plan(tuple(changes), tuple(unchanged), tuple(kept))
+
+
+def build_mismatch(have: Installed, job: BuildJob | None) -> str:
+    """Why an installed build does not match the one the lock prescribes ('' if it does)."""
+    if job is None:
+        return ""
+    record = have.record
+    if record is None:
+        return "built outside lockbuild (no build record)"
+    if job.sdist.sha256 and record.sdist_sha256 != job.sdist.sha256:
+        return (
+            f"built from another sdist (sha256 {record.sdist_sha256[:12]}…, the lock's is "
+            f"{job.sdist.sha256[:12]}…)"
+        )
+    if record.environment != job.environment:
+        return difference(record.environment, job.environment)
+    return ""
 
 
 def _direction(old: str, new: str) -> str:
@@ -678,10 +732,21 @@ def hash_free_copy(build: LockedFile, dest: Path) -> Path:
     return dest
 
 
-def requirements_text(pins: Iterable[LockedPin]) -> str:
-    """Only the lines to install, with their hashes (pip checks all or none)."""
+def requirements_text(
+    pins: Iterable[LockedPin], built: Mapping[NormalizedName, BuildResult] | None = None
+) -> str:
+    """Only the lines to install, with their hashes (pip checks all or none); a pin built
+    into the wheelhouse is its wheel's path (with that wheel's hash when hashes are on)."""
+    pins = list(pins)
+    built = built or {}
+    hashed = any(pin.hashes for pin in pins)
     out: list[str] = []
     for pin in pins:
+        result = built.get(pin.name)
+        if result is not None:
+            digest = hashlib.sha256(result.wheel.read_bytes()).hexdigest()
+            out.append(f"{result.wheel} --hash=sha256:{digest}" if hashed else str(result.wheel))
+            continue
         parts = [pin.line, *(f"--hash=sha256:{h}" for h in pin.hashes)]
         out.append(" ".join(parts))
     return "".join(f"{line}\n" for line in out)
@@ -869,6 +934,28 @@ class _Context:
     err: Log
 
 
+def lock_builds(pair: LockPair) -> dict[NormalizedName, BuildJob]:
+    """The pins the pair builds from sdists on its target (the ``lockbuild-sdist`` header
+    lines), each with the build environment the build file prescribes for it."""
+    sdists = sdist_pins(pair.lock, pair.build)
+    names = [
+        n
+        for n, s in sdists.items()
+        if n in pair.lock.pins and same_version(s.version, pair.lock.pins[n].version)
+    ]
+    return _jobs(pair, names)
+
+
+def _jobs(pair: LockPair, names: Iterable[NormalizedName]) -> dict[NormalizedName, BuildJob]:
+    sdists = sdist_pins(pair.lock, pair.build)
+
+    def hashes(name: NormalizedName) -> tuple[str, ...]:
+        pin = pair.lock.pins.get(name) or pair.build.pins.get(name)
+        return pin.hashes if pin is not None else ()
+
+    return plan_jobs(names, sdists, lambda n: build_dependencies(pair.build, n), hashes)
+
+
 def sync(options: SyncOptions, out: Log, err: Log) -> int:
     """Make the target environment match the lockfile; returns the exit code."""
     pair = read_pair(options.lockfile, options.build_file)
@@ -878,39 +965,55 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
     check_target(env, options.system)
     installer = find_installer(options.installer, python)
     protected = protected_names(env, installer.kind)
-    plan = make_plan(pair.lock, env, protected)
+    builds = lock_builds(pair)
     where = f"{env.prefix} (Python {env.python_version})"
-    if options.dry_run:
+    lock_name = display_path(pair.lock_path)
+    if options.dry_run or options.check:
+        plan = make_plan(pair.lock, env, protected, builds)
         _print_plan(plan, out, prefix="would ")
-        if plan.changes:
+        if not plan.changes:
+            out(f"nothing to do: {where} already matches {lock_name}")
+            return 0
+        if options.check:
             out(
-                f"dry run: {len(plan.changes)} change(s) to {where} with {installer.label}; "
-                "nothing was changed"
+                f"{where} differs from {lock_name}: {len(plan.changes)} change(s); "
+                "run: lockbuild sync"
             )
-        else:
-            out(f"nothing to do: {where} already matches {display_path(pair.lock_path)}")
+            return 1
+        out(
+            f"dry run: {len(plan.changes)} change(s) to {where} with {installer.label}; "
+            "nothing was changed"
+        )
         return 0
-    if not plan.changes:
-        if not options.quiet:
-            out(
-                f"nothing to do: {where} already matches {display_path(pair.lock_path)} "
-                f"({len(plan.unchanged)} pins)"
-            )
-        return 0
-    context = _Context(pair, env, installer, options, out, err)
-    with tempfile.TemporaryDirectory(prefix="lockbuild-sync-") as scratch:
-        _apply(context, plan, Path(scratch))
-    after = probe(python)
-    remaining = make_plan(pair.lock, after, protected)
+    with env_locked(env.prefix, err) as waited:
+        if waited:
+            env = probe(python)
+        plan = make_plan(pair.lock, env, protected, builds)
+        if not plan.changes:
+            if not options.quiet:
+                out(
+                    f"nothing to do: {where} already matches {lock_name} "
+                    f"({len(plan.unchanged)} pins)"
+                )
+            return 0
+        context = _Context(pair, env, installer, options, out, err)
+        results = _build(context, plan, builds)
+        with tempfile.TemporaryDirectory(prefix="lockbuild-sync-") as scratch:
+            _apply(context, plan, Path(scratch), results)
+        after = probe(python)
+        remaining = make_plan(pair.lock, after, protected, builds)
     if remaining.changes:
         shown = "; ".join(c.describe() for c in remaining.changes[:5])
         more = f" (and {len(remaining.changes) - 5} more)" if len(remaining.changes) > 5 else ""
         raise InstallError(
-            f"{env.prefix} still differs from {display_path(pair.lock_path)} after "
+            f"{env.prefix} still differs from {lock_name} after "
             f"{installer.label} ran: still to {shown}{more}"
         )
     if not options.quiet:
         _print_plan(plan, out, prefix="")
+        for result in results.values():
+            if result.job.sdist.name in {c.name for c in plan.installs}:
+                out(f"  {result.describe()}")
         counts = plan.counts()
         parts = [
             f"{counts[a]} {word}"
@@ -919,6 +1022,7 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
                 (UPGRADE, "upgraded"),
                 (DOWNGRADE, "downgraded"),
                 (REINSTALL, "reinstalled"),
+                (REBUILD, "rebuilt"),
                 (REMOVE, "removed"),
             )
             if counts[a]
@@ -931,6 +1035,39 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
     return 0
 
 
+def build_settings(
+    env: Environment, index: IndexOptions, jobs: int, verbose: bool
+) -> BuildSettings:
+    cache_dir = default_cache_dir()
+    return BuildSettings(
+        python=env.python,
+        python_key=python_key(dict(env.markers)),
+        wheelhouse=cache_dir / "wheelhouse",
+        cache=Cache(cache_dir),
+        index=index,
+        jobs=jobs or default_jobs(),
+        verbose=verbose,
+    )
+
+
+def _build(
+    ctx: _Context, plan: Plan, builds: Mapping[NormalizedName, BuildJob]
+) -> dict[NormalizedName, BuildResult]:
+    """Every wheel the plan installs from an sdist, built (or found) before anything in
+    the environment changes; a failure leaves the environment as it was."""
+    needed = [c.name for c in plan.installs if c.name in builds]
+    if not needed:
+        return {}
+    jobs = _jobs(ctx.pair, needed)
+    index = override_index_options(lock_index_options(ctx.pair.lock), ctx.options)
+    settings = build_settings(ctx.env, index, ctx.options.jobs, ctx.options.verbose)
+    say = (lambda _m: None) if ctx.options.quiet else ctx.err
+    try:
+        return Builder(settings, say).run(jobs)
+    except BuildError as exc:
+        raise BuildError(f"{exc.message}; nothing was changed in {ctx.env.prefix}") from None
+
+
 def _print_plan(plan: Plan, out: Log, prefix: str, limit: int = 20) -> None:
     for change in plan.changes[:limit]:
         out(f"  {prefix}{change.describe()}")
@@ -938,14 +1075,21 @@ def _print_plan(plan: Plan, out: Log, prefix: str, limit: int = 20) -> None:
         out(f"  ... and {len(plan.changes) - limit} more")
 
 
-def _apply(ctx: _Context, plan: Plan, scratch: Path) -> None:
+def _apply(
+    ctx: _Context, plan: Plan, scratch: Path, built: Mapping[NormalizedName, BuildResult]
+) -> None:
     """Install and upgrade first; uninstall extras only once that has succeeded."""
     progress = Progress(enabled=not ctx.options.quiet and not ctx.options.verbose)
     if plan.installs:
         pins = [ctx.pair.lock.pins[c.name] for c in plan.installs]
         requirements = scratch / "requirements.txt"
-        requirements.write_text(requirements_text(pins), encoding="utf-8")
-        argv, run_env = _install_command(ctx, requirements, scratch)
+        requirements.write_text(requirements_text(pins, built), encoding="utf-8")
+        leftover = any(not p.version for p in pins) or (
+            not sdist_pins(ctx.pair.lock, ctx.pair.build) and bool(ctx.pair.build.pins)
+        )
+        argv, run_env = _install_command(ctx, requirements, scratch, installer_builds=leftover)
+        if any(c.action == REBUILD for c in plan.installs):
+            argv.append("--reinstall" if ctx.installer.kind == "uv" else "--force-reinstall")
         result = run_installer(argv, run_env, progress, ctx.options.verbose, ctx.err)
         if result.returncode != 0:
             _install_failed(ctx, result)
@@ -976,8 +1120,11 @@ def _base_env() -> dict[str, str]:
 
 
 def _install_command(
-    ctx: _Context, requirements: Path, scratch: Path
+    ctx: _Context, requirements: Path, scratch: Path, *, installer_builds: bool = True
 ) -> tuple[list[str], dict[str, str]]:
+    """The install command; ``installer_builds`` says whether the installer may still
+    build something itself (a direct reference, a pair written before sync built sdists):
+    only then do the warnings about unchecked build hashes apply."""
     options = override_index_options(lock_index_options(ctx.pair.lock), ctx.options)
     argv = ctx.installer.install_argv(requirements, options)
     env = _base_env()
@@ -994,7 +1141,11 @@ def _install_command(
     route = ctx.installer.route
     if route in ("--build-constraint", "--build-constraints"):
         argv += [route, build_path]
-        if ctx.installer.kind == "uv" and any(pin.hashes for pin in build.pins.values()):
+        if (
+            installer_builds
+            and ctx.installer.kind == "uv"
+            and any(pin.hashes for pin in build.pins.values())
+        ):
             # Measured with uv 0.13.9: a wrong hash in --build-constraints is not noticed.
             ctx.err(
                 "lockbuild: warning: uv does not check the hashes in --build-constraints; "
@@ -1007,7 +1158,7 @@ def _install_command(
     hashed = any(pin.hashes for pin in build.pins.values())
     if hashed or any(ch.isspace() for ch in build_path):
         ours = hash_free_copy(build, scratch / "build-constraints.txt")
-    if hashed:
+    if hashed and installer_builds:
         ctx.err(
             f"lockbuild: warning: build dependencies are not hash-checked with "
             f"{ctx.installer.label} (older than {PIP_BUILD_CONSTRAINT}): their pins reach "

@@ -49,6 +49,15 @@ _READ_BACK = (
 )
 
 
+class SdistBuildError(BuildError):
+    """A build of one sdist failed; ``log`` holds its whole output."""
+
+    def __init__(self, text: str, log: Path) -> None:
+        super().__init__(f"{text}; full log: {log}")
+        self.text = text
+        self.log = log
+
+
 @dataclass(frozen=True)
 class SdistPin:
     """A pin the lock builds from an index's sdist on its target (a ``lockbuild-sdist``
@@ -240,6 +249,7 @@ class Builder:
         found = self.find(job)
         if found is not None:
             return found
+        self.log(f"lockbuild: building {job.label} against {' '.join(job.environment)}")
         with tempfile.TemporaryDirectory(prefix="lockbuild-build-") as tmp:
             return self._build(job, built, Path(tmp))
 
@@ -263,10 +273,10 @@ class Builder:
                 wheel = self._build_wheel(job, src, python, tmp / "out", log)
             except LockbuildError as exc:
                 log.write(f"# failed: {exc.message}\n")
-                raise BuildError(
+                raise SdistBuildError(
                     f"building {job.label} from {job.sdist.filename} failed: {exc.message}; "
-                    f"build pins: {' '.join(job.environment) or 'none'}; "
-                    f"full log: {log_path}"
+                    f"build pins: {' '.join(job.environment) or 'none'}",
+                    log_path,
                 ) from None
         record = BuildRecord(
             name=job.sdist.name,

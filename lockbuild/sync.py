@@ -34,6 +34,7 @@ from .builder import (
     BuildJob,
     BuildResult,
     BuildSettings,
+    SdistBuildError,
     default_jobs,
     plan_jobs,
     python_key,
@@ -1064,6 +1065,13 @@ def _build(
     say = (lambda _m: None) if ctx.options.quiet else ctx.err
     try:
         return Builder(settings, say).run(jobs)
+    except SdistBuildError as exc:
+        if not ctx.options.quiet:
+            lines = exc.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            _show_tail(ctx.err, lines, "build log")
+        raise BuildError(
+            f"{exc.text}; nothing was changed in {ctx.env.prefix}; full log: {exc.log}"
+        ) from None
     except BuildError as exc:
         raise BuildError(f"{exc.message}; nothing was changed in {ctx.env.prefix}") from None
 

@@ -1,0 +1,433 @@
+"""sync builds sdists itself: provenance in the installed dist, rebuilds when it was built
+against something else, a wheelhouse shared by every venv, --check, one sync at a time.
+
+Real pip, uv and venvs against the fixture index on loopback; builds are counted through
+the fixture backend (LBBACKEND_BUILD_LOG: one line per build_wheel).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from lockbuild import builder, provenance
+from lockbuild.lockfile import read_lockfile
+from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
+from tests.helpers import LOCKBUILD, lockbuild, run
+
+BIN = Path(sys.executable).parent
+UV = BIN / "uv"
+IMPORT = "import json, abiext; print(json.dumps(abiext.BUILT_AGAINST))"
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
+    idx = FixtureIndex(tmp_path_factory.mktemp("builds-index"))
+    add_abi_scenario(idx)
+    # a build environment that itself needs an sdist: helper is built first
+    idx.sdist("buildhelper", "1.0")
+    idx.sdist(
+        "needshelper",
+        "1.0",
+        build_requires=["buildhelper"],
+        record_build_versions=["buildhelper"],
+    )
+    idx.sdist(
+        "brokenext",
+        "1.0",
+        build_requires=["abicore"],
+        record_build_versions=["abicore", "notthere"],
+    )
+    idx.write()
+    return idx
+
+
+def make_env(tmp: Path, cache: Path | None = None) -> dict[str, str]:
+    return isolated_env(
+        tmp,
+        LOCKBUILD_CACHE_DIR=str(cache or tmp / ".tool-cache" / "lockbuild"),
+        LBBACKEND_BUILD_LOG=str(tmp / "builds.log"),
+    )
+
+
+def builds(env: dict[str, str]) -> list[str]:
+    path = Path(env["LBBACKEND_BUILD_LOG"])
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def compiled(root: Path, server: IndexServer, inputs: str, *flags: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "requirements.in").write_text(inputs)
+    env = isolated_env(root.parent / f"{root.name}-tools")
+    cache = root.parent / f"{root.name}-cache"
+    lockbuild(["compile", *flags, "--index-url", server.url, "--cache-dir", cache], env, root)
+    return root
+
+
+def new_venv(path: Path, env: dict[str, str], *, with_pip: bool = True) -> Path:
+    run([sys.executable, "-m", "venv", *([] if with_pip else ["--without-pip"]), path], env)
+    return path / "bin" / "python"
+
+
+def imports(python: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run([python, "-c", IMPORT], env, check=False)
+
+
+def dist_info(python: Path, name: str) -> Path:
+    venv = python.parent.parent
+    return next(venv.glob(f"lib/python*/site-packages/{name}-*.dist-info"))
+
+
+def snapshot(python: Path) -> dict[str, tuple[int, int]]:
+    """(mtime, inode) of every installed file: a reinstall changes them."""
+    site = next(python.parent.parent.glob("lib/python*/site-packages"))
+    return {
+        str(p): (p.stat().st_mtime_ns, p.stat().st_ino)
+        for p in site.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def plain_pip_broken_venv(tmp: Path, env: dict[str, str], index: FixtureIndex) -> Path:
+    """The user's environment: plain pip built abiext against the newest abicore (2.0),
+    then abicore went to 1.0; importing abiext fails."""
+    python = new_venv(tmp / "venv", env)
+    pip = [python, "-m", "pip", "install", "-q", "--no-index", "--find-links", index.find_links]
+    run([*pip, "abiext", "abicore==2.0"], env)
+    run([*pip, "abicore==1.0"], env)
+    assert "abicore 2.0 but runtime has abicore 1.0" in imports(python, env).stderr
+    assert builds(env) == ["abiext 1.0"]  # pip's build, counted too
+    Path(env["LBBACKEND_BUILD_LOG"]).unlink()
+    return python
+
+
+# --------------------------------------------------------------------------- the ABI scenario
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_rebuild_what_plain_pip_built(
+    tmp_path: Path, server: IndexServer, index: FixtureIndex, installer: str
+) -> None:
+    if installer == "uv" and not UV.exists():
+        pytest.skip("uv is not installed beside lockbuild")
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n")
+    lock = read_lockfile(project / "requirements.txt")
+    assert [line.split()[0] for line in lock.meta["lockbuild-sdist"]] == ["abiext==1.0"]
+    env = make_env(tmp_path)
+    python = plain_pip_broken_venv(tmp_path, env, index)
+    sync = ["sync", "--python", python, "--installer", installer]
+
+    proc = lockbuild([*sync, "--dry-run"], env, project)
+    assert "would rebuild abiext 1.0: built outside lockbuild (no build record)" in proc.stdout
+    proc = lockbuild([*sync, "--check"], env, project, check=False)
+    assert proc.returncode == 1
+    assert "would rebuild abiext 1.0: built outside lockbuild (no build record)" in proc.stdout
+    assert builds(env) == []
+
+    proc = lockbuild(sync, env, project)
+    assert "rebuild abiext 1.0: built outside lockbuild (no build record)" in proc.stdout
+    assert "built abiext 1.0 against abicore==1.0" in proc.stdout
+    assert "1 rebuilt, 1 unchanged; verified" in proc.stdout
+    assert builds(env) == ["abiext 1.0"]
+    assert json.loads(imports(python, env).stdout) == {"abicore": "1.0"}
+
+    # the record: in the .dist-info, listed in RECORD, read back by the probe
+    info = dist_info(python, "abiext")
+    record = provenance.parse_record((info / "lockbuild-build.json").read_text())
+    assert record is not None and record.environment == ("abicore==1.0",)
+    assert record.sdist == "abiext-1.0.tar.gz"
+    assert any(
+        line.startswith(f"{info.name}/lockbuild-build.json,sha256=")
+        for line in (info / "RECORD").read_text().splitlines()
+    )
+
+    # a second sync changes nothing: no installer, no build, no file touched
+    before = snapshot(python)
+    proc = lockbuild([*sync, "-v"], env, project)
+    assert "nothing to do" in proc.stdout and "lockbuild: running:" not in proc.stderr
+    assert snapshot(python) == before
+    assert lockbuild([*sync, "--check"], env, project).returncode == 0
+    assert builds(env) == ["abiext 1.0"]
+
+    # a recompile moves the build dependency: the next sync rebuilds abiext against it
+    (project / "requirements.in").write_text("abicore==2.0\nabiext\n")
+    tools = isolated_env(tmp_path / "recompile-tools")
+    lockbuild(
+        ["compile", "-q", "--index-url", server.url, "--cache-dir", tmp_path / "c2"], tools, project
+    )
+    proc = lockbuild([*sync, "--dry-run"], env, project)
+    assert (
+        "would rebuild abiext 1.0: built against abicore 1.0; the lock builds it against "
+        "abicore 2.0" in proc.stdout
+    )
+    assert "would upgrade abicore 1.0 -> 2.0" in proc.stdout
+    proc = lockbuild(sync, env, project)
+    assert "built abiext 1.0 against abicore==2.0" in proc.stdout
+    assert json.loads(imports(python, env).stdout) == {"abicore": "2.0"}
+    assert builds(env) == ["abiext 1.0", "abiext 1.0"]
+
+
+def test_wheelhouse_is_reused_by_a_second_venv(tmp_path: Path, server: IndexServer) -> None:
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n")
+    env = make_env(tmp_path)
+    first = new_venv(tmp_path / "one", env, with_pip=False)
+    proc = lockbuild(["sync", "--python", first, "--installer", "uv"], env, project)
+    assert "built abiext 1.0 against abicore==1.0" in proc.stdout
+    assert builds(env) == ["abiext 1.0"]
+
+    second = new_venv(tmp_path / "two", env)
+    proc = lockbuild(["sync", "--python", second], env, project)
+    assert "reused abiext 1.0 against abicore==1.0" in proc.stdout
+    assert builds(env) == ["abiext 1.0"]  # nothing built again
+    assert json.loads(imports(second, env).stdout) == {"abicore": "1.0"}
+
+    # -q silences the summary, builds included
+    third = new_venv(tmp_path / "three", env, with_pip=False)
+    proc = lockbuild(["sync", "-q", "--python", third, "--installer", "uv"], env, project)
+    assert proc.stdout == ""
+
+
+def test_sdist_in_a_build_environment_is_built_first(tmp_path: Path, server: IndexServer) -> None:
+    project = compiled(tmp_path / "p", server, "needshelper\n")
+    sdists = read_lockfile(project / "requirements-build.txt").meta["lockbuild-sdist"]
+    assert sorted(line.split()[0] for line in sdists) == ["buildhelper==1.0", "needshelper==1.0"]
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "venv", env)
+    proc = lockbuild(["sync", "--python", python, "--jobs", "2"], env, project)
+    assert builds(env) == ["buildhelper 1.0", "needshelper 1.0"]
+    assert "built needshelper 1.0 against buildhelper==1.0" in proc.stdout
+    # (needshelper only imports beside buildhelper, which is a build dependency only)
+    site = next(python.parent.parent.glob("lib/python*/site-packages"))
+    recorded = (site / "needshelper" / "_build_env.py").read_text()
+    assert "BUILT_AGAINST = {'buildhelper': '1.0'}" in recorded
+    assert "buildhelper" not in {canonicalize_name(p.name) for p in site_dists(python)}
+
+
+def site_dists(python: Path) -> list[Path]:
+    return list(next(python.parent.parent.glob("lib/python*/site-packages")).glob("*.dist-info"))
+
+
+# --------------------------------------------------------------------------- failures, hashes
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_failed_build_leaves_the_env_untouched(
+    tmp_path: Path, server: IndexServer, index: FixtureIndex, installer: str
+) -> None:
+    if installer == "uv" and not UV.exists():
+        pytest.skip("uv is not installed beside lockbuild")
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nbrokenext\n")
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "venv", env)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            index.find_links,
+            "abicore==2.0",
+        ],
+        env,
+    )
+    before = snapshot(python)
+    proc = lockbuild(
+        ["sync", "--python", python, "--installer", installer], env, project, check=False
+    )
+    assert proc.returncode == 1
+    message = proc.stderr.strip().splitlines()[-1]
+    assert message.startswith(
+        "lockbuild: error: building brokenext 1.0 from brokenext-1.0.tar.gz failed: "
+        "the build backend failed"
+    )
+    assert "build pins: abicore==1.0;" in message
+    assert f"nothing was changed in {python.parent.parent}" in message
+    assert "notthere is not installed in the build environment" in proc.stderr  # log tail
+    log = Path(message.rsplit("full log: ", 1)[1])
+    assert "notthere" in log.read_text()
+    assert "Traceback" not in proc.stderr.split("--- build log")[0]
+    assert snapshot(python) == before
+
+
+def test_build_environment_is_hash_checked(tmp_path: Path, server: IndexServer) -> None:
+    """A wrong --hash in the build file fails the build (whichever installer would have
+    done the install), before the environment is touched."""
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n", "--generate-hashes")
+    build = project / "requirements-build.txt"
+    digest = read_lockfile(build).pins[canonicalize_name("abicore")].hashes[0]
+    build.write_text(build.read_text().replace(digest, "0" * 64))
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "venv", env, with_pip=False)
+    proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, project, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "building abiext 1.0 from abiext-1.0.tar.gz failed" in proc.stderr
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in proc.stderr
+    assert "warning: uv does not check the hashes" not in proc.stderr
+    assert site_dists(python) == []
+
+    # with the right hashes, builds run in --require-hashes mode and succeed
+    build.write_text(build.read_text().replace("0" * 64, digest))
+    proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, project)
+    log = sorted((tmp_path / ".tool-cache" / "lockbuild" / "wheelhouse" / "logs").glob("abiext-*"))
+    assert "--require-hashes" in log[-1].read_text()
+    assert json.loads(imports(python, env).stdout) == {"abicore": "1.0"}
+
+
+# --------------------------------------------------------------------------- one sync at a time
+
+
+def test_second_sync_waits_for_the_first(tmp_path: Path, server: IndexServer) -> None:
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n")
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "venv", env)
+    lock_path = python.parent.parent / ".lockbuild-sync.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a sync in progress
+    proc = subprocess.Popen(
+        [*LOCKBUILD, "sync", "--python", str(python)],
+        env=env,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert line.startswith("lockbuild: waiting for another lockbuild sync into")
+        time.sleep(0.5)
+        assert "abicore" not in {p.name.split("-")[0] for p in site_dists(python)}
+    finally:
+        os.close(fd)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "verified" in out
+    # two at once: both succeed, the env ends as locked, never an interleaved install
+    other = new_venv(tmp_path / "other", env)
+    argv = [*LOCKBUILD, "sync", "--python", str(other)]
+    procs = [
+        subprocess.Popen(
+            argv, env=env, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert sum("nothing to do" in out for out, _ in results) == 1
+    assert json.loads(imports(other, env).stdout) == {"abicore": "1.0"}
+
+
+# --------------------------------------------------------------------------- units
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "abiext==1.0 abiext-1.0.tar.gz sha256:" + "a" * 64,
+            builder.SdistPin(canonicalize_name("abiext"), "1.0", "abiext-1.0.tar.gz", "a" * 64),
+        ),
+        (
+            "Foo_Bar==2 foo_bar-2.zip",
+            builder.SdistPin(canonicalize_name("foo-bar"), "2", "foo_bar-2.zip", None),
+        ),
+        ("abiext==1.0", None),
+        ("abiext 1.0 x.tar.gz", None),
+        ("abiext==1.0 x.tar.gz md5:abc", None),
+        ("abiext==1.0 x.tar.gz sha256:short", None),
+        ("abiext==1.0 ../x.tar.gz", None),
+    ],
+)
+def test_parse_sdist_line(line: str, expected: builder.SdistPin | None) -> None:
+    assert builder.parse_sdist_line(line) == expected
+
+
+def _record(env: tuple[str, ...] = ("numpy==2.4.6",)) -> provenance.BuildRecord:
+    return provenance.BuildRecord("pyworld", "0.3.4", "pyworld-0.3.4.tar.gz", "b" * 64, env)
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        (_record().to_json(), True),
+        (None, False),
+        ("", False),
+        ("not json", False),
+        ("[]", False),
+        (_record().to_json().replace('"format": 1', '"format": 2'), False),
+        (_record().to_json().replace("numpy==2.4.6", "numpy==1.26.4", 1), False),  # digest
+        (json.dumps({"format": 1}), False),
+    ],
+)
+def test_parse_record(text: str | None, ok: bool) -> None:
+    parsed = provenance.parse_record(text)
+    assert (parsed == _record()) if ok else parsed is None
+
+
+@pytest.mark.parametrize(
+    ("built", "wanted", "expected"),
+    [
+        (
+            ("numpy==1.26.4", "cython==3.1"),
+            ("numpy==2.4.6", "cython==3.1"),
+            "built against numpy 1.26.4; the lock builds it against numpy 2.4.6",
+        ),
+        (
+            ("cython==3.1",),
+            ("cython==3.1", "numpy==2.4.6"),
+            "built against nothing of those; the lock builds it against numpy 2.4.6",
+        ),
+        (
+            ("cython==3.1", "x==1"),
+            ("cython==3.1",),
+            "built against x 1, which the lock does not put into its build environment",
+        ),
+    ],
+)
+def test_difference(built: tuple[str, ...], wanted: tuple[str, ...], expected: str) -> None:
+    assert provenance.difference(built, wanted) == expected
+
+
+def test_add_record_lists_it_in_record(tmp_path: Path) -> None:
+    from tests.fixtures import make_wheel
+
+    wheel = make_wheel(tmp_path / "in", "pyworld", "0.3.4")
+    out = provenance.add_record(wheel, _record(), tmp_path / "out")
+    assert provenance.read_wheel_record(out) == _record()
+    import zipfile
+
+    with zipfile.ZipFile(out) as archive:
+        record = archive.read("pyworld-0.3.4.dist-info/RECORD").decode()
+    lines = record.splitlines()
+    assert lines[-1] == "pyworld-0.3.4.dist-info/RECORD,,"
+    assert any(x.startswith("pyworld-0.3.4.dist-info/lockbuild-build.json,sha256=") for x in lines)
+
+
+def test_plan_jobs_orders_and_refuses_cycles() -> None:
+    from lockbuild.lockfile import LockedPin
+
+    def pin(name: str) -> LockedPin:
+        return LockedPin(canonicalize_name(name), "1", f"{name}==1", ())
+
+    sdists = {
+        canonicalize_name(n): builder.SdistPin(canonicalize_name(n), "1", f"{n}-1.tar.gz")
+        for n in ("a", "b", "c")
+    }
+    envs = {"a": [pin("b"), pin("w")], "b": [pin("w")], "c": [pin("a")]}
+    jobs = builder.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())
+    assert list(jobs) == ["b", "a", "c"]
+    assert jobs[canonicalize_name("a")].environment == ("b==1", "w==1")
+    envs["b"] = [pin("c")]
+    with pytest.raises(builder.BuildError, match="cycle: c -> a -> b -> c"):
+        builder.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())

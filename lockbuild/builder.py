@@ -200,16 +200,30 @@ class Builder:
         )
 
     def find(self, job: BuildJob) -> BuildResult | None:
-        """A wheel of this job already in the wheelhouse, with a matching record."""
+        """A wheel of this job already in the wheelhouse, or in a local --find-links
+        directory (one ``lockbuild wheelhouse`` wrote), with a matching record."""
         if job.sdist.sha256 is None:
             return None
         slot = self.slot(job)
-        for wheel in sorted(slot.glob("*.whl")) if slot.is_dir() else []:
+        candidates = sorted(slot.glob("*.whl")) if slot.is_dir() else []
+        prefix = f"{job.sdist.name.replace('-', '_')}-{job.sdist.version}-"
+        for link in self.settings.index.find_links:
+            path = (
+                Path(link.removeprefix("file://"))
+                if "://" not in link or link.startswith("file://")
+                else None
+            )
+            if path is not None and path.is_dir():
+                candidates += sorted(
+                    p for p in path.glob("*.whl") if p.name.lower().startswith(prefix.lower())
+                )
+        for wheel in candidates:
             record = read_wheel_record(wheel)
             if (
                 record is not None
                 and record.digest == job.digest
                 and record.sdist_sha256 == job.sdist.sha256
+                and record.python == self.settings.python_key
             ):
                 return BuildResult(job, wheel, record, reused=True)
         return None
@@ -348,7 +362,7 @@ class Builder:
                     )
                 )
             req.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            argv = [*pip, "--only-binary", ":all:", *_location_args(self.settings.index)]
+            argv = [*pip, "--only-binary", ":all:", *location_args(self.settings.index)]
             if hashed:
                 argv.append("--require-hashes")
             _run([*argv, "-r", str(req)], log, 1800)
@@ -416,7 +430,7 @@ def _with_sha(job: BuildJob, sha: str) -> BuildJob:
     return BuildJob(sdist, job.pins, job.hashes)
 
 
-def _location_args(options: IndexOptions) -> list[str]:
+def location_args(options: IndexOptions) -> list[str]:
     args: list[str] = []
     if options.no_index:
         args.append("--no-index")

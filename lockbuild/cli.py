@@ -1,4 +1,4 @@
-"""Command line: compile, sync, check and why. Heavy modules are imported inside the
+"""Command line: compile, sync, check, why and wheelhouse. Heavy modules are imported inside the
 commands so that ``--help`` starts fast."""
 
 from __future__ import annotations
@@ -421,5 +421,79 @@ def sync_command(
             verbose=verbose,
         )
         return sync.sync(options, click.echo, lambda m: click.echo(m, err=True))
+
+    run_guarded(verbose, action)
+
+
+@main.command("wheelhouse")
+@click.argument("lockfile", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output-dir",
+    "output",
+    required=True,
+    metavar="DIR",
+    type=click.Path(path_type=Path),
+    help="Directory to put a wheel of every pin into.",
+)
+@click.option(
+    "--build-constraints",
+    "build_constraints",
+    metavar="FILE",
+    type=click.Path(path_type=Path),
+    help="Build constraints file (default: <lockfile stem>-build.txt beside it).",
+)
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    help="Interpreter the wheels are for (default: the active venv, else lockbuild's).",
+)
+@index_options
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="sdists built in parallel (default: the CPU count, at most 4).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress output or summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
+def wheelhouse_command(
+    lockfile: Path | None,
+    output: Path,
+    build_constraints: Path | None,
+    python: str | None,
+    index_url: str | None,
+    extra_index_url: tuple[str, ...],
+    find_links: tuple[str, ...],
+    no_index: bool,
+    jobs: int | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Put a wheel of every pin of LOCKFILE (default requirements.txt) into DIR: the
+    index's wheels downloaded, the sdists built against their locked build pins."""
+
+    def action() -> int:
+        from . import sync, wheelhouse
+
+        options = sync.SyncOptions(
+            lockfile=lockfile or Path("requirements.txt"),
+            build_file=build_constraints,
+            python=python,
+            index_url=index_url,
+            extra_index_urls=extra_index_url,
+            find_links=find_links,
+            no_index=no_index,
+            jobs=jobs or 0,
+            quiet=quiet,
+            verbose=verbose,
+        )
+        return wheelhouse.wheelhouse(
+            wheelhouse.WheelhouseOptions(options, output),
+            click.echo,
+            lambda m: click.echo(m, err=True),
+        )
 
     run_guarded(verbose, action)

@@ -944,10 +944,10 @@ def lock_builds(pair: LockPair) -> dict[NormalizedName, BuildJob]:
         for n, s in sdists.items()
         if n in pair.lock.pins and same_version(s.version, pair.lock.pins[n].version)
     ]
-    return _jobs(pair, names)
+    return build_jobs(pair, names)
 
 
-def _jobs(pair: LockPair, names: Iterable[NormalizedName]) -> dict[NormalizedName, BuildJob]:
+def build_jobs(pair: LockPair, names: Iterable[NormalizedName]) -> dict[NormalizedName, BuildJob]:
     sdists = sdist_pins(pair.lock, pair.build)
 
     def hashes(name: NormalizedName) -> tuple[str, ...]:
@@ -1059,7 +1059,7 @@ def _build(
     needed = [c.name for c in plan.installs if c.name in builds]
     if not needed:
         return {}
-    jobs = _jobs(ctx.pair, needed)
+    jobs = build_jobs(ctx.pair, needed)
     index = override_index_options(lock_index_options(ctx.pair.lock), ctx.options)
     settings = build_settings(ctx.env, index, ctx.options.jobs, ctx.options.verbose)
     say = (lambda _m: None) if ctx.options.quiet else ctx.err

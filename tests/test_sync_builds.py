@@ -431,3 +431,68 @@ def test_plan_jobs_orders_and_refuses_cycles() -> None:
     envs["b"] = [pin("c")]
     with pytest.raises(builder.BuildError, match="cycle: c -> a -> b -> c"):
         builder.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())
+
+
+# --------------------------------------------------------------------------- wheelhouse
+
+
+@pytest.mark.parametrize("hashes", [False, True], ids=["plain", "hashes"])
+def test_wheelhouse_installs_offline(tmp_path: Path, server: IndexServer, hashes: bool) -> None:
+    flags = ["--generate-hashes"] if hashes else []
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n", *flags)
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "target", env, with_pip=False)
+    proc = lockbuild(["wheelhouse", "-o", "wheels", "--python", python], env, project)
+    assert "built abiext 1.0 against abicore==1.0" in proc.stdout
+    assert "wrote 2 wheels" in proc.stdout
+    wheels = project / "wheels"
+    assert sorted(p.name for p in wheels.glob("*.whl")) == [
+        "abicore-1.0-py3-none-any.whl",
+        "abiext-1.0-py3-none-any.whl",
+    ]
+    built = provenance.read_wheel_record(wheels / "abiext-1.0-py3-none-any.whl")
+    assert built is not None and built.environment == ("abicore==1.0",)
+    assert builds(env) == ["abiext 1.0"]
+
+    # offline: real pip, no index at all, with the build record installed along
+    offline = {**env, "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    lock = wheels / "requirements-wheels.txt" if hashes else project / "requirements.txt"
+    pip_venv = new_venv(tmp_path / "offline", env)
+    run(
+        [pip_venv, "-m", "pip", "install", "--no-index", "--find-links", wheels, "-r", lock],
+        offline,
+        cwd=project,
+    )
+    assert json.loads(imports(pip_venv, env).stdout) == {"abicore": "1.0"}
+    assert (dist_info(pip_venv, "abiext") / "lockbuild-build.json").is_file()
+    if UV.exists():
+        uv_venv = new_venv(tmp_path / "offline-uv", env, with_pip=False)
+        run(
+            [
+                UV,
+                "pip",
+                "install",
+                "--python",
+                uv_venv,
+                "--no-index",
+                "--find-links",
+                wheels,
+                "-r",
+                lock,
+            ],
+            offline,
+            cwd=project,
+        )
+        assert json.loads(imports(uv_venv, env).stdout) == {"abicore": "1.0"}
+
+    # sync --find-links DIR takes the built wheel from there: nothing is built
+    fresh = make_env(tmp_path / "fresh")  # an empty wheelhouse cache
+    other = new_venv(tmp_path / "synced", fresh)
+    proc = lockbuild(
+        ["sync", "--python", other, "--no-index", "--find-links", "wheels"], fresh, project
+    )
+    assert "reused abiext 1.0 against abicore==1.0" in proc.stdout
+    assert builds(fresh) == []
+    assert json.loads(imports(other, fresh).stdout) == {"abicore": "1.0"}
+    # and that env is in sync with the lock
+    assert lockbuild(["sync", "--python", other, "--check"], fresh, project).returncode == 0

@@ -73,3 +73,31 @@ def test_exclude_newer_date_gives_uvs_pins_on_trio(tmp_path: Path) -> None:
     theirs = pins(theirs_file)
     assert mine == theirs
     assert mine["babel"] == "2.16.0"  # uploaded on 2024-08-08 itself (the issue's example)
+
+
+def test_sync_rebuilds_pyworld_that_plain_pip_built_against_old_numpy(tmp_path: Path) -> None:
+    """The case of issue 11: pip built pyworld 0.3.4 against numpy 1.26.4; the lock
+    moves numpy to 2.x. One sync rebuilds pyworld against the locked numpy and it
+    imports; a second sync does nothing."""
+    env = isolated_env(tmp_path, LOCKBUILD_CACHE_DIR=str(tmp_path / "lb-cache"))
+    python = new_venv(tmp_path / "venv", env, with_pip=True)
+    pip = [python, "-m", "pip", "install", "-q"]
+    run([*pip, "numpy==1.26.4"], env, timeout=1800)
+    # plain pip, no build isolation: pyworld is built against the numpy 1.26.4 installed
+    run([*pip, "cython", "setuptools", "wheel"], env)
+    run([*pip, "--no-build-isolation", "--no-deps", "pyworld==0.3.4"], env, timeout=1800)
+    assert run([python, "-c", "import pyworld"], env).returncode == 0
+
+    (tmp_path / "requirements.in").write_text("numpy>=2\npyworld==0.3.4\n")
+    lockbuild(["compile", "--cache-dir", str(tmp_path / "cache")], env, tmp_path)
+    lock = pins(tmp_path / "requirements.txt")
+    assert lock["numpy"].startswith("2.")
+    proc = lockbuild(["sync", "--python", python, "--dry-run"], env, tmp_path)
+    assert "would rebuild pyworld 0.3.4: built outside lockbuild (no build record)" in proc.stdout
+    proc = lockbuild(["sync", "--python", python], env, tmp_path)
+    assert "built pyworld 0.3.4 against" in proc.stdout and f"numpy=={lock['numpy']}" in proc.stdout
+    code = "import numpy, pyworld; print(numpy.__version__)"
+    assert run([python, "-c", code], env).stdout.strip() == lock["numpy"]
+    proc = lockbuild(["sync", "--python", python], env, tmp_path)
+    assert "nothing to do" in proc.stdout
+    assert lockbuild(["sync", "--python", python, "--check"], env, tmp_path).returncode == 0

@@ -111,6 +111,12 @@ def compile_params(func: F) -> F:
             help="Requirements that bind build environments only (repeatable).",
         ),
         click.option(
+            "--build-deps-as-of-release",
+            is_flag=True,
+            help="Each sdist's build requirements admit only releases uploaded no later "
+            "than that sdist (PEP 700 upload times).",
+        ),
+        click.option(
             "--build-hooks/--no-build-hooks",
             default=True,
             help="Ask build backends for dynamic build requirements (default: yes).",
@@ -201,6 +207,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
         all_extras=params["all_extras"],
         groups=tuple(params["group"]),
         exclude_newer=exclude_newer,
+        build_deps_as_of_release=params["build_deps_as_of_release"],
     )
     if params["python"] and (params["python_version"] or params["platform"]):
         raise UsageError("--python cannot be combined with --python-version or --platform")

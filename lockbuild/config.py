@@ -30,6 +30,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "build-constraints": ("build_constraints", list),
     "build-deps-for": ("build_deps_for", str),
     "build-hooks": ("build_hooks", bool),
+    "build-deps-as-of-release": ("build_deps_as_of_release", bool),
     "python-version": ("python_version", str),
     "platform": ("platform", list),
     "exclude-newer": ("exclude_newer", str),

@@ -24,6 +24,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -35,6 +36,8 @@ from packaging.version import InvalidVersion, Version
 
 from . import limits
 from .errors import BuildError, DistError
+from .hookfail import HookFailed, LogKeeper, last_line
+from .hookproc import HookTimeout, kill_group, run_bounded
 
 LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
@@ -424,8 +427,16 @@ class IsolatedEnvironment:
     user's environment; removed when the context ends. ``pip_env`` carries the index
     options as PIP_* variables (never on a command line, where a token would show)."""
 
-    def __init__(self, pip_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        pip_env: Mapping[str, str],
+        *,
+        base_python: str | None = None,
+        logs: LogKeeper | None = None,
+    ) -> None:
         self.pip_env = dict(pip_env)
+        self.base_python = base_python
+        self.logs = logs if logs is not None else LogKeeper()
         self._pins: tuple[str, ...] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.python = ""
@@ -435,7 +446,22 @@ class IsolatedEnvironment:
     def __enter__(self) -> IsolatedEnvironment:
         self._tmp = tempfile.TemporaryDirectory(prefix="lockbuild-env-")
         root = Path(self._tmp.name)
-        venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+        if self.base_python is None:
+            venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+        else:
+            # The target's own interpreter (--python): hooks then answer for it.
+            proc = subprocess.run(
+                [self.base_python, "-m", "venv", "--without-pip", str(root)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                self._tmp.cleanup()
+                raise BuildError(
+                    f"{self.base_python}: cannot make a virtual environment: "
+                    f"{last_line(proc.stderr or proc.stdout)}"
+                )
         bindir = "Scripts" if os.name == "nt" else "bin"
         self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))
         self.bindir = str(root / bindir)
@@ -468,9 +494,11 @@ class IsolatedEnvironment:
         *,
         constraints: Sequence[str] = (),
         no_deps: bool = False,
+        uploaded_before: datetime | None = None,
     ) -> None:
-        """Install ``requirements``; ``constraints`` also bind any build environment pip
-        makes on the way (for build requirements that are themselves sdists)."""
+        """Install ``requirements``; ``constraints`` bind them and also any build
+        environment the installer makes on the way (for build requirements that are
+        themselves sdists); ``uploaded_before`` admits only files uploaded by then."""
         if not requirements:
             return
         with tempfile.TemporaryDirectory(prefix="lockbuild-req-") as tmp:
@@ -481,16 +509,24 @@ class IsolatedEnvironment:
             uv = uv_binary()
             if uv is not None:
                 cmd, env = self._uv_command(uv, no_deps, constraints, constraint_file)
+                if uploaded_before is not None:
+                    cmd += ["--exclude-newer", _rfc3339(uploaded_before)]
             else:
                 cmd, env = self._pip_command(no_deps, constraints, constraint_file)
+                if uploaded_before is not None:
+                    # pip admits uploads strictly before the time given.
+                    later = uploaded_before + timedelta(seconds=1)
+                    cmd += ["--uploaded-prior-to", _rfc3339(later)]
+            if constraints:
+                cmd += ["-c", str(constraint_file)]
             proc = subprocess.run(
                 [*cmd, "-r", str(req_file)], capture_output=True, text=True, env=env
             )
         if proc.returncode != 0:
-            tail = _tail(proc.stderr or proc.stdout)
-            raise BuildError(
-                f"{what}: installing build requirements {', '.join(requirements)} failed: {tail}"
-            )
+            output = (proc.stdout or "") + (proc.stderr or "")
+            hook = f"installing build requirements {', '.join(requirements)}"
+            log = self.logs.keep(what, "install", f"$ {' '.join(cmd)}\n{output}")
+            raise HookFailed(what, hook, f"failed: {last_line(proc.stderr or proc.stdout)}", log)
 
     def _pip_command(
         self, no_deps: bool, constraints: Sequence[str], constraint_file: Path
@@ -581,9 +617,48 @@ def _pip_version() -> tuple[int, ...]:
         return (0,)
 
 
-def _tail(text: str, lines: int = 12) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()][-lines:]
-    return " | ".join(kept) if kept else "(no output)"
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _invalid_requires(answer: object) -> str | None:
+    """Why a get_requires_for_build_wheel answer is unusable (None when it is fine)."""
+    if not isinstance(answer, list) or not all(isinstance(r, str) for r in answer):
+        return f"returned {type(answer).__name__}, not a list of requirement strings"
+    for text in answer:
+        try:
+            Requirement(text)
+        except InvalidRequirement:
+            return f"returned an invalid requirement {text[:100]!r}"
+    return None
+
+
+def _dist_info_metadata(out_dir: Path, name: object) -> bytes | str:
+    """METADATA of the .dist-info directory a hook named, confined to ``out_dir``; or
+    why the answer is unusable."""
+    if (
+        not isinstance(name, str)
+        or not name.endswith(".dist-info")
+        or any(c in name for c in "/\\\0")
+        or name.startswith(".")
+    ):
+        return f"returned an invalid .dist-info name {str(name)[:100]!r}"
+    path = out_dir / name / "METADATA"
+    try:
+        if not path.resolve().is_relative_to(out_dir.resolve()) or not path.is_file():
+            return f"named {name}, which holds no METADATA file"
+        if path.stat().st_size > MAX_MEMBER_BYTES:
+            return f"wrote an implausibly large {name}/METADATA"
+        return path.read_bytes()
+    except OSError as exc:
+        return f"named {name}, whose METADATA cannot be read: {exc.strerror}"
+
+
+def _log_text(log: Path) -> str:
+    try:
+        return log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def run_hook(
@@ -593,66 +668,97 @@ def run_hook(
     hook: str,
     what: str,
     out_dir: Path | None = None,
-) -> list[str] | str:
-    """Call one PEP 517 hook of ``project_dir``'s backend inside ``env``."""
+) -> list[str] | bytes:
+    """Call one PEP 517 hook of ``project_dir``'s backend inside ``env``, bounded in time:
+    the requirements get_requires_for_build_wheel returned, or the METADATA that
+    prepare_metadata_for_build_wheel wrote. Any failure, timeout or invalid answer is a
+    HookFailed whose log is kept."""
     from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
 
-    output: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="lockbuild-log-") as logdir:
+        log = Path(logdir) / "hook.log"
+        log.touch()
 
-    def runner(
-        cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None
-    ) -> None:
-        environ = env.environ()
-        environ.update(extra_environ or {})
-        proc = subprocess.run(
-            list(cmd), cwd=cwd, env=environ, capture_output=True, text=True, check=False
+        def fail(reason: str) -> HookFailed:
+            return HookFailed(what, hook, reason, env.logs.keep(what, hook, _log_text(log)))
+
+        def runner(
+            cmd: Sequence[str],
+            cwd: str | None = None,
+            extra_environ: Mapping[str, str] | None = None,
+        ) -> None:
+            environ = env.environ()
+            environ.update(extra_environ or {})
+            code = run_bounded(cmd, cwd=cwd, env=environ, log=log)
+            if code != 0:
+                raise subprocess.CalledProcessError(code, cmd)
+
+        caller = BuildBackendHookCaller(
+            str(project_dir),
+            system.backend,
+            backend_path=list(system.backend_path) or None,
+            runner=runner,
+            python_executable=env.python,
         )
-        output.append(proc.stdout + proc.stderr)
-        if proc.returncode != 0:
-            raise subprocess.CalledProcessError(proc.returncode, cmd)
-
-    caller = BuildBackendHookCaller(
-        str(project_dir),
-        system.backend,
-        backend_path=list(system.backend_path) or None,
-        runner=runner,
-        python_executable=env.python,
-    )
-    try:
-        if hook == "get_requires_for_build_wheel":
-            return list(caller.get_requires_for_build_wheel({}))
-        if hook == "prepare_metadata_for_build_wheel":
-            assert out_dir is not None
-            return str(caller.prepare_metadata_for_build_wheel(str(out_dir), {}, True))
-        raise ValueError(hook)
-    except BackendUnavailable as exc:
-        raise BuildError(
-            f"{what}: build backend {system.backend!r} is unavailable: {exc}"
-        ) from None
-    except HookMissing as exc:
-        raise BuildError(f"{what}: build backend lacks hook {exc}") from None
-    except subprocess.CalledProcessError:
-        raise BuildError(f"{what}: {hook} failed: {_tail(''.join(output))}") from None
+        try:
+            if hook == "get_requires_for_build_wheel":
+                answer = caller.get_requires_for_build_wheel({})
+                invalid = _invalid_requires(answer)
+                if invalid is not None:
+                    raise fail(invalid)
+                return list(answer)
+            if hook == "prepare_metadata_for_build_wheel":
+                assert out_dir is not None
+                found = _dist_info_metadata(
+                    out_dir, caller.prepare_metadata_for_build_wheel(str(out_dir), {}, True)
+                )
+                if isinstance(found, str):
+                    raise fail(found)
+                return found
+            raise ValueError(hook)
+        except HookTimeout as exc:
+            raise fail(str(exc)) from None
+        except BackendUnavailable as exc:
+            raise fail(
+                f"build backend {system.backend!r} is unavailable: {last_line(str(exc))}"
+            ) from None
+        except HookMissing as exc:
+            raise fail(f"build backend lacks hook {exc}") from None
+        except subprocess.CalledProcessError:
+            raise fail(f"failed: {last_line(_log_text(log))}") from None
 
 
 class EnvironmentPool:
-    """Isolated environments shared by every hook that needs the same requirement set:
-    each is created and populated once per run; ``close`` removes them all."""
+    """Isolated environments shared by every hook that needs the same requirement set,
+    constraints and upload cutoff: each is created and populated once per run; ``close``
+    removes them all. ``base_python`` is the interpreter they are made from (None: the
+    one running lockbuild)."""
 
-    def __init__(self, pip_env: Mapping[str, str]) -> None:
+    def __init__(self, pip_env: Mapping[str, str], *, base_python: str | None = None) -> None:
         self.pip_env = dict(pip_env)
+        self.base_python = base_python
+        self.logs = LogKeeper()
         self._lock = threading.Lock()
-        self._envs: dict[tuple[tuple[str, ...], bool], IsolatedEnvironment] = {}
-        self._key_locks: dict[tuple[tuple[str, ...], bool], threading.Lock] = {}
+        self._envs: dict[EnvKey, IsolatedEnvironment] = {}
+        self._key_locks: dict[EnvKey, threading.Lock] = {}
         self._closed = False
 
-    def prepare(self, requirements: Sequence[str], what: str) -> None:
+    def prepare(
+        self,
+        requirements: Sequence[str],
+        what: str,
+        *,
+        constraints: Sequence[str] = (),
+        uploaded_before: datetime | None = None,
+    ) -> None:
         """Start making the environment for ``requirements`` in the background, so that
         installing it overlaps other work; a failure shows again when it is asked for."""
 
         def make() -> None:
             try:
-                self.get(requirements, what)
+                self.get(
+                    requirements, what, constraints=constraints, uploaded_before=uploaded_before
+                )
             except Exception:  # noqa: BLE001 - reported when the environment is asked for
                 return
 
@@ -665,16 +771,30 @@ class EnvironmentPool:
         *,
         constraints: Sequence[str] = (),
         no_deps: bool = False,
+        uploaded_before: datetime | None = None,
     ) -> IsolatedEnvironment:
-        key = (tuple(sorted(set(requirements))), no_deps)
+        key = EnvKey(
+            tuple(sorted(set(requirements))),
+            no_deps,
+            tuple(sorted(set(constraints))),
+            uploaded_before,
+        )
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             env = self._envs.get(key)
             if env is None:
-                env = IsolatedEnvironment(self.pip_env).__enter__()
+                env = IsolatedEnvironment(
+                    self.pip_env, base_python=self.base_python, logs=self.logs
+                ).__enter__()
                 try:
-                    env.install(key[0], what, constraints=constraints, no_deps=no_deps)
+                    env.install(
+                        key.requirements,
+                        what,
+                        constraints=key.constraints,
+                        no_deps=no_deps,
+                        uploaded_before=uploaded_before,
+                    )
                 except BaseException:
                     env.__exit__()
                     raise
@@ -693,6 +813,16 @@ class EnvironmentPool:
             envs, self._envs = list(self._envs.values()), {}
         for env in envs:
             env.__exit__()
+
+
+@dataclass(frozen=True)
+class EnvKey:
+    """What shapes an isolated environment (environments are shared by this key)."""
+
+    requirements: tuple[str, ...]
+    no_deps: bool
+    constraints: tuple[str, ...]
+    uploaded_before: datetime | None
 
 
 @dataclass(frozen=True)
@@ -741,10 +871,12 @@ run_both(load_backend(spec), out_dir, result_file)
 )
 
 # A fork server: one interpreter per environment and backend imports the backend once;
-# each request (a JSON line on stdin) is served by a forked child that changes to the
-# project directory and runs both hooks, its output going to a log file. The parent
-# answers "<id> <exit code>" on stdout when a child ends. Importing setuptools is most of
-# what a hook costs, so a dozen sdists sharing one environment import it once.
+# each request (a JSON line on stdin) is served by a forked child, in a process group of
+# its own, that changes to the project directory and runs both hooks, its output going
+# to a log file. The parent answers "<id> pid <pid>" when a child starts and
+# "<id> <exit code>" when it ends, after killing what the child left running in its
+# group. Importing setuptools is most of what a hook costs, so a dozen sdists sharing one
+# environment import it once.
 _FORK_SERVER = (
     _RUN_BOTH
     + r"""
@@ -767,11 +899,18 @@ running = {}
 def reap():
     while running:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
-        if pid == 0:
+        if info is None or info.si_pid == 0:
             return
+        pid = info.si_pid
+        # Still a zombie, so its pid (the group's id) cannot have been reused yet.
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _, status = os.waitpid(pid, 0)
         ident = running.pop(pid, None)
         if ident is not None:
             code = os.waitstatus_to_exitcode(status)
@@ -780,6 +919,7 @@ def reap():
 def serve(request):
     code = 1
     try:
+        os.setpgid(0, 0)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd in (answers, wake_r, wake_w):
@@ -824,10 +964,25 @@ while reading or running:
             pid = os.fork()
             if pid == 0:
                 serve(request)
+            try:
+                os.setpgid(pid, pid)
+            except OSError:
+                pass
             running[pid] = request["id"]
+            os.write(answers, f"{request['id']} pid {pid}\n".encode())
         reap()
 """
 )
+
+
+class _Pending:
+    """One request to the fork server: the child's pid once started, its exit code once
+    ended (a plain mutable holder shared by the caller and the reader thread)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.pid: int | None = None
+        self.code: int | None = None
 
 
 class HookServer:
@@ -836,7 +991,7 @@ class HookServer:
 
     def __init__(self, env: IsolatedEnvironment, backend: str) -> None:
         self._lock = threading.Lock()
-        self._waiting: dict[int, tuple[threading.Event, list[int]]] = {}
+        self._waiting: dict[int, _Pending] = {}
         self._next = 0
         self._proc = subprocess.Popen(
             [env.python, "-c", _FORK_SERVER, backend],
@@ -860,32 +1015,39 @@ class HookServer:
     def _read(self) -> None:
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
-            ident, _, code = line.decode().partition(" ")
+            ident, _, rest = line.decode().strip().partition(" ")
             with self._lock:
-                waiter = self._waiting.pop(int(ident), None)
-            if waiter is not None:
-                waiter[1].append(int(code))
-                waiter[0].set()
+                if rest.startswith("pid "):
+                    pending = self._waiting.get(int(ident))
+                    if pending is not None:
+                        pending.pid = int(rest[4:])
+                    continue
+                pending = self._waiting.pop(int(ident), None)
+            if pending is not None:
+                pending.code = int(rest)
+                pending.event.set()
         with self._lock:
             self._alive = False
             waiters, self._waiting = list(self._waiting.values()), {}
-        for event, _ in waiters:
-            event.set()
+        for waiter in waiters:
+            waiter.event.set()
 
-    def run(self, project_dir: Path, out_dir: Path, result_file: Path) -> int | None:
-        event, answer = threading.Event(), list[int]()
+    def run(self, project_dir: Path, out_dir: Path, result_file: Path, log: Path) -> int | None:
+        """The child's exit code; None when the server is gone. Raises HookTimeout (the
+        child's group killed) when it runs longer than LOCKBUILD_HOOK_TIMEOUT."""
+        pending = _Pending()
         with self._lock:
             if not self._alive:
                 return None
             self._next += 1
             ident = self._next
-            self._waiting[ident] = (event, answer)
+            self._waiting[ident] = pending
             request = {
                 "id": ident,
                 "project": str(project_dir),
                 "out": str(out_dir),
                 "result": str(result_file),
-                "log": str(out_dir / ".lockbuild-hooks.log"),
+                "log": str(log),
             }
             try:
                 assert self._proc.stdin is not None
@@ -894,8 +1056,15 @@ class HookServer:
             except (OSError, ValueError):
                 self._waiting.pop(ident, None)
                 return None
-        event.wait()
-        return answer[0] if answer else None
+        seconds = limits.hook_timeout()
+        if not pending.event.wait(seconds):
+            with self._lock:
+                self._waiting.pop(ident, None)
+                pid = pending.pid
+            if pid is not None:
+                kill_group(pid)
+            raise HookTimeout(seconds)
+        return pending.code
 
     def close(self) -> None:
         with self._lock:
@@ -910,33 +1079,41 @@ class HookServer:
             self._proc.wait()
 
 
+_BOTH = "prepare_metadata_for_build_wheel"
+
+
 def _both_hooks(
-    project_dir: Path, system: BuildSystem, env: IsolatedEnvironment, out_dir: Path
+    project_dir: Path, system: BuildSystem, env: IsolatedEnvironment, out_dir: Path, what: str
 ) -> tuple[list[str], str | None] | None:
-    """(requirements, dist-info name or None), or None when the fast path did not work."""
+    """(requirements, dist-info name or None), or None when the fast path did not work
+    (the caller then asks pyproject_hooks, whose errors are the backend's own). A
+    timeout is final: the same hook would only time out again."""
     result_file = out_dir / ".lockbuild-hooks.json"
-    if not system.backend_path:
-        server = env.hook_server(system.backend)
-        code = server.run(project_dir, out_dir, result_file) if server is not None else None
-        if code is not None:
-            return _both_result(result_file, code)
-    proc = subprocess.run(
-        [
-            env.python,
-            "-c",
-            _BOTH_HOOKS,
-            system.backend,
-            json.dumps(list(system.backend_path)),
-            str(out_dir),
-            str(result_file),
-        ],
-        cwd=project_dir,
-        env=env.environ(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return _both_result(result_file, proc.returncode)
+    log = out_dir / ".lockbuild-hooks.log"
+    try:
+        if not system.backend_path:
+            server = env.hook_server(system.backend)
+            code = server.run(project_dir, out_dir, result_file, log) if server else None
+            if code is not None:
+                return _both_result(result_file, code)
+        code = run_bounded(
+            [
+                env.python,
+                "-c",
+                _BOTH_HOOKS,
+                system.backend,
+                json.dumps(list(system.backend_path)),
+                str(out_dir),
+                str(result_file),
+            ],
+            cwd=project_dir,
+            env=env.environ(),
+            log=log,
+        )
+    except HookTimeout as exc:
+        kept = env.logs.keep(what, _BOTH, _log_text(log))
+        raise HookFailed(what, _BOTH, str(exc), kept) from None
+    return _both_result(result_file, code)
 
 
 def _both_result(result_file: Path, code: int) -> tuple[list[str], str | None] | None:
@@ -945,38 +1122,53 @@ def _both_result(result_file: Path, code: int) -> tuple[list[str], str | None] |
         result_file.unlink()
     except (OSError, ValueError):
         return None
-    if code != 0 or not isinstance(data, dict) or not isinstance(data.get("requires"), list):
+    if code != 0 or not isinstance(data, dict) or _invalid_requires(data.get("requires")):
         return None
     dist_info = data.get("dist_info")
     return [str(r) for r in data["requires"]], dist_info if isinstance(dist_info, str) else None
 
 
 def hook_metadata(
-    project_dir: Path, system: BuildSystem, pool: EnvironmentPool, what: str
+    project_dir: Path,
+    system: BuildSystem,
+    pool: EnvironmentPool,
+    what: str,
+    *,
+    constraints: Sequence[str] = (),
+    uploaded_before: datetime | None = None,
 ) -> PreparedMetadata:
     """METADATA of a project via prepare_metadata_for_build_wheel (falling back to a wheel
-    build) in an isolated environment holding its build requirements."""
-    env = pool.get(system.requires, what)
+    build) in an isolated environment holding its build requirements, bound by
+    ``constraints`` (the lock's build overrides and constraints)."""
+    env = pool.get(system.requires, what, constraints=constraints, uploaded_before=uploaded_before)
     with tempfile.TemporaryDirectory(prefix="lockbuild-meta-") as out:
-        fast = _both_hooks(project_dir, system, env, Path(out))
+        fast = _both_hooks(project_dir, system, env, Path(out), what)
         pins = env.pins()
         if fast is not None and fast[1] is not None:
-            data = (Path(out) / fast[1] / "METADATA").read_bytes()
-            return PreparedMetadata(data, tuple(fast[0]), pins)
+            found = _dist_info_metadata(Path(out), fast[1])
+            if isinstance(found, str):
+                raise HookFailed(what, "prepare_metadata_for_build_wheel", found)
+            return PreparedMetadata(found, tuple(fast[0]), pins)
         if fast is not None:
             extra = fast[0]
         else:
-            found = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
-            assert isinstance(found, list)
-            extra = found
+            found_requires = run_hook(
+                project_dir, system, env, "get_requires_for_build_wheel", what
+            )
+            assert isinstance(found_requires, list)
+            extra = found_requires
         if set(extra) - set(system.requires):
-            env = pool.get([*system.requires, *extra], what)
-        dist_info = run_hook(
+            env = pool.get(
+                [*system.requires, *extra],
+                what,
+                constraints=constraints,
+                uploaded_before=uploaded_before,
+            )
+        metadata = run_hook(
             project_dir, system, env, "prepare_metadata_for_build_wheel", what, Path(out)
         )
-        assert isinstance(dist_info, str)
-        data = (Path(out) / dist_info / "METADATA").read_bytes()
-    return PreparedMetadata(data, tuple(extra), pins)
+        assert isinstance(metadata, bytes)
+    return PreparedMetadata(metadata, tuple(extra), pins)
 
 
 def hook_build_requires(

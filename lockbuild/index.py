@@ -29,11 +29,9 @@ from urllib.request import pathname2url, url2pathname
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
-    InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
-    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
@@ -41,6 +39,7 @@ from packaging.version import InvalidVersion, Version
 from . import limits
 from .cache import Cache, CachedPage, sha256_hex
 from .errors import FetchError
+from .filename import parse_sdist, sdist_stem, split_sdist
 from .spec import IndexOptions
 
 if TYPE_CHECKING:
@@ -213,8 +212,11 @@ class DistFile:
         return self.yanked is not None
 
 
-def parse_filename(filename: str) -> tuple[NormalizedName, Version, bool, frozenset[Tag], Any]:
-    """Name, version, is-wheel, tags and build tag of a distribution file name.
+def parse_filename(
+    filename: str, project: str | None = None
+) -> tuple[NormalizedName, Version, bool, frozenset[Tag], Any]:
+    """Name, version, is-wheel, tags and build tag of a distribution file name; an sdist's
+    name is read as pip does, knowing the ``project`` the page is for (filename.py).
 
     Raises ValueError for names that are not wheels or sdists.
     """
@@ -224,11 +226,8 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version, bool, frozen
         except InvalidWheelFilename as exc:
             raise ValueError(str(exc)) from None
         return name, version, True, tags, tuple(build)
-    if filename.endswith((".tar.gz", ".zip")):
-        try:
-            name, version = parse_sdist_filename(filename)
-        except InvalidSdistFilename as exc:
-            raise ValueError(str(exc)) from None
+    if sdist_stem(filename) is not None:
+        name, version = parse_sdist(filename, project)
         return name, version, False, frozenset(), ()
     raise ValueError(f"not a wheel or sdist: {filename}")
 
@@ -303,12 +302,14 @@ def make_dist_file(
     yanked: Any = None,
     metadata: Any = None,
     upload_time: Any = None,
+    project: str | None = None,
 ) -> DistFile | None:
-    """A DistFile from the fields an index offers, or None for a file that is not a dist."""
+    """A DistFile from the fields an index offers, or None for a file that is not a dist;
+    ``project`` is the project whose page lists it (None: not known)."""
     if any(c in filename for c in "/\\") or not filename.isprintable():
         return None  # a name no index should give; it would also garble messages
     try:
-        name, version, is_wheel, tags, build = parse_filename(filename)
+        name, version, is_wheel, tags, build = parse_filename(filename, project)
     except ValueError:
         return None
     has_metadata, metadata_sha = _metadata_attr(metadata) if is_wheel else (False, None)
@@ -384,7 +385,7 @@ class Listing:
         version: Version,
         version_text: str,
         upload_time: Any,
-        make: Callable[[], DistFile | None] | None,
+        make: Callable[..., DistFile | None] | None,
     ) -> None:
         self.filename = filename
         self.name = name
@@ -408,19 +409,31 @@ def _canonical(name: str) -> NormalizedName:
     return canonicalize_name(name)
 
 
-def quick_name_version(filename: str) -> tuple[str, str] | None:
+def quick_name_version(filename: str, project: str | None = None) -> tuple[str, str] | None:
     """Name and version strings of a wheel or sdist file name, without parsing tags."""
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
         return (parts[0], parts[1]) if len(parts) in (5, 6) else None
-    for suffix in (".tar.gz", ".zip"):
-        if filename.endswith(suffix):
-            name, sep, version = filename[: -len(suffix)].rpartition("-")
-            return (name, version) if sep and name else None
-    return None
+    return split_sdist(filename, project)
 
 
 KeepWheel = Callable[[str], bool]
+
+
+def _for_project(item: Listing, project: NormalizedName) -> Listing:
+    """A find-links sdist (listed for every project) read again knowing the project it
+    is asked for: ``pybbox-0.0.5-alpha.zip`` is pybbox's, whatever the last '-' says."""
+    if item.name == project or item.make is None:
+        return item
+    found = split_sdist(item.filename, project)
+    if found is None:
+        return item
+    try:
+        version = Version(found[1])
+    except InvalidVersion:
+        return item
+    make = functools.partial(item.make, project=project)
+    return Listing(item.filename, project, version, found[1], item.upload_time, make)
 
 
 def _listing(
@@ -429,13 +442,14 @@ def _listing(
     make: Callable[[], DistFile | None] | None,
     versions: dict[str, Any],
     keep: KeepWheel | None = None,
+    project: str | None = None,
 ) -> Listing | None:
     """The listing of one file, or None when the target can never use it or its name is
     not a distribution's. ``make`` may be None and set by the caller afterwards, so that
     nothing is built for the many files that are dropped."""
     if keep is not None and filename.endswith(".whl") and not keep(filename):
         return None  # a wheel the target can never use: not even listed
-    parsed = quick_name_version(filename)
+    parsed = quick_name_version(filename, project)
     if parsed is None or "/" in filename or "\\" in filename:
         return None
     name, version_text = parsed
@@ -451,8 +465,11 @@ def _listing(
     return Listing(filename, _canonical(name), version, version_text, upload_time, make)
 
 
-def html_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> list[Listing]:
-    """Files on a PEP 503 HTML page (or a find-links HTML page), parsed lazily."""
+def html_listings(
+    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+) -> list[Listing]:
+    """Files on a PEP 503 HTML page (or a find-links HTML page), parsed lazily;
+    ``project`` is the project the page is for (None for find-links pages)."""
     parser = _AnchorParser()
     parser.feed(body.decode("utf-8", errors="replace"))
     try:
@@ -466,9 +483,8 @@ def html_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> 
         if not href:
             continue
         filename = unquote(href.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
-        item = _listing(
-            filename, None, functools.partial(_html_entry, attrs, base, page_url), versions, keep
-        )
+        make = functools.partial(_html_entry, attrs, base, page_url, project=project)
+        item = _listing(filename, None, make, versions, keep, project)
         if item is not None:
             listings.append(item)
     return listings
@@ -478,7 +494,9 @@ def html_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> 
 _JSON_FILENAME = re.compile(r'"filename"\s*:\s*"([^"]*)"')
 
 
-def json_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> list[Listing]:
+def json_listings(
+    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+) -> list[Listing]:
     """Files on a PEP 691 JSON page, parsed lazily."""
     try:
         text = body.decode("utf-8")
@@ -506,9 +524,11 @@ def json_listings(body: bytes, page_url: str, keep: KeepWheel | None = None) -> 
         filename = entry.get("filename")
         if not isinstance(filename, str):
             continue
-        item = _listing(filename, entry.get("upload-time"), None, versions, keep)
+        item = _listing(filename, entry.get("upload-time"), None, versions, keep, project)
         if item is not None:
-            item.make = functools.partial(_json_compact_entry, _compact_json(entry), page_url)
+            item.make = functools.partial(
+                _json_compact_entry, _compact_json(entry), page_url, project=project
+            )
             listings.append(item)
     return listings
 
@@ -528,11 +548,11 @@ class _CountingKeep:
 
 
 def _page_listings(
-    body: bytes, content_type: str, url: str, keep: KeepWheel | None
+    body: bytes, content_type: str, url: str, keep: KeepWheel | None, project: str
 ) -> list[Listing]:
     if content_type == JSON_TYPE:
-        return json_listings(body, url, keep)
-    return html_listings(body, url, keep)
+        return json_listings(body, url, keep, project)
+    return html_listings(body, url, keep, project)
 
 
 _JSON_KEYS = (
@@ -561,11 +581,13 @@ def _compact_json(entry: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _json_compact_entry(fields: tuple[Any, ...], page_url: str) -> DistFile | None:
+def _json_compact_entry(
+    fields: tuple[Any, ...], page_url: str, project: str | None = None
+) -> DistFile | None:
     entry = {k: v for k, v in zip(_JSON_KEYS, fields, strict=True) if v is not None}
     if "hashes" in entry:
         entry["hashes"] = {"sha256": entry["hashes"]}
-    return _json_entry(entry, page_url)
+    return _json_entry(entry, page_url, project)
 
 
 def _materialize(listings: Iterable[Listing]) -> list[DistFile]:
@@ -577,7 +599,9 @@ def parse_html_page(body: bytes, page_url: str) -> list[DistFile]:
     return _materialize(html_listings(body, page_url))
 
 
-def _html_entry(attrs: dict[str, str | None], base: str, page_url: str) -> DistFile | None:
+def _html_entry(
+    attrs: dict[str, str | None], base: str, page_url: str, project: str | None = None
+) -> DistFile | None:
     href = attrs.get("href")
     if not href:
         return None
@@ -597,6 +621,7 @@ def _html_entry(attrs: dict[str, str | None], base: str, page_url: str) -> DistF
         requires_python=attrs.get("data-requires-python"),
         yanked=(attrs["data-yanked"] or True) if "data-yanked" in attrs else None,
         metadata=metadata,
+        project=project,
     )
 
 
@@ -605,7 +630,7 @@ def parse_json_page(body: bytes, page_url: str) -> list[DistFile]:
     return _materialize(json_listings(body, page_url))
 
 
-def _json_entry(entry: Any, page_url: str) -> DistFile | None:
+def _json_entry(entry: Any, page_url: str, project: str | None = None) -> DistFile | None:
     if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
         return None
     absolute, frag_sha = _hash_fragment(urljoin(page_url, str(entry["url"])))
@@ -622,6 +647,7 @@ def _json_entry(entry: Any, page_url: str) -> DistFile | None:
         yanked=entry.get("yanked"),
         metadata=metadata,
         upload_time=entry.get("upload-time"),
+        project=project,
     )
 
 
@@ -1194,13 +1220,14 @@ class IndexClient:
             # Parsing holds the GIL anyway; bounding it bounds the memory that several
             # large pages parsed at once would take, at no cost in time.
             with self._parsing:
-                listings = _page_listings(body, content_type, final_url, keep)
+                listings = _page_listings(body, content_type, final_url, keep, name)
             yield from listings
-        yield from (
-            item
-            for item in self.find_links_listings()
-            if keep is None or not item.filename.endswith(".whl") or keep(item.filename)
-        )
+        for item in self.find_links_listings():
+            if item.filename.endswith(".whl"):
+                if keep is None or keep(item.filename):
+                    yield item
+            else:
+                yield _for_project(item, name)
 
     def version_files(self, name: str, version: Version) -> tuple[DistFile, ...]:
         """Every file of one release, usable by the target or not (hashes cover them all)."""
@@ -1211,8 +1238,9 @@ class IndexClient:
 
         def every() -> Iterator[Listing]:
             for body, content_type, url in pages:
-                yield from _page_listings(zlib.decompress(body), content_type, url, None)
-            yield from self.find_links_listings()
+                yield from _page_listings(zlib.decompress(body), content_type, url, None, canonical)
+            for item in self.find_links_listings():
+                yield item if item.filename.endswith(".whl") else _for_project(item, canonical)
 
         items = self._accepted(canonical, every())
         return tuple(_materialize(i for i in items if i.version == version))

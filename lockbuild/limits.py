@@ -61,3 +61,12 @@ def build_timeout() -> float:
     """Seconds one step of a sync build (a backend's build_wheel) may take
     (LOCKBUILD_BUILD_TIMEOUT)."""
     return _env_number("LOCKBUILD_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT, integer=False)
+
+
+DEFAULT_HOOK_TIMEOUT = 900.0
+
+
+def hook_timeout() -> float:
+    """Seconds one PEP 517 hook may run before its process group is killed and its
+    release ruled out (LOCKBUILD_HOOK_TIMEOUT)."""
+    return _env_number("LOCKBUILD_HOOK_TIMEOUT", DEFAULT_HOOK_TIMEOUT, integer=False)

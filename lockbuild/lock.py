@@ -15,9 +15,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from . import graph as graphs
-from . import heldback, replay
+from . import heldback, limits, replay
 from .cache import Cache
 from .errors import InputError, UsageError
+from .hookfail import HookFailed
 from .index import DistFile, IndexClient, Sources
 from .lockfile import (
     Entry,
@@ -43,9 +44,20 @@ from .resolve import (
 from .source import IndexRepository
 from .spec import IndexOptions, InputRequirement, Spec, display_path, read_spec
 from .target import Target
+from .target import current as current_target
 
 Log = Callable[[str], None]
 MAX_HOOK_ROUNDS = 10
+
+
+def _silent(message: str) -> None:
+    return None
+
+
+def _notice(message: str) -> None:
+    """What the user must know about the result (shown even with -q)."""
+    sys.stderr.write(f"lockbuild: {message}\n")
+    sys.stderr.flush()
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ def _check_outputs(options: CompileOptions, spec: Spec) -> None:
 
 def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileResult:
     """Resolve and render both files (without writing them)."""
+    limits.hook_timeout()  # a malformed LOCKBUILD_HOOK_TIMEOUT fails before any work
     spec, index_options = prepare(options)
     _check_outputs(options, spec)
     digests = input_digests(options, spec, index_options, target)
@@ -115,6 +128,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             f"note: locking for {target.description}; sdist metadata and build hooks "
             "run on this machine's Python"
         )
+    detail = log if options.verbose else _silent
     key = None
     if options.replay and not options.verbose and cache.root is not None:
         key = replay.run_key(options, spec, index_options, target)
@@ -127,21 +141,33 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
                 "run read are unchanged: its result is reused (--no-replay resolves again)"
             )
             return replayed
-    repository = IndexRepository(client, target, index_options, cache, log=log)
+    overrides = _build_overrides(options, target)
+    constraints = [
+        Req.from_requirement(
+            c.requirement, "constraint", url=c.url, origin=str(c.origin), via=c.via
+        )
+        for c in spec.constraints
+        if target.evaluate(c.requirement.marker, [""])
+    ]
+    constraints += _upgrade_constraints(options)
+    hook_target = target if target.python is not None else current_target()
+    repository = IndexRepository(
+        client,
+        target,
+        index_options,
+        cache,
+        log=log,
+        detail=detail,
+        env_constraints=[r.text for r in (*overrides, *constraints) if not r.url],
+        as_of_release=options.build_deps_as_of_release,
+        hook_python=target.python,
+        hook_identity=repr(hook_target.identity()),
+    )
     try:
         if any(item.url for item in spec.requirements) or any(c.url for c in spec.constraints):
             client.fetcher.refuse_replay("direct references or local projects are read")
         spec = _name_direct_references(spec, repository)
         roots = input_roots(spec.requirements, target)
-        constraints = [
-            Req.from_requirement(
-                c.requirement, "constraint", url=c.url, origin=str(c.origin), via=c.via
-            )
-            for c in spec.constraints
-            if target.evaluate(c.requirement.marker, [""])
-        ]
-        constraints += _upgrade_constraints(options)
-        overrides = _build_overrides(options, target)
         provider = Provider(
             repository,
             target,
@@ -151,6 +177,8 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             preferences=_preferences(options),
             direct={r.name: r for r in roots if r.url},
             build_all=options.build_deps_for == "all",
+            notice=_notice,
+            as_of_release=options.build_deps_as_of_release,
         )
         repository.prefetch(r.name for r in roots)
         graph, resolution = _resolve_with_hooks(options, provider, repository, roots, log)
@@ -159,10 +187,23 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
         if options.verbose:
             _explain_build_side(graph, repository, log)
         hashes = _hashes(graph, client) if options.generate_hashes else {}
+        host_hooks = _host_hooks(graph, repository, target, hook_target)
     finally:
         repository.close()
+    for item in host_hooks:
+        _notice(f"note: computed on this host, not on {target.description}: {item}")
     result = _render(
-        options, spec, graph, index_options, target, constraints, overrides, hashes, digests, held
+        options,
+        spec,
+        graph,
+        index_options,
+        target,
+        constraints,
+        overrides,
+        hashes,
+        digests,
+        held,
+        host_hooks,
     )
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):
@@ -186,18 +227,28 @@ def _resolve_with_hooks(
     log: Log,
 ) -> tuple[graphs.DiGraph, Resolution]:
     """Resolve; then ask each sdist's backend for the build requirements it adds in an
-    environment holding its locked static ones, and resolve again until none are new."""
-    for _round in range(MAX_HOOK_ROUNDS):
+    environment holding its locked static ones, and resolve again until none are new.
+    A release whose backend fails there is ruled out and the resolution runs again
+    (such rounds do not count: each one removes a release, so they end)."""
+    rounds = 0
+    while rounds < MAX_HOOK_ROUNDS:
         resolution = resolve(provider, roots, quiet=options.quiet)
         graph = graphs.build_graph(resolution)
-        if not options.build_hooks or not _add_dynamic_requirements(graph, repository, options):
+        if not options.build_hooks:
+            return graph, resolution
+        added, ruled_out = _add_dynamic_requirements(graph, repository, provider, options)
+        if not added and not ruled_out:
             return graph, resolution
         # Keep what was chosen where still valid, so each round only adds.
         for name in graph.nodes:
             pin = graph.nodes[name].get("pin")
             if pin is not None and name not in provider.preferences:
                 provider.preferences[name] = pin.candidate.version
-        log("build backends asked for more build requirements; resolving again")
+        if ruled_out:
+            log("build backends failed for some releases; resolving again without them")
+        else:
+            rounds += 1
+            log("build backends asked for more build requirements; resolving again")
     raise UsageError(f"build requirements kept changing after {MAX_HOOK_ROUNDS} rounds")
 
 
@@ -215,10 +266,14 @@ def _build_candidates(graph: graphs.DiGraph) -> list[Candidate]:
 
 
 def _add_dynamic_requirements(
-    graph: graphs.DiGraph, repository: IndexRepository, options: CompileOptions
-) -> bool:
-    """Run get_requires_for_build_wheel for every build (in parallel); True when any
-    returned a requirement the resolution has not seen for that build yet."""
+    graph: graphs.DiGraph,
+    repository: IndexRepository,
+    provider: Provider,
+    options: CompileOptions,
+) -> tuple[bool, bool]:
+    """Run get_requires_for_build_wheel for every build (in parallel). (True when any
+    returned a requirement the resolution has not seen for that build yet, True when
+    any release was ruled out because its backend failed.)"""
     build_pins = [f"{p.name}=={p.version}" for p in graphs.pins(graph, graphs.build_set(graph))]
     jobs: list[tuple[Candidate, list[str]]] = []
     for candidate in _build_candidates(graph):
@@ -231,14 +286,22 @@ def _add_dynamic_requirements(
         pins = sorted(f"{p.name}=={p.version}" for p in graphs.pins(graph, env))
         jobs.append((candidate, pins))
     workers = max(1, min(options.workers, 4, len(jobs)))
+
+    def ask(job: tuple[Candidate, list[str]]) -> tuple[str, ...] | HookFailed:
+        try:
+            return repository.dynamic_build_requires(job[0], job[1], build_pins)
+        except HookFailed as exc:
+            if job[0].url:
+                raise  # a direct reference has no other release to fall back to
+            return exc
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(
-            pool.map(
-                lambda job: repository.dynamic_build_requires(job[0], job[1], build_pins), jobs
-            )
-        )
-    added = False
+        results = list(pool.map(ask, jobs))
+    added = ruled_out = False
     for (candidate, _pins), found in zip(jobs, results, strict=True):
+        if isinstance(found, HookFailed):
+            ruled_out |= provider.rule_out(candidate.name, candidate.version, found)
+            continue
         key = (candidate.name, str(candidate.version))
         known = set(repository.build_requires(candidate))
         new = tuple(r for r in found if r not in known)
@@ -246,7 +309,25 @@ def _add_dynamic_requirements(
             repository.dynamic[key] = (*repository.dynamic.get(key, ()), *new)
             added = True
         repository.hook_results[key] = tuple(found)
-    return added
+    return added, ruled_out
+
+
+def _host_hooks(
+    graph: graphs.DiGraph, repository: IndexRepository, target: Target, host: Target
+) -> tuple[str, ...]:
+    """For a target described but not at hand (no --python), each dynamic build
+    requirement a backend computed on this machine: what the user should check."""
+    if target.local or target.python is not None:
+        return ()
+    found = []
+    for candidate in _build_candidates(graph):
+        answer = repository.hook_results.get((candidate.name, str(candidate.version)))
+        if answer:
+            found.append(
+                f"{candidate.name} {candidate.version} get_requires_for_build_wheel -> "
+                f"{', '.join(answer)} (ran on {host.description})"
+            )
+    return tuple(found)
 
 
 def _explain_build_side(graph: graphs.DiGraph, repository: IndexRepository, log: Log) -> None:
@@ -432,6 +513,7 @@ def _render(
     hashes: dict[str, tuple[str, ...]],
     digests: tuple[tuple[str, str], ...],
     held: Mapping[str, heldback.HeldBack],
+    host_hooks: tuple[str, ...] = (),
 ) -> CompileResult:
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
@@ -479,6 +561,8 @@ def _render(
         options=option_lines(index_options, out_dir),
         build_hooks=options.build_hooks,
         exclude_newer=options.exclude_newer.text.strip() if options.exclude_newer else None,
+        as_of_release=options.build_deps_as_of_release,
+        host_hooks=host_hooks,
     )
     lock_name = display_path(options.output_file)
     build_name = display_path(options.build_output_file)

@@ -47,6 +47,7 @@ class CompileOptions:
     all_extras: bool = False
     groups: tuple[str, ...] = ()
     exclude_newer: Cutoff | None = None  # as written; resolved when the compile starts
+    build_deps_as_of_release: bool = False
 
     def result_flags(self) -> str:
         """The options (besides index options and target) that change the result."""
@@ -62,6 +63,7 @@ class CompileOptions:
                 # The expression, not the moment: a relative cut-off ("7 days") moves,
                 # and check compares what was asked for.
                 self.exclude_newer.text.strip() if self.exclude_newer else None,
+                self.build_deps_as_of_release,
             )
         )
 

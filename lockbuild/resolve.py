@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from packaging.requirements import Requirement
@@ -18,6 +19,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from .dists import CoreMetadata
 from .errors import ResolutionError
+from .hookfail import HookFailed, RuledOut, hint
 from .index import DistFile, Listing
 from .spec import IndexOptions, InputRequirement
 from .target import Target
@@ -39,6 +41,8 @@ class Req:
     url: str | None = None
     origin: str | None = None  # "requirements.in line 3" for inputs
     via: str | None = None  # "-r requirements.in" for inputs
+    # --build-deps-as-of-release: only releases uploaded no later than this satisfy it.
+    not_after: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -88,15 +92,14 @@ class Candidate:
     builds: bool = field(default=False, compare=False)
     files: tuple[DistFile, ...] = field(default=(), compare=False)
     editable: bool = field(default=False, compare=False)
+    uploaded: datetime | None = field(default=None, compare=False)  # the release's first file
 
     @property
     def key(self) -> str:
         return make_key(self.name, self.extras)
 
     def base(self) -> Candidate:
-        return Candidate(
-            self.name, self.version, frozenset(), self.url, self.dist, self.builds, self.files
-        )
+        return replace(self, extras=frozenset())
 
     def __str__(self) -> str:
         return f"{self.key} {self.version}"
@@ -113,6 +116,24 @@ class Release:
     def files(self) -> tuple[DistFile, ...]:
         parsed = (item.dist() for item in self.listings)
         return tuple(sorted((d for d in parsed if d is not None), key=lambda d: d.filename))
+
+    @functools.cached_property
+    def uploaded(self) -> datetime | None:
+        """When the release first appeared (its earliest file's PEP 700 upload time)."""
+        times = [t for t in map(_upload_time, (i.upload_time for i in self.listings)) if t]
+        return min(times) if times else None
+
+
+def _upload_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class Repository(Protocol):
@@ -192,6 +213,8 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         preferences: Mapping[str, Version] | None = None,
         direct: Mapping[NormalizedName, Req] | None = None,
         build_all: bool = False,
+        notice: Callable[[str], None] = lambda message: None,
+        as_of_release: bool = False,
     ) -> None:
         self.repository = repository
         self.target = target
@@ -206,6 +229,21 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         self.direct = dict(direct or {})
         # Lock build requirements of every release that has an sdist, not only those built.
         self.build_all = build_all
+        # Releases whose build backend failed: never candidates again in this run.
+        self.ruled_out: dict[tuple[NormalizedName, Version], RuledOut] = {}
+        self.notice = notice
+        self.as_of_release = as_of_release
+        self._no_upload_time: set[str] = set()
+
+    def rule_out(self, name: NormalizedName, version: Version, failure: HookFailed) -> bool:
+        """Leave a release out from now on because its backend failed (one notice per
+        release); False when it was already ruled out."""
+        key = (name, version)
+        if key in self.ruled_out:
+            return False
+        self.ruled_out[key] = RuledOut.of(name, str(version), failure)
+        self.notice(self.ruled_out[key].notice())
+        return True
 
     # --- resolvelib interface -------------------------------------------------
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
@@ -249,6 +287,10 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             return [candidate] if candidate not in bad else []
         name = reqs[0].name if reqs else canonicalize_name(identifier.split("[")[0])
         extras = reqs[0].extras if reqs else frozenset()
+        if extras and name in requirements:
+            # As pip does: candidates of name[extra] also honor what binds name itself.
+            reqs += list(requirements[name])
+            bad |= {replace(c, extras=extras) for c in incompatibilities.get(name, ())}
         all_reqs = reqs + self.constraints.get(name, [])
         if any(r.kind == BUILD for r in reqs):
             all_reqs += self.build_overrides.get(name, [])
@@ -265,6 +307,10 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         versions = [r.version for r in releases]
         allowed = set(combined.filter(versions, prereleases=True if self.options.pre else None))
         ordered = [r for r in releases if r.version in allowed]
+        cutoffs = [r.not_after for r in all_reqs if r.not_after is not None]
+        if cutoffs:
+            # Releases without an upload time cannot be placed: they are admitted.
+            ordered = [r for r in ordered if r.uploaded is None or r.uploaded <= min(cutoffs)]
         preferred = self.preferences.get(name)
         if preferred is not None:
             ordered.sort(key=lambda r: r.version != preferred)  # stable: newest first after
@@ -284,9 +330,18 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
                     dist=dist,
                     builds=not dist.is_wheel,
                     files=release.files,
+                    uploaded=release.uploaded,
                 )
-                if candidate in bad:
+                if candidate in bad or (name, release.version) in self.ruled_out:
                     continue
+                if candidate.builds and not extras and candidate.dist is not None:
+                    # An sdist whose backend cannot prepare its metadata is passed over
+                    # (as pip does), before the resolver pins it.
+                    try:
+                        self.repository.metadata(candidate)
+                    except HookFailed as exc:
+                        self.rule_out(name, release.version, exc)
+                        continue
                 if first:
                     self.repository.prefetch_candidate(candidate)
                     first = False
@@ -311,11 +366,32 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             return []
         return [candidate]
 
+    def _cutoff(self, candidate: Candidate) -> datetime | None:
+        """With --build-deps-as-of-release, when the sdist a candidate builds from was
+        uploaded (None: no cutoff, or the index gives no upload time)."""
+        if not self.as_of_release:
+            return None
+        if candidate.dist is not None and not candidate.dist.is_wheel:
+            sdists = [candidate.dist]
+        else:
+            sdists = [f for f in candidate.files if not f.is_wheel]
+        times = [f.upload_time for f in sdists if f.upload_time is not None]
+        if not times and candidate.name not in self._no_upload_time:
+            self._no_upload_time.add(candidate.name)
+            self.notice(
+                f"note: the index gives no upload time for the sdist of {candidate}: "
+                "--build-deps-as-of-release cannot limit its build requirements"
+            )
+        return min(times) if times else None
+
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         if requirement.name == PYTHON:
             return requirement.specifier.contains(candidate.version, prereleases=True)
         if requirement.url and candidate.url and requirement.url != candidate.url:
             return False
+        if requirement.not_after is not None and candidate.uploaded is not None:
+            if candidate.uploaded > requirement.not_after:
+                return False
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
@@ -359,10 +435,11 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             deps.append(Req.from_requirement(req, RUNTIME))
         has_sdist = any(not f.is_wheel for f in candidate.files)
         if (candidate.builds or (self.build_all and has_sdist)) and not candidate.extras:
+            cutoff = self._cutoff(candidate)
             for text in self.repository.build_requires(candidate):
                 req = Requirement(text)
                 if self.target.evaluate(req.marker, [""]):
-                    deps.append(Req.from_requirement(req, BUILD))
+                    deps.append(replace(Req.from_requirement(req, BUILD), not_after=cutoff))
         self.repository.prefetch(d.name for d in deps if d.name != PYTHON)
         return deps
 
@@ -423,6 +500,8 @@ def describe_requirement(req: Req, parent: Candidate | None) -> str:
         return f"{where}: {req.text}"
     label = " (build)" if req.kind == BUILD else ""
     what = req.text if req.name != PYTHON else f"Python {req.specifier}"
+    if req.not_after is not None:
+        what += f" uploaded by {req.not_after.isoformat()} (--build-deps-as-of-release)"
     return f"{parent.name} {parent.version}{label} requires {what}"
 
 
@@ -445,6 +524,11 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
                 )
             elif not releases:
                 lines.append(f"no distributions of {name} found on any index or find-links:")
+            elif len(items) == 1 and any(n == name for n, _v in provider.ruled_out):
+                lines.append(
+                    f"no usable release of {name}: the build backend failed for every "
+                    "release that fits:"
+                )
             elif len(items) == 1:
                 versions = ", ".join(str(r.version) for r in releases[:8])
                 more = " ..." if len(releases) > 8 else ""
@@ -462,6 +546,12 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
         if any(req.kind == BUILD for req, _ in items):
             for o in provider.build_overrides.get(canonicalize_name(name), []):
                 lines.append(f"  {o.origin}: {o.text} (build override)")
+        failed = [r for (n, _v), r in provider.ruled_out.items() if n == name]
+        lines.extend(f"  ruled out {r.line()}" for r in failed)
+    failed = [r for (n, _v), r in provider.ruled_out.items() if n in by_name]
+    advice = hint(failed, provider.as_of_release)
+    if advice:
+        lines.append(f"  ({advice})")
     return "cannot resolve: " + "\n".join(lines)
 
 

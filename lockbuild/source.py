@@ -3,10 +3,12 @@ wheels, PKG-INFO or PEP 517 hooks, and build requirements read from sdists."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -18,6 +20,7 @@ from . import dists
 from .cache import Cache, sha256_hex
 from .dists import BuildSystem, CoreMetadata
 from .errors import DistError, FetchError
+from .hookfail import HookFailed
 from .index import (
     DaemonPool,
     DistFile,
@@ -64,13 +67,26 @@ class IndexRepository:
         cache: Cache,
         *,
         log: Log = lambda message: None,
+        detail: Log = lambda message: None,
+        env_constraints: Sequence[str] = (),
+        as_of_release: bool = False,
+        hook_python: str | None = None,
+        hook_identity: str = "",
     ) -> None:
         self.client = client
         self.target = target
         self.options = options
         self.cache = cache
         self.log = log
-        self.environments = dists.EnvironmentPool(pip_environment(options, client))
+        self.detail = detail
+        # Build overrides and constraints: every environment a backend runs in gets them.
+        self.env_constraints = tuple(sorted(set(env_constraints)))
+        self.as_of_release = as_of_release
+        # Where hooks run (the interpreter's marker values): part of every cached answer.
+        self.hook_identity = hook_identity
+        self.environments = dists.EnvironmentPool(
+            pip_environment(options, client), base_python=hook_python
+        )
         self._lock = threading.Lock()
         self._releases: dict[str, list[Release]] = {}
         self._metadata: dict[Candidate, Future[CoreMetadata]] = {}
@@ -163,7 +179,19 @@ class IndexRepository:
         pkg_info, pyproject = self._sdist_files(dist)
         if dists.usable_pkg_info(pkg_info, dist.filename) is None:
             system = dists.build_system(pyproject, dist.filename)
-            self.environments.prepare(system.requires, dist.filename)
+            self.environments.prepare(
+                system.requires,
+                dist.filename,
+                constraints=self.env_constraints,
+                uploaded_before=self.cutoff(dist),
+            )
+
+    def cutoff(self, dist: DistFile | None) -> datetime | None:
+        """With --build-deps-as-of-release, the sdist's upload time: its build
+        requirements admit only releases uploaded by then (None: no cutoff)."""
+        if not self.as_of_release or dist is None or dist.is_wheel:
+            return None
+        return dist.upload_time
 
     def _walk_on(self, future: Future[CoreMetadata]) -> None:
         """Prefetch the dependencies the metadata in ``future`` names (best effort)."""
@@ -207,10 +235,14 @@ class IndexRepository:
         assert candidate.dist is not None
         meta = self._dist_metadata(candidate.dist)
         if meta.name != candidate.name or meta.version != candidate.version:
-            raise DistError(
-                f"{candidate.dist.filename}: metadata says {meta.name} {meta.version}, "
+            problem = (
+                f"metadata says {meta.name} {meta.version}, "
                 f"not {candidate.name} {candidate.version}"
             )
+            if not candidate.dist.is_wheel:
+                # pip passes over such an sdist too: the release is ruled out.
+                raise HookFailed(candidate.dist.filename, "metadata", problem)
+            raise DistError(f"{candidate.dist.filename}: {problem}")
         return meta
 
     def _dist_metadata(self, dist: DistFile) -> CoreMetadata:
@@ -223,7 +255,12 @@ class IndexRepository:
         usable = dists.usable_pkg_info(pkg_info, dist.filename)
         if usable is not None:
             return usable
-        return dists.parse_metadata(self._hook_metadata(dist, pyproject), dist.filename)
+        data = self._hook_metadata(dist, pyproject)
+        try:
+            return dists.parse_metadata(data, dist.filename)
+        except DistError as exc:
+            hook = "prepare_metadata_for_build_wheel"
+            raise HookFailed(dist.filename, hook, f"returned invalid metadata: {exc}") from None
 
     def _wheel_metadata(self, dist: DistFile) -> bytes:
         """METADATA read out of a wheel the index offers no metadata file for: through
@@ -275,22 +312,45 @@ class IndexRepository:
 
     def _hook_metadata(self, dist: DistFile, pyproject: bytes | None) -> bytes:
         sha = self.client.file_hash(dist)
-        record = self.cache.get_json("hook-metadata", sha)
+        cutoff = self.cutoff(dist)
+        # The answer depends on the environment the backend ran in: the key holds what
+        # shapes it (the sdist, constraints, upload cutoff, the interpreter it ran on).
+        key = sha256_hex(
+            json.dumps(
+                [sha, self.env_constraints, cutoff.isoformat() if cutoff else None]
+                + [self.hook_identity]
+            ).encode()
+        )
+        record = self.cache.get_json("hook-metadata", key)
         if isinstance(record, dict) and isinstance(record.get("metadata"), str):
             return str(record["metadata"]).encode("utf-8")
         system = dists.build_system(pyproject, dist.filename)
         self.log(f"preparing metadata of {dist.filename} with its build backend")
         with tempfile.TemporaryDirectory(prefix="lockbuild-sdist-") as tmp:
             project = dists.extract_archive(self.client.download(dist), dist.filename, Path(tmp))
-            prepared = dists.hook_metadata(project, system, self.environments, dist.filename)
+            prepared = dists.hook_metadata(
+                project,
+                system,
+                self.environments,
+                dist.filename,
+                constraints=self.env_constraints,
+                uploaded_before=cutoff,
+            )
+        self.detail(
+            f"{dist.filename}: metadata prepared in an environment from "
+            f"{', '.join(system.requires) or 'nothing'}"
+            + (f"; constraints {', '.join(self.env_constraints)}" if self.env_constraints else "")
+            + (f"; uploaded by {cutoff.isoformat()}" if cutoff else "")
+            + f"; holding {', '.join(prepared.pins) or 'nothing'}"
+        )
         # The hook already answered get_requires_for_build_wheel in that environment: a
         # later round whose locked pins are the same reuses it instead of a new one.
         self._remember_build_requires(sha, prepared.pins, prepared.build_requires)
-        self.cache.put_json("hook-metadata", sha, {"metadata": prepared.metadata.decode("utf-8")})
+        self.cache.put_json("hook-metadata", key, {"metadata": prepared.metadata.decode("utf-8")})
         return prepared.metadata
 
     def _requires_key(self, identity: str, pins: Sequence[str]) -> str:
-        return sha256_hex("\n".join([identity, *sorted(pins)]).encode())
+        return sha256_hex("\n".join([identity, self.hook_identity, *sorted(pins)]).encode())
 
     def _remember_build_requires(
         self, identity: str, pins: Sequence[str], requires: Sequence[str]

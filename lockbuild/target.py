@@ -37,6 +37,8 @@ class Target:
     description: str
     # False when the target is described, not at hand: hooks then run on this machine.
     local: bool = True
+    # The target's interpreter when one was named (--python): hooks run with it.
+    python: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -163,7 +165,7 @@ def from_interpreter(python: str) -> Target:
     for text in data["tags"]:
         tags.extend(parse_tag(text))
     env = data["env"]
-    return Target(tuple(sorted(env.items())), tuple(tags), _describe(env))
+    return Target(tuple(sorted(env.items())), tuple(tags), _describe(env), python=python)
 
 
 _PLATFORM_MARKERS = (

@@ -5,7 +5,9 @@ one-process-per-hook path, and a backend that does not import is never served.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,15 @@ def get_requires_for_build_wheel(config_settings=None):
     _note("requires")
     if os.path.exists("FAIL"):
         raise RuntimeError("this project does not build")
+    if os.path.exists("HANG"):
+        import time
+        while True:
+            time.sleep(1)
+    if os.path.exists("SPAWN"):
+        import subprocess, sys
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        with open("SPAWN", "w") as handle:
+            handle.write(str(child.pid))
     return []
 
 def prepare_metadata_for_build_wheel(out_dir, config_settings=None):
@@ -80,7 +91,7 @@ def test_one_import_many_hooks_each_in_its_project(
     for name in ("one", "two", "three"):
         out = tmp_path / f"out-{name}"
         out.mkdir()
-        found = dists._both_hooks(_project(tmp_path, name), SYSTEM, env, out)
+        found = dists._both_hooks(_project(tmp_path, name), SYSTEM, env, out, name)
         assert found == ([], f"{name}-1.0.dist-info")
         assert (
             (out / f"{name}-1.0.dist-info" / "METADATA").read_text().startswith("Metadata-Version")
@@ -105,13 +116,13 @@ def test_failing_hook_falls_back_and_the_server_goes_on(
     (bad / "FAIL").write_text("")
     out = tmp_path / "out-bad"
     out.mkdir()
-    assert dists._both_hooks(bad, SYSTEM, env, out) is None
+    assert dists._both_hooks(bad, SYSTEM, env, out, "bad") is None
     # The fallback (pyproject_hooks) reports the backend's own error.
     with pytest.raises(dists.BuildError, match="this project does not build"):
         dists.run_hook(bad, SYSTEM, env, "get_requires_for_build_wheel", "bad-1.0")
     out = tmp_path / "out-good"
     out.mkdir()
-    assert dists._both_hooks(_project(tmp_path, "good"), SYSTEM, env, out) == (
+    assert dists._both_hooks(_project(tmp_path, "good"), SYSTEM, env, out, "good") == (
         [],
         "good-1.0.dist-info",
     )
@@ -126,7 +137,7 @@ def test_backend_that_does_not_import_is_not_served(
     system = dists.BuildSystem(("x",), "brokenbackend", (), True)
     out = tmp_path / "out"
     out.mkdir()
-    assert dists._both_hooks(_project(tmp_path, "p"), system, env, out) is None
+    assert dists._both_hooks(_project(tmp_path, "p"), system, env, out, "p") is None
 
 
 def test_dead_server_means_fallback(tmp_path: Path, env: dists.IsolatedEnvironment) -> None:
@@ -137,7 +148,57 @@ def test_dead_server_means_fallback(tmp_path: Path, env: dists.IsolatedEnvironme
     out = tmp_path / "out"
     out.mkdir()
     # The request cannot be served: None from the server, then the one-process path.
-    assert dists._both_hooks(_project(tmp_path, "p"), SYSTEM, env, out) == (
+    assert dists._both_hooks(_project(tmp_path, "p"), SYSTEM, env, out, "p") == (
         [],
         "p-1.0.dist-info",
     )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (killed, not yet reaped by its parent) counts as gone.
+    status = Path(f"/proc/{pid}/stat")
+    return not status.exists() or status.read_text().split(")")[-1].split()[0] != "Z"
+
+
+def test_hung_hook_is_killed_after_the_timeout(
+    tmp_path: Path, env: dists.IsolatedEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCKBUILD_HOOK_TIMEOUT", "2")
+    hung = _project(tmp_path, "hung")
+    (hung / "HANG").write_text("")
+    out = tmp_path / "out-hung"
+    out.mkdir()
+    started = time.monotonic()
+    with pytest.raises(dists.HookFailed, match="timed out after 2 s") as caught:
+        dists._both_hooks(hung, SYSTEM, env, out, "hung-1.0")
+    assert time.monotonic() - started < 60
+    assert caught.value.log is not None and caught.value.log.exists()
+    # The server itself goes on serving.
+    out = tmp_path / "out-after"
+    out.mkdir()
+    found = dists._both_hooks(_project(tmp_path, "after"), SYSTEM, env, out, "after")
+    assert found == ([], "after-1.0.dist-info")
+    assert [e for e in _events(tmp_path) if e["event"] == "import"][1:] == []
+
+
+def test_background_child_of_a_hook_neither_blocks_nor_outlives_it(
+    tmp_path: Path, env: dists.IsolatedEnvironment
+) -> None:
+    spawner = _project(tmp_path, "spawner")
+    (spawner / "SPAWN").write_text("")
+    out = tmp_path / "out-spawner"
+    out.mkdir()
+    started = time.monotonic()
+    found = dists._both_hooks(spawner, SYSTEM, env, out, "spawner")
+    assert found == ([], "spawner-1.0.dist-info")
+    # The child sleeps 120 s holding the hook's output open; the answer did not wait.
+    assert time.monotonic() - started < 60
+    child = int((spawner / "SPAWN").read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)

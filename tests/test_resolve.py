@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from packaging.version import Version
 from lockbuild import graph as graphs
 from lockbuild.dists import CoreMetadata
 from lockbuild.errors import ResolutionError
+from lockbuild.hookfail import HookFailed
 from lockbuild.index import DistFile, Listing, make_dist_file
 from lockbuild.resolve import Candidate, Provider, Release, Req, resolve
 from lockbuild.spec import IndexOptions
@@ -29,6 +31,8 @@ class Version_:
     requires: Sequence[str] = ()
     build: Sequence[str] = ()
     sdist: bool = False  # an sdist as well as (or instead of) the wheel
+    fails: bool = False  # its build backend fails to prepare its metadata
+    uploaded: str | None = None  # PEP 700 upload time of its files
 
 
 @dataclass
@@ -40,17 +44,20 @@ class FakeRepository:
 
     def _files(self, name: str, version: str, spec: Version_) -> list[DistFile]:
         files = []
+        when = spec.uploaded
         if spec.wheel:
-            files.append(make_dist_file(f"{name}-{version}-py3-none-any.whl", f"mem:{name}"))
+            wheel = f"{name}-{version}-py3-none-any.whl"
+            files.append(make_dist_file(wheel, f"mem:{name}", upload_time=when))
         if spec.sdist or not spec.wheel:
-            files.append(make_dist_file(f"{name}-{version}.tar.gz", f"mem:{name}"))
+            sdist = f"{name}-{version}.tar.gz"
+            files.append(make_dist_file(sdist, f"mem:{name}", upload_time=when))
         return [f for f in files if f is not None]
 
     def releases(self, name: NormalizedName) -> Sequence[Release]:
         found = []
         for version, spec in self.projects.get(name, {}).items():
             listings = tuple(
-                Listing(f.filename, name, Version(version), version, None, lambda f=f: f)
+                Listing(f.filename, name, Version(version), version, spec.uploaded, lambda f=f: f)
                 for f in self._files(name, version, spec)
             )
             found.append(Release(Version(version), listings))
@@ -59,6 +66,13 @@ class FakeRepository:
     def metadata(self, candidate: Candidate) -> CoreMetadata:
         self.asked_metadata.append(f"{candidate.name}=={candidate.version}")
         spec = self.projects[candidate.name][str(candidate.version)]
+        if spec.fails:
+            raise HookFailed(
+                f"{candidate.name}-{candidate.version}.tar.gz",
+                "prepare_metadata_for_build_wheel",
+                "failed: AttributeError: 'build_ext' object has no attribute 'cython_sources'",
+                Path(f"/logs/{candidate.name}-{candidate.version}.log"),
+            )
         return CoreMetadata(
             candidate.name, candidate.version, tuple(spec.requires), None, frozenset(), "2.1"
         )
@@ -199,3 +213,87 @@ def test_target_identity_ignores_kernel_and_patch_release() -> None:
     assert other.identity() == TARGET.identity()
     env["sys_platform"] = "win32"
     assert replace(TARGET, environment=tuple(sorted(env.items()))).identity() != TARGET.identity()
+
+
+def test_extra_candidates_honor_the_base_projects_requirements() -> None:
+    """kombu<6 binds kombu[redis] too (as in pip): kombu 6.0 is never even looked at."""
+    repo = FakeRepository(
+        {
+            "kombu": {
+                "6.0": Version_(requires=['redis; extra == "redis"']),
+                "5.0": Version_(requires=['redis; extra == "redis"']),
+            },
+            "celery": {"1.0": Version_(requires=["kombu[redis]"])},
+            "redis": {"1.0": Version_()},
+        }
+    )
+    graph = lock(repo, "kombu<6", "celery")
+    assert versions(graph, graphs.runtime_set(graph)) == {
+        "kombu": "5.0",
+        "celery": "1.0",
+        "redis": "1.0",
+    }
+    assert "kombu==6.0" not in repo.asked_metadata
+
+
+def test_failing_backend_rules_out_the_release_and_resolution_goes_on() -> None:
+    repo = FakeRepository(
+        {
+            "pyyamlish": {
+                "2.0": Version_(wheel=False, fails=True),
+                "1.0": Version_(wheel=False),
+            }
+        }
+    )
+    notices: list[str] = []
+    provider = Provider(repo, TARGET, IndexOptions(), notice=notices.append)
+    graph = graphs.build_graph(resolve(provider, roots("pyyamlish"), quiet=True))
+    assert versions(graph, graphs.runtime_set(graph)) == {"pyyamlish": "1.0"}
+    assert notices == [
+        "note: ruled out pyyamlish 2.0: prepare_metadata_for_build_wheel: failed: "
+        "AttributeError: 'build_ext' object has no attribute 'cython_sources' "
+        "(full log: /logs/pyyamlish-2.0.log)"
+    ]
+    assert list(provider.ruled_out) == [(canonicalize_name("pyyamlish"), Version("2.0"))]
+
+
+def test_every_release_ruled_out_is_listed_one_line_each() -> None:
+    repo = FakeRepository(
+        {"oldpkg": {v: Version_(wheel=False, fails=True) for v in ("2.0", "1.0")}}
+    )
+    with pytest.raises(ResolutionError) as info:
+        lock(repo, "oldpkg")
+    lines = str(info.value).splitlines()
+    assert "  in line 1: oldpkg" in lines
+    for version in ("2.0", "1.0"):
+        assert (
+            f"  ruled out oldpkg {version}: prepare_metadata_for_build_wheel: failed: "
+            "AttributeError: 'build_ext' object has no attribute 'cython_sources' "
+            f"(full log: /logs/oldpkg-{version}.log)"
+        ) in lines
+    assert "--build-deps-as-of-release may help" in lines[-1]
+    assert " | " not in str(info.value)
+
+
+def test_as_of_release_admits_only_build_tools_no_newer_than_the_sdist() -> None:
+    repo = FakeRepository(
+        {
+            "oldext": {
+                "1.0": Version_(wheel=False, build=["tool"], uploaded="2021-01-20T00:00:00Z")
+            },
+            "tool": {
+                "1.0": Version_(uploaded="2020-06-01T00:00:00Z"),
+                "2.0": Version_(uploaded="2023-07-17T00:00:00Z"),
+            },
+        }
+    )
+    graph = lock(repo, "oldext")
+    assert versions(graph, graphs.build_set(graph)) == {"tool": "2.0"}
+    graph = lock(repo, "oldext", as_of_release=True)
+    assert versions(graph, graphs.build_set(graph)) == {"tool": "1.0"}
+    # Jointly resolved: a runtime requirement on tool gets the same, older version...
+    graph = lock(repo, "oldext", "tool", as_of_release=True)
+    assert versions(graph, graphs.runtime_set(graph)) == {"oldext": "1.0", "tool": "1.0"}
+    # ...and one that cannot have it is a conflict naming the cutoff.
+    with pytest.raises(ResolutionError, match="uploaded by 2021-01-20"):
+        lock(repo, "oldext", "tool>=2", as_of_release=True)

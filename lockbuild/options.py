@@ -63,8 +63,9 @@ class CompileOptions:
                 # The expression, not the moment: a relative cut-off ("7 days") moves,
                 # and check compares what was asked for.
                 self.exclude_newer.text.strip() if self.exclude_newer else None,
-                self.build_deps_as_of_release,
             )
+            # Only when asked for, so that locks made before the flag existed stay current.
+            + (("build-deps-as-of-release",) if self.build_deps_as_of_release else ())
         )
 
 

@@ -59,11 +59,11 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmark against pip-compile and uv on the real public index (not part of `make test`):
-#   make bench [BENCH_SETS=a,b,c] [BENCH_REPEAT=3] [BENCH_COLD_REPEAT=2] [BENCH_LOCKBUILD_REF=HEAD]
+#   make bench [BENCH_SETS=a,b,c,trio,jupyter,ha] [BENCH_REPEAT=3] [BENCH_COLD_REPEAT=2] [BENCH_LOCKBUILD_REF=HEAD]
 # Writes bench/RESULTS.md, bench/results.json and bench/growth.png; matplotlib for the plot
 # lives in its own venv so the project's venv stays as `make install` made it.
 BENCH_VENV := bench/.venv
-BENCH_SETS ?= a,b,c
+BENCH_SETS ?= a,b,c,trio,jupyter,ha
 
 $(BENCH_VENV)/.installed:
 	$(BIN)/python -m venv $(BENCH_VENV)

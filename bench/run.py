@@ -88,10 +88,24 @@ class InputSet:
     key: str
     filename: str
     title: str
+    # A fixed upload cut-off (RFC 3339) so that the figures can be reproduced; given to
+    # lockbuild and uv as --exclude-newer, to pip-compile as pip's --uploaded-prior-to.
+    exclude_newer: str = ""
+    where: Path = SETS_DIR
+    # Tools not run on this set, and why (shown in RESULTS.md).
+    skipped: tuple[tuple[str, str], ...] = ()
+    # Fewer runs for a set whose single run takes minutes (None: the configured counts).
+    cold_repeat: int | None = None
+    warm_repeat: int | None = None
+    # Growth cuts of this set, in top-level requirements.
+    growth_sizes: tuple[int, ...] = ()
 
     @property
     def path(self) -> Path:
-        return SETS_DIR / self.filename
+        return self.where / self.filename
+
+    def skip_reason(self, tool: str) -> str:
+        return dict(self.skipped).get(tool, "")
 
     def requirements(self) -> list[str]:
         """The requirement lines of the set, in file order, without comments."""
@@ -99,10 +113,39 @@ class InputSet:
         return [line for line in lines if line]
 
 
+UV_CUTOFF = "2024-08-08T00:00:00Z"
+
 SETS: dict[str, InputSet] = {
     "a": InputSet("a", "a-web-data.in", "wheel-only web/data stack"),
     "b": InputSet("b", "b-sdist-heavy.in", "sdist-heavy, build dependencies locked"),
-    "c": InputSet("c", "c-large.in", "large set"),
+    "c": InputSet("c", "c-large.in", "large set", growth_sizes=(50, 100, 200)),
+    "trio": InputSet(
+        "trio",
+        "trio.in",
+        "uv's own benchmark input trio.in",
+        exclude_newer=UV_CUTOFF,
+        where=ROOT / "tests" / "data",
+    ),
+    "jupyter": InputSet(
+        "jupyter", "jupyter.in", "uv's own benchmark input jupyter.in", exclude_newer=UV_CUTOFF
+    ),
+    "ha": InputSet(
+        "ha",
+        "home-assistant.in",
+        "uv's own large benchmark input home-assistant.in (projects gone from the index "
+        "dropped, see the file's header)",
+        exclude_newer=UV_CUTOFF,
+        skipped=(
+            (
+                "pip-compile",
+                "not run: one cold run of ~3,000 requirements would take longer than the "
+                "benchmark's time budget on this shared machine",
+            ),
+        ),
+        cold_repeat=1,
+        warm_repeat=1,
+        growth_sizes=(250, 1000),
+    ),
 }
 
 
@@ -246,7 +289,19 @@ class Tools:
             env["PYTHONPATH"] = self.lockbuild_pythonpath
         return env
 
-    def compile_argv(self, tool: str, infile: str, outfile: str, cache_root: Path) -> list[str]:
+    def compile_argv(
+        self, tool: str, infile: str, outfile: str, cache_root: Path, exclude_newer: str = ""
+    ) -> list[str]:
+        """The command line of one compile; ``exclude_newer`` is the set's upload cut-off."""
+        argv = self.base_argv(tool, infile, outfile, cache_root)
+        if exclude_newer and tool in (LOCKBUILD, UV):
+            argv += ["--exclude-newer", exclude_newer]
+        elif exclude_newer and tool == PIP_COMPILE:
+            # pip-compile has no cut-off of its own; pip's option reaches its finder.
+            argv += ["--pip-args", f"--uploaded-prior-to {exclude_newer}"]
+        return argv
+
+    def base_argv(self, tool: str, infile: str, outfile: str, cache_root: Path) -> list[str]:
         if tool == LOCKBUILD:
             return [
                 *self.lockbuild_script,
@@ -380,6 +435,7 @@ class Bench:
         infile: Path,
         cache_root: Path,
         extra: Sequence[str] = (),
+        exclude_newer: str = "",
     ) -> Run:
         """One compile of ``infile`` in a fresh directory (so no earlier lockfile is
         preferred), with the given cache root."""
@@ -389,7 +445,9 @@ class Bench:
         shutil.copyfile(infile, rundir / "requirements.in")
         cache_root.mkdir(parents=True, exist_ok=True)
         argv = [
-            *self.tools.compile_argv(tool, "requirements.in", "requirements.txt", cache_root),
+            *self.tools.compile_argv(
+                tool, "requirements.in", "requirements.txt", cache_root, exclude_newer
+            ),
             *extra,
         ]
         env = self.tools.env(tool, cache_root)
@@ -434,25 +492,35 @@ class Bench:
         warm_repeat: int,
         *,
         resolving: bool = False,
+        input_set: InputSet | None = None,
     ) -> None:
         """Cold runs (each on an empty cache), then warm runs reusing the last cold cache;
-        tools interleaved so that they see the same network conditions."""
+        tools interleaved so that they see the same network conditions. Each warm round
+        runs every tool once, lockbuild resolving again (--no-replay) right after its
+        replaying run, so that the rows compared are runs paired in time."""
+        cutoff = input_set.exclude_newer if input_set else ""
+        tools = [t for t in self.config.tools if not (input_set and input_set.skip_reason(t))]
         caches: dict[str, Path] = {}
         for i in range(cold_repeat):
-            for tool in self.config.tools:
+            for tool in tools:
                 cache_root = self.workdir / "caches" / f"{label}-{tool}-{i}"
                 if tool in caches and not self.config.keep:
                     shutil.rmtree(caches[tool], ignore_errors=True)
                 caches[tool] = cache_root
-                self.run_compile(label, tool, COLD, infile, cache_root)
+                self.run_compile(label, tool, COLD, infile, cache_root, exclude_newer=cutoff)
         for _ in range(warm_repeat):
-            for tool in self.config.tools:
-                self.run_compile(label, tool, WARM, infile, caches[tool])
-        if resolving:
-            for _ in range(warm_repeat):
-                self.run_compile(
-                    label, LOCKBUILD, WARM_RESOLVING, infile, caches[LOCKBUILD], ["--no-replay"]
-                )
+            for tool in tools:
+                self.run_compile(label, tool, WARM, infile, caches[tool], exclude_newer=cutoff)
+                if resolving and tool == LOCKBUILD:
+                    self.run_compile(
+                        label,
+                        LOCKBUILD,
+                        WARM_RESOLVING,
+                        infile,
+                        caches[LOCKBUILD],
+                        ["--no-replay"],
+                        exclude_newer=cutoff,
+                    )
         if not self.config.keep:
             for cache_root in caches.values():
                 shutil.rmtree(cache_root, ignore_errors=True)
@@ -461,12 +529,14 @@ class Bench:
         """Measure the first N requirements of the set for each configured N; return the
         sizes measured (the whole set is the main measurement of that set)."""
         reqs = input_set.requirements()
-        sizes = sorted({n for n in self.config.growth_sizes if 0 < n < len(reqs)})
+        wanted = input_set.growth_sizes if input_set.key != "c" else self.config.growth_sizes
+        sizes = sorted({n for n in wanted if 0 < n < len(reqs)})
         for n in sizes:
             cut = self.workdir / f"{input_set.key}-first{n}.in"
             cut.write_text("\n".join(reqs[:n]) + "\n")
             say(f"set {input_set.key}, first {n} requirements:")
-            self.measure(f"{input_set.key}{n}", cut, 1, self.config.growth_repeat)
+            repeat = min(self.config.growth_repeat, input_set.warm_repeat or 99)
+            self.measure(f"{input_set.key}{n}", cut, 1, repeat, input_set=input_set)
         return sizes
 
     def time_command(self, name: str, argv: Sequence[str], cwd: Path) -> tuple[float | None, str]:
@@ -514,6 +584,9 @@ def snapshot_lockbuild(dest: Path, ref: str | None) -> str:
         dirty = output_of(["git", "-C", str(ROOT), "status", "--porcelain", "--", "lockbuild"])
         state = "with uncommitted changes" if dirty and not dirty.startswith("unavail") else ""
         where = f"work tree at {commit} {state}".strip()
+    # Byte-compiled as an installer does (pip compiles a wheel's modules; this machine
+    # sets PYTHONDONTWRITEBYTECODE, which would make every run compile them again).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(target)], check=True)
     digest = hashlib.sha256()
     for path in sorted(target.rglob("*.py")):
         digest.update(path.relative_to(target).as_posix().encode())
@@ -642,7 +715,7 @@ class Report:
             for cache in (COLD, WARM, WARM_RESOLVING):
                 for tool in self.config.tools:
                     sm = self.s(key, tool, cache)
-                    if cache == WARM_RESOLVING and not sm.runs:
+                    if (cache == WARM_RESOLVING or SETS[key].skip_reason(tool)) and not sm.runs:
                         continue
                     pins = f"{len(sm.pins)}" + (
                         f" + {len(sm.build_pins)}b" if sm.build_pins else ""
@@ -687,6 +760,10 @@ class Report:
             lb = self.s(key, LOCKBUILD, WARM).pins or self.s(key, LOCKBUILD, COLD).pins
             for peer in (PIP_COMPILE, UV):
                 if peer not in self.config.tools:
+                    continue
+                reason = SETS[key].skip_reason(peer)
+                if reason:
+                    lines.append(f"set {key}: {peer} {reason}")
                     continue
                 other = self.s(key, peer, WARM).pins or self.s(key, peer, COLD).pins
                 lines.append(compare_pins(key, LOCKBUILD, lb, peer, other))
@@ -770,11 +847,84 @@ class Report:
             for cache in (WARM, COLD):
                 exp = growth_exponent(self.growth_points("c", LOCKBUILD, cache))
                 out.append(Target(f"(c) {cache} time grows ≤ linearly with pins", exp, 1.1, "exp"))
+        out += self.round_two_targets()
         if "check" in self.startup:
             check, why = self.startup["check"]
             out.append(Target("`lockbuild check` on set (a) ≤ 0.3 s", check, 0.3, "s", note=why))
         help_s, why = self.startup.get("help", (None, "not measured"))
         out.append(Target("`lockbuild --help` ≤ 0.25 s", help_s, 0.25, "s", note=why))
+        return out
+
+    def round_two_targets(self) -> list[Target]:
+        """Issue 15's goals: cold ≤ 1.2× uv and warm without replay ≤ 1.0× uv on the
+        wheel-heavy sets with identical pins; set (b) ahead of uv; the large set completes
+        with peak memory at or below uv's."""
+
+        def med(key: str, tool: str, cache: str) -> float | None:
+            if key not in self.config.sets or tool not in self.config.tools:
+                return None
+            return self.s(key, tool, cache).median
+
+        out: list[Target] = []
+        for key in ("a", "trio", "jupyter"):
+            if key not in self.config.sets:
+                continue
+            uv_cold, uv_warm = med(key, UV, COLD), med(key, UV, WARM)
+            out.append(
+                Target(
+                    f"({key}) cold ≤ 1.2× uv", ratio(med(key, LOCKBUILD, COLD), uv_cold), 1.2, "x"
+                )
+            )
+            out.append(
+                Target(
+                    f"({key}) warm without replay ≤ 1.0× uv",
+                    ratio(med(key, LOCKBUILD, WARM_RESOLVING), uv_warm),
+                    1.0,
+                    "x",
+                )
+            )
+            lb = self.s(key, LOCKBUILD, WARM).pins or self.s(key, LOCKBUILD, COLD).pins
+            other = self.s(key, UV, WARM).pins or self.s(key, UV, COLD).pins
+            same = compare_pins(key, LOCKBUILD, lb, UV, other)
+            out.append(
+                Target(
+                    f"({key}) pins identical to uv's",
+                    0.0 if same.endswith(": identical") else 1.0,
+                    0.0,
+                    "",
+                    shown=same.split(": ", 1)[1],
+                )
+            )
+        if "ha" in self.config.sets:
+            runs = [
+                r for c in (COLD, WARM, WARM_RESOLVING) for r in self.s("ha", LOCKBUILD, c).runs
+            ]
+            failed = sum(1 for r in runs if not r.ok)
+            out.append(
+                Target(
+                    "(ha) completes",
+                    float(failed) if runs else None,
+                    0.0,
+                    "",
+                    shown=f"{len(runs) - failed} of {len(runs)} runs completed",
+                )
+            )
+            lb_peak = max((r.peak_mib for r in runs if r.ok), default=None)
+            uv_runs = [r for c in (COLD, WARM) for r in self.s("ha", UV, c).runs if r.ok]
+            uv_peak = max((r.peak_mib for r in uv_runs), default=None)
+            out.append(
+                Target(
+                    "(ha) peak memory ≤ uv's",
+                    ratio(lb_peak, uv_peak),
+                    1.0,
+                    "x",
+                    shown=(
+                        f"{fmt(lb_peak, 0)} MiB vs uv {fmt(uv_peak, 0)} MiB"
+                        if lb_peak is not None and uv_peak is not None
+                        else ""
+                    ),
+                )
+            )
         return out
 
     def failures(self) -> list[Run]:
@@ -837,13 +987,25 @@ class Report:
             "the `warm, --no-replay` rows are warm lockbuild runs that resolve again, "
             "compared with the peers' warm runs.",
             "",
-            "Input sets (bench/sets/): "
+            "Input sets (bench/sets/, trio.in from tests/data/): "
             + "; ".join(
                 f"({k}) `{SETS[k].filename}`, {SETS[k].title}, {len(SETS[k].requirements())} "
                 "top-level requirements"
+                + (f", cut-off {SETS[k].exclude_newer}" if SETS[k].exclude_newer else "")
                 for k in cfg.sets
             )
             + ".",
+            "",
+            "A set with a cut-off is locked by lockbuild and uv with `--exclude-newer CUTOFF` "
+            "and by pip-compile with `--pip-args '--uploaded-prior-to CUTOFF'` (pip-compile "
+            "has no cut-off of its own; pip's option reaches the finder it uses), so the "
+            "three tools see the same files and their figures can be reproduced later. "
+            + " ".join(
+                f"On set ({k}) {tool} is {why}."
+                for k in cfg.sets
+                for tool, why in SETS[k].skipped
+                if tool in cfg.tools
+            ),
             "",
             "## Times, memory, pins",
             "",
@@ -981,8 +1143,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sets",
-        default=os.environ.get("BENCH_SETS") or "a,b,c",
-        help="comma-separated input sets (a, b, c); env BENCH_SETS",
+        default=os.environ.get("BENCH_SETS") or ",".join(SETS),
+        help="comma-separated input sets (" + ", ".join(SETS) + "); env BENCH_SETS",
     )
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated tools to compare")
     parser.add_argument(
@@ -1113,13 +1275,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key in config.sets:
             input_set = SETS[key]
             say(f"set {key} ({input_set.filename}, {len(input_set.requirements())} requirements):")
-            bench.measure(key, input_set.path, config.cold_repeat, config.repeat, resolving=True)
+            bench.measure(
+                key,
+                input_set.path,
+                input_set.cold_repeat or config.cold_repeat,
+                input_set.warm_repeat or config.repeat,
+                resolving=True,
+                input_set=input_set,
+            )
             if key == "a":
                 startup["check"] = measure_check(bench, tools)
-            if key == "c" and config.growth_sizes:
+            if (key != "c" or config.growth_sizes) and input_set.growth_sizes:
                 sizes = bench.growth(input_set)
-                growth[key] = [(f"c{n}", n) for n in sizes]
-                growth[key].append(("c", len(input_set.requirements())))
+                growth[key] = [(f"{key}{n}", n) for n in sizes]
+                growth[key].append((key, len(input_set.requirements())))
         finished = datetime.now(UTC)
         loads = [r.load for sm in bench.summaries.values() for r in sm.runs]
         if loads:

@@ -12,11 +12,14 @@ any venv of the same interpreter kind reuses them.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -189,6 +192,7 @@ class Builder:
         self.settings = settings
         self.log = log
         self._client: IndexClient | None = None
+        self._client_lock = threading.Lock()
 
     def slot(self, job: BuildJob) -> Path:
         sha = job.sdist.sha256 or "unknown"
@@ -309,20 +313,22 @@ class Builder:
         sdist = job.sdist
         data = self.settings.cache.get_blob("files", sdist.sha256) if sdist.sha256 else None
         if data is None:
-            if self._client is None:
-                self._client = IndexClient(
-                    Sources.from_options(self.settings.index), self.settings.cache
-                )
+            with self._client_lock:
+                if self._client is None:
+                    self._client = IndexClient(
+                        Sources.from_options(self.settings.index), self.settings.cache
+                    )
+                client = self._client
             files = [
                 f
-                for f in self._client.files(sdist.name)
+                for f in client.files(sdist.name)
                 if f.filename == sdist.filename and not f.is_wheel
             ]
             if sdist.sha256:
                 files = [f for f in files if f.sha256 in (None, sdist.sha256)] or files
             if not files:
                 raise BuildError(f"{sdist.filename} is not on the lock's index")
-            data = self._client.download(files[0])
+            data = client.download(files[0])
         digest = hashlib.sha256(data).hexdigest()
         if sdist.sha256 and digest != sdist.sha256:
             raise BuildError(
@@ -340,15 +346,9 @@ class Builder:
         python = str(root / "bin" / "python")
         ours = [built[p.name].wheel for p in job.pins if p.name in built]
         others = [p for p in job.pins if p.name not in built]
-        pip = [sys.executable, "-m", "pip", "--python", python, "install"]
-        pip += [
-            "--disable-pip-version-check",
-            "--no-input",
-            "--no-deps",
-            "--no-warn-script-location",
-        ]
+        pip, run_env = _installer(python)
         if ours:
-            _run([*pip, "--no-index", *map(str, ours)], log, 600)
+            _run([*pip, "--no-index", *map(str, ours)], log, 600, env=run_env)
         if others:
             hashed = any(p.hashes for p in job.pins if p.name not in built)
             req = root / "build-requirements.txt"
@@ -365,7 +365,7 @@ class Builder:
             argv = [*pip, "--only-binary", ":all:", *location_args(self.settings.index)]
             if hashed:
                 argv.append("--require-hashes")
-            _run([*argv, "-r", str(req)], log, 1800)
+            _run([*argv, "-r", str(req)], log, 1800, env=run_env)
         return python
 
     def _read_back(self, python: str, job: BuildJob) -> tuple[str, ...]:
@@ -423,6 +423,25 @@ class Builder:
         if wname != job.sdist.name or wversion != Version(job.sdist.version):
             raise BuildError(f"build_wheel wrote {name}, not a wheel of {job.label}")
         return wheel
+
+
+def _installer(python: str) -> tuple[list[str], dict[str, str]]:
+    """How build environments are filled: the pip beside lockbuild (``--python``), or,
+    where lockbuild has no pip (installed by ``uv tool``), uv; always ``--no-deps``."""
+    env = dict(os.environ)
+    if importlib.util.find_spec("pip") is not None:
+        head = [sys.executable, "-m", "pip", "--python", python, "install"]
+        head += ["--disable-pip-version-check", "--no-input", "--no-warn-script-location"]
+        return [*head, "--no-deps"], env
+    beside = Path(sys.executable).with_name("uv")
+    uv = str(beside) if beside.is_file() else shutil.which("uv")
+    if uv is None:
+        raise BuildError(
+            f"no installer to fill build environments: {sys.executable} has no pip and "
+            "no uv was found; install pip or uv beside lockbuild"
+        )
+    env["UV_INDEX_STRATEGY"] = "unsafe-best-match"  # look where pip would: every index
+    return [uv, "pip", "install", "--python", python, "--no-deps"], env
 
 
 def _with_sha(job: BuildJob, sha: str) -> BuildJob:

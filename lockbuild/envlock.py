@@ -15,7 +15,8 @@ LOCK_NAME = ".lockbuild-sync.lock"
 @contextlib.contextmanager
 def env_locked(prefix: str, say: Callable[[str], None]) -> Iterator[bool]:
     """Hold the environment's sync lock; a second sync waits for the first (saying so
-    once) instead of interleaving installs. Yields whether it had to wait."""
+    once) instead of interleaving installs. Yields whether it had to wait. The caller
+    reads the environment again once it holds the lock."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no advisory locks, no waiting

@@ -986,9 +986,9 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
             "nothing was changed"
         )
         return 0
-    with env_locked(env.prefix, err) as waited:
-        if waited:
-            env = probe(python)
+    with env_locked(env.prefix, err):
+        # Read again under the lock: another sync may have changed it since.
+        env = probe(python)
         plan = make_plan(pair.lock, env, protected, builds)
         if not plan.changes:
             if not options.quiet:

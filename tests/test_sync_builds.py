@@ -19,6 +19,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from lockbuild import builder, provenance
+from lockbuild.errors import BuildError
 from lockbuild.lockfile import read_lockfile
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
 from tests.helpers import LOCKBUILD, lockbuild, run
@@ -100,7 +101,8 @@ def plain_pip_broken_venv(tmp: Path, env: dict[str, str], index: FixtureIndex) -
     """The user's environment: plain pip built abiext against the newest abicore (2.0),
     then abicore went to 1.0; importing abiext fails."""
     python = new_venv(tmp / "venv", env)
-    pip = [python, "-m", "pip", "install", "-q", "--no-index", "--find-links", index.find_links]
+    pip: list[str | Path] = [python, "-m", "pip", "install", "-q", "--no-index"]
+    pip += ["--find-links", index.find_links]
     run([*pip, "abiext", "abicore==2.0"], env)
     run([*pip, "abicore==1.0"], env)
     assert "abicore 2.0 but runtime has abicore 1.0" in imports(python, env).stderr
@@ -123,7 +125,7 @@ def test_rebuild_what_plain_pip_built(
     assert [line.split()[0] for line in lock.meta["lockbuild-sdist"]] == ["abiext==1.0"]
     env = make_env(tmp_path)
     python = plain_pip_broken_venv(tmp_path, env, index)
-    sync = ["sync", "--python", python, "--installer", installer]
+    sync: list[str | Path] = ["sync", "--python", python, "--installer", installer]
 
     proc = lockbuild([*sync, "--dry-run"], env, project)
     assert "would rebuild abiext 1.0: built outside lockbuild (no build record)" in proc.stdout
@@ -429,7 +431,7 @@ def test_plan_jobs_orders_and_refuses_cycles() -> None:
     assert list(jobs) == ["b", "a", "c"]
     assert jobs[canonicalize_name("a")].environment == ("b==1", "w==1")
     envs["b"] = [pin("c")]
-    with pytest.raises(builder.BuildError, match="cycle: c -> a -> b -> c"):
+    with pytest.raises(BuildError, match="cycle: c -> a -> b -> c"):
         builder.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())
 
 
@@ -496,3 +498,70 @@ def test_wheelhouse_installs_offline(tmp_path: Path, server: IndexServer, hashes
     assert json.loads(imports(other, fresh).stdout) == {"abicore": "1.0"}
     # and that env is in sync with the lock
     assert lockbuild(["sync", "--python", other, "--check"], fresh, project).returncode == 0
+
+
+def test_make_plan_judges_builds() -> None:
+    from lockbuild import sync
+    from lockbuild.lockfile import LockedFile, LockedPin
+
+    def pin(name: str, version: str) -> LockedPin:
+        return LockedPin(canonicalize_name(name), version, f"{name}=={version}", ())
+
+    sha = "c" * 64
+    lock = LockedFile(
+        Path("requirements.txt"),
+        {p.name: p for p in (pin("numpy", "2.4.6"), pin("pyworld", "0.3.4"))},
+    )
+    job = builder.BuildJob(
+        builder.SdistPin(canonicalize_name("pyworld"), "0.3.4", "pyworld-0.3.4.tar.gz", sha),
+        (pin("cython", "3.1"), pin("numpy", "2.4.6")),
+    )
+
+    def record(env: tuple[str, ...], sdist_sha: str = sha) -> provenance.BuildRecord:
+        return provenance.BuildRecord("pyworld", "0.3.4", "pyworld-0.3.4.tar.gz", sdist_sha, env)
+
+    cases: list[tuple[provenance.BuildRecord | None, str | None]] = [
+        (record(("cython==3.1", "numpy==2.4.6")), None),
+        (None, "rebuild pyworld 0.3.4: built outside lockbuild (no build record)"),
+        (
+            record(("cython==3.1", "numpy==1.26.4")),
+            "rebuild pyworld 0.3.4: built against numpy 1.26.4; the lock builds it against "
+            "numpy 2.4.6",
+        ),
+        (
+            record(("cython==3.1", "numpy==2.4.6"), "d" * 64),
+            "rebuild pyworld 0.3.4: built from another sdist (sha256 dddddddddddd…, the "
+            "lock's is cccccccccccc…)",
+        ),
+    ]
+    for built, expected in cases:
+        env = sync.Environment(
+            "/v/bin/python",
+            "/v",
+            True,
+            (),
+            (
+                sync.Installed(canonicalize_name("numpy"), "2.4.6"),
+                sync.Installed(canonicalize_name("pyworld"), "0.3.4", record=built),
+            ),
+        )
+        plan = sync.make_plan(lock, env, (), {job.sdist.name: job})
+        assert [c.describe() for c in plan.changes] == ([expected] if expected else [])
+        # without the lock's build knowledge, versions alone decide (index wheels)
+        assert sync.make_plan(lock, env).changes == ()
+
+
+def test_build_envs_filled_by_uv_where_lockbuild_has_no_pip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pip" else real(name, *a)
+    )
+    if not UV.exists():
+        pytest.skip("uv is not installed beside lockbuild")
+    argv, env = builder._installer("/b/bin/python")
+    assert argv == [str(UV), "pip", "install", "--python", "/b/bin/python", "--no-deps"]
+    assert env["UV_INDEX_STRATEGY"] == "unsafe-best-match"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -171,6 +172,70 @@ class BuildSettings:
     extra_env: tuple[tuple[str, str], ...] = field(default=())
 
 
+def slot_path(wheelhouse: Path, sdist_sha256: str | None, python: str, digest: str) -> Path:
+    """Where the wheels of one sdist built against one environment on one kind of
+    interpreter are kept."""
+    sha = sdist_sha256 or "unknown"
+    return wheelhouse / sha / python / digest.removeprefix("sha256:")[:32]
+
+
+_MARKERS = (
+    "import json, platform, sys; print(json.dumps({"
+    "'implementation_name': sys.implementation.name,"
+    "'python_version': '.'.join(platform.python_version_tuple()[:2]),"
+    "'sys_platform': sys.platform, 'platform_machine': platform.machine()}))"
+)
+
+
+def interpreter_key(python: str) -> str | None:
+    """The key of an interpreter (where compile's hook built a wheel), asked of it."""
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-c", _MARKERS], capture_output=True, text=True, timeout=60
+        )
+        data = json.loads(proc.stdout)
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    if proc.returncode != 0 or not isinstance(data, dict):
+        return None
+    return python_key({str(k): str(v) for k, v in data.items()})
+
+
+def keep_metadata_wheel(
+    wheelhouse: Path,
+    sdist: str,
+    sdist_sha256: str,
+    wheel: Path,
+    pins: Iterable[str],
+    python: str,
+) -> Path | None:
+    """Put a wheel that compile built to read an sdist's metadata (a backend without
+    prepare_metadata_for_build_wheel) into the wheelhouse with its record, so that sync
+    reuses it when the lock prescribes the same build environment. ``pins`` is what was
+    read back from the hook's environment, ``python`` its interpreter. None when the wheel
+    is not one of ``sdist``, or the interpreter cannot say what it is."""
+    try:
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename:
+        return None
+    environment = normalized_pins((p.partition("==")[0], p.partition("==")[2]) for p in pins)
+    key = interpreter_key(python)
+    if key is None:
+        return None
+    record = BuildRecord(
+        name=name,
+        version=str(version),
+        sdist=sdist,
+        sdist_sha256=sdist_sha256,
+        environment=environment,
+        python=key,
+    )
+    try:
+        return add_record(wheel, record, slot_path(wheelhouse, sdist_sha256, key, record.digest))
+    except (BuildError, OSError):
+        return None  # the cache is an optimisation: sync builds it again
+
+
 def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -195,12 +260,8 @@ class Builder:
         self._client_lock = threading.Lock()
 
     def slot(self, job: BuildJob) -> Path:
-        sha = job.sdist.sha256 or "unknown"
-        return (
-            self.settings.wheelhouse
-            / sha
-            / self.settings.python_key
-            / job.digest.removeprefix("sha256:")[:32]
+        return slot_path(
+            self.settings.wheelhouse, job.sdist.sha256, self.settings.python_key, job.digest
         )
 
     def find(self, job: BuildJob) -> BuildResult | None:

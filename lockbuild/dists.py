@@ -1136,10 +1136,12 @@ def hook_metadata(
     *,
     constraints: Sequence[str] = (),
     uploaded_before: datetime | None = None,
+    keep_wheel: Callable[[Path, tuple[str, ...], str], object] | None = None,
 ) -> PreparedMetadata:
     """METADATA of a project via prepare_metadata_for_build_wheel (falling back to a wheel
     build) in an isolated environment holding its build requirements, bound by
-    ``constraints`` (the lock's build overrides and constraints)."""
+    ``constraints`` (the lock's build overrides and constraints); a wheel built for the
+    fallback is handed to ``keep_wheel`` with the environment's pins and interpreter."""
     env = pool.get(system.requires, what, constraints=constraints, uploaded_before=uploaded_before)
     with tempfile.TemporaryDirectory(prefix="lockbuild-meta-") as out:
         fast = _both_hooks(project_dir, system, env, Path(out), what)
@@ -1168,6 +1170,9 @@ def hook_metadata(
             project_dir, system, env, "prepare_metadata_for_build_wheel", what, Path(out)
         )
         assert isinstance(metadata, bytes)
+        if keep_wheel is not None:
+            for wheel in Path(out).glob("*.whl"):
+                keep_wheel(wheel, env.pins(), env.python)
     return PreparedMetadata(metadata, tuple(extra), pins)
 
 

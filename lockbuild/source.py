@@ -335,6 +335,7 @@ class IndexRepository:
                 dist.filename,
                 constraints=self.env_constraints,
                 uploaded_before=cutoff,
+                keep_wheel=self._keep_wheel(dist, sha),
             )
         self.detail(
             f"{dist.filename}: metadata prepared in an environment from "
@@ -348,6 +349,19 @@ class IndexRepository:
         self._remember_build_requires(sha, prepared.pins, prepared.build_requires)
         self.cache.put_json("hook-metadata", key, {"metadata": prepared.metadata.decode("utf-8")})
         return prepared.metadata
+
+    def _keep_wheel(
+        self, dist: DistFile, sha: str
+    ) -> Callable[[Path, tuple[str, ...], str], object] | None:
+        """Where a wheel built only to read metadata goes: the wheelhouse sync reuses."""
+        if self.cache.root is None:
+            return None
+        wheelhouse = self.cache.root / "wheelhouse"
+        from .builder import keep_metadata_wheel
+
+        return lambda wheel, pins, python: keep_metadata_wheel(
+            wheelhouse, dist.filename, sha, wheel, pins, python
+        )
 
     def _requires_key(self, identity: str, pins: Sequence[str]) -> str:
         return sha256_hex("\n".join([identity, self.hook_identity, *sorted(pins)]).encode())

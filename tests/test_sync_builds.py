@@ -41,6 +41,17 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
         build_requires=["buildhelper"],
         record_build_versions=["buildhelper"],
     )
+    # a backend without prepare_metadata_for_build_wheel: compile builds a wheel to read
+    # the metadata (Requires-Dist is dynamic in PKG-INFO)
+    idx.sdist(
+        "metaless",
+        "1.0",
+        build_requires=["abicore"],
+        requires_dist=["abicore"],
+        record_build_versions=["abicore"],
+        dynamic=["Requires-Dist"],
+        prepare_metadata=False,
+    )
     idx.sdist(
         "brokenext",
         "1.0",
@@ -565,3 +576,34 @@ def test_build_envs_filled_by_uv_where_lockbuild_has_no_pip(
     argv, env = builder._installer("/b/bin/python")
     assert argv == [str(UV), "pip", "install", "--python", "/b/bin/python", "--no-deps"]
     assert env["UV_INDEX_STRATEGY"] == "unsafe-best-match"
+
+
+def test_sync_reuses_the_wheel_compile_built_for_metadata(
+    tmp_path: Path, server: IndexServer
+) -> None:
+    """compile had to build metaless to read its metadata: when that build environment
+    equals the one the lock prescribes, sync installs that wheel, with its record,
+    unbuilt; when it does not (the hook ran before the resolver settled on an older
+    abicore), sync builds against the lock's."""
+    env = make_env(tmp_path)
+    cache = env["LOCKBUILD_CACHE_DIR"]
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "requirements.in").write_text("metaless\n")
+    lockbuild(["compile", "-q", "--index-url", server.url, "--cache-dir", cache], env, root)
+    assert builds(env) == ["metaless 1.0"]  # the metadata fallback
+    python = new_venv(tmp_path / "venv", env, with_pip=False)
+    proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, root)
+    assert "reused metaless 1.0 against abicore==2.0" in proc.stdout
+    assert builds(env) == ["metaless 1.0"]
+    info = dist_info(python, "metaless")
+    record = provenance.parse_record((info / "lockbuild-build.json").read_text())
+    assert record is not None and record.environment == ("abicore==2.0",)
+    code = "import json, metaless; print(json.dumps(metaless.BUILT_AGAINST))"
+    assert json.loads(run([python, "-c", code], env).stdout) == {"abicore": "2.0"}
+
+    (root / "requirements.in").write_text("abicore==1.0\nmetaless\n")
+    lockbuild(["compile", "-q", "--index-url", server.url, "--cache-dir", cache], env, root)
+    proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, root)
+    assert "built metaless 1.0 against abicore==1.0" in proc.stdout
+    assert json.loads(run([python, "-c", code], env).stdout) == {"abicore": "1.0"}

@@ -14,6 +14,7 @@ from .lockfile import (
     read_lockfile,
 )
 from .options import CompileOptions, input_digests, prepare
+from .pylock import is_pylock, text_build_problems
 from .target import Target
 
 
@@ -73,6 +74,8 @@ def stale(options: CompileOptions, target: Target) -> list[str]:
         )
     elif recorded.get("options") != current["options"]:
         problems.append("options that shape the result changed (index, build or extras flags)")
+    if is_pylock(options.output_file):
+        problems += text_build_problems(lock)
     return problems + pair_problems(lock, build)
 
 

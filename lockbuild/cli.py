@@ -293,10 +293,17 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             f"wrote {options.output_file} ({len(result.runtime)} pins) and "
             f"{options.build_output_file} ({len(result.build)} build pins)"
         )
-        from .heldback import from_lockfile
+        from .heldback import from_lockfile, from_note
+        from .pylock import held_back_notes, is_pylock
 
-        for held in from_lockfile(result.lockfile_text):
-            log(held.line())
+        if is_pylock(options.output_file):
+            notes = held_back_notes(result.lockfile_text)
+            found = [from_note(*note) for note in notes]
+            held = [h for h in found if h is not None]
+        else:
+            held = from_lockfile(result.lockfile_text)
+        for item in held:
+            log(item.line())
         return 0
 
     run_guarded(params["verbose"], action)

@@ -206,6 +206,7 @@ class DistFile:
     has_metadata: bool = False
     upload_time: datetime | None = None
     build_tag: tuple[int | str, ...] = ()
+    size: int | None = None  # bytes, when the index says (PEP 700)
 
     @property
     def is_yanked(self) -> bool:
@@ -303,6 +304,7 @@ def make_dist_file(
     metadata: Any = None,
     upload_time: Any = None,
     project: str | None = None,
+    size: Any = None,
 ) -> DistFile | None:
     """A DistFile from the fields an index offers, or None for a file that is not a dist;
     ``project`` is the project whose page lists it (None: not known)."""
@@ -333,6 +335,7 @@ def make_dist_file(
         has_metadata=has_metadata,
         upload_time=_parse_time(upload_time),
         build_tag=build,
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
     )
 
 
@@ -564,6 +567,7 @@ _JSON_KEYS = (
     "core-metadata",
     "dist-info-metadata",
     "upload-time",
+    "size",
 )
 
 
@@ -648,6 +652,7 @@ def _json_entry(entry: Any, page_url: str, project: str | None = None) -> DistFi
         metadata=metadata,
         upload_time=entry.get("upload-time"),
         project=project,
+        size=entry.get("size"),
     )
 
 

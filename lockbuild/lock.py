@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -15,7 +16,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from . import graph as graphs
-from . import heldback, limits, replay
+from . import heldback, limits, pylock, replay
 from .cache import Cache
 from .errors import InputError, UsageError
 from .hookfail import HookFailed
@@ -67,6 +68,8 @@ class CompileResult:
     build_text: str
     runtime: frozenset[str]
     build: frozenset[str]
+    # Further files written with the pair (the text build file beside a pylock pair).
+    extra_files: tuple[tuple[str, str], ...] = ()
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class CompileResult:
             "build_text": self.build_text,
             "runtime": sorted(self.runtime),
             "build": sorted(self.build),
+            "extra_files": [list(item) for item in self.extra_files],
         }
 
     @classmethod
@@ -85,8 +89,9 @@ class CompileResult:
                 str(record["build_text"]),
                 frozenset(map(str, record["runtime"])),
                 frozenset(map(str, record["build"])),
+                tuple((str(path), str(text)) for path, text in record.get("extra_files", [])),
             )
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
 
 
@@ -188,6 +193,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
             _explain_build_side(graph, repository, log)
         hashes = _hashes(graph, client) if options.generate_hashes else {}
         host_hooks = _host_hooks(graph, repository, target, hook_target)
+        records = _file_records(graph, client) if pylock.is_pylock(options.output_file) else {}
     finally:
         repository.close()
     for item in host_hooks:
@@ -203,6 +209,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
         hashes,
         digests,
         held,
+        records,
         host_hooks,
     )
     if key is not None:
@@ -513,6 +520,7 @@ def _render(
     hashes: dict[str, tuple[str, ...]],
     digests: tuple[tuple[str, str], ...],
     held: Mapping[str, heldback.HeldBack],
+    records: Mapping[str, pylock.FileRecord],
     host_hooks: tuple[str, ...] = (),
 ) -> CompileResult:
     runtime = graphs.runtime_set(graph)
@@ -566,6 +574,16 @@ def _render(
     )
     lock_name = display_path(options.output_file)
     build_name = display_path(options.build_output_file)
+    if pylock.is_pylock(options.output_file):
+        return _render_pylock(
+            options,
+            graph,
+            target,
+            header,
+            (lock_entries, build_entries),
+            records,
+            (lock_digest, build_digest),
+        )
     lock_text = render_lockfile(header, lock_entries, build_digest, newline_of(options.output_file))
     build_text = render_build_file(
         header,
@@ -593,6 +611,86 @@ def _sdist_lines(
     return tuple(lines)
 
 
+def _file_records(graph: graphs.DiGraph, client: IndexClient) -> dict[str, pylock.FileRecord]:
+    """The file each pin installs on the target, with its hash (what a pylock file lists)."""
+    records: dict[str, pylock.FileRecord] = {}
+    for pin in graphs.pins(graph, graph.nodes):
+        dist = pin.candidate.dist
+        if dist is None:
+            continue
+        records[pin.name] = pylock.FileRecord(
+            filename=dist.filename,
+            url=dist.url,
+            sha256=client.file_hash(dist),
+            size=dist.size,
+            upload_time=dist.upload_time,
+            is_wheel=dist.is_wheel,
+        )
+    return records
+
+
+def _build_environments(graph: graphs.DiGraph) -> dict[str, list[str]]:
+    """``name version`` of every sdist built -> the pins of its build environment."""
+    builds = {}
+    for candidate in _build_candidates(graph):
+        roots = [
+            child for _, child, kinds in graph.out_edges(candidate.name, "kinds") if BUILD in kinds
+        ]
+        env = set(roots) | graphs.runtime_closure(graph, roots)
+        builds[f"{candidate.name} {candidate.version}"] = [
+            f"{p.name}=={p.version}" for p in graphs.pins(graph, env)
+        ]
+    return builds
+
+
+def _render_pylock(
+    options: CompileOptions,
+    graph: graphs.DiGraph,
+    target: Target,
+    header: Header,
+    entries: tuple[Sequence[Entry], Sequence[Entry]],
+    records: Mapping[str, pylock.FileRecord],
+    digests: tuple[str, str],
+) -> CompileResult:
+    """The pylock pair, and the text build file pip and uv take (see pylock.py)."""
+    lock_entries, build_entries = entries
+    lock_digest, build_digest = digests
+    text_build = pylock.text_build_file_for(options.output_file)
+    names = (
+        display_path(options.output_file),
+        display_path(options.build_output_file),
+        display_path(text_build),
+    )
+    out_dir = options.output_file.parent
+    lock_text = pylock.render_lock(
+        header, target, lock_entries, records, build_digest, names, out_dir
+    )
+    build_text = pylock.render_build(
+        header,
+        target,
+        build_entries,
+        records,
+        lock_digest,
+        _build_environments(graph),
+        names,
+        out_dir,
+    )
+    text = render_build_file(
+        header, build_entries, names[0], names[2], lock_digest, newline_of(text_build)
+    )
+    # Only pip 26.1 and later read pylock.toml, and they take --build-constraint.
+    text = text.replace("    (pip 25.3 and later)", "    (pip 26.1 and later)")
+    text = "".join(line for line in text.splitlines(keepends=True) if "PIP_CONSTRAINT=" not in line)
+    return CompileResult(
+        graph,
+        lock_text,
+        build_text,
+        frozenset(graphs.runtime_set(graph)),
+        frozenset(graphs.build_set(graph)),
+        ((str(text_build), text),),
+    )
+
+
 def _direct_line(item: InputRequirement) -> str:
     if item.editable:
         return f"-e {item.url}#egg={item.name}"
@@ -600,6 +698,9 @@ def _direct_line(item: InputRequirement) -> str:
 
 
 def write_outputs(options: CompileOptions, result: CompileResult) -> None:
-    write_pair(
-        {options.output_file: result.lockfile_text, options.build_output_file: result.build_text}
-    )
+    files = {
+        options.output_file: result.lockfile_text,
+        options.build_output_file: result.build_text,
+    }
+    files.update({Path(path): text for path, text in result.extra_files})
+    write_pair(files)

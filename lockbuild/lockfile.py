@@ -36,7 +36,12 @@ HOST_HOOKS = "lockbuild-hooks-ran-on-this-host"
 
 
 def build_file_for(lockfile: Path) -> Path:
-    """``requirements.txt`` -> ``requirements-build.txt``, ``a/dev.txt`` -> ``a/dev-build.txt``."""
+    """``requirements.txt`` -> ``requirements-build.txt``, ``a/dev.txt`` -> ``a/dev-build.txt``;
+    ``pylock.toml`` -> ``pylock.build.toml`` (see pylock.py)."""
+    from . import pylock
+
+    if pylock.is_pylock(lockfile):
+        return pylock.build_file_for(lockfile)
     suffix = lockfile.suffix or ".txt"
     stem = lockfile.name[: -len(lockfile.suffix)] if lockfile.suffix else lockfile.name
     return lockfile.with_name(f"{stem}-build{suffix}")
@@ -246,7 +251,12 @@ class _Pending:
 
 
 def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
-    """Parse a lockfile or build file written by lockbuild (or pip-compile)."""
+    """Parse a lockfile or build file written by lockbuild (or pip-compile); a pylock
+    pair (PEP 751) is read into the same shape."""
+    if path.name.startswith("pylock.") and path.name.endswith(".toml"):
+        from . import pylock
+
+        return pylock.read(path, what)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -1146,6 +1146,11 @@ def _install_command(
     if ctx.options.verbose:
         ctx.err(f"lockbuild: {ctx.installer.kind} cache for this set of build pins: {cache}")
     build_path = str(ctx.pair.build_path.resolve())
+    if ctx.pair.build_path.suffix == ".toml":
+        # A pylock build file: pip and uv take build constraints only as requirements text.
+        text_copy = scratch / "pylock-build-constraints.txt"
+        text_copy.write_text(requirements_text(build.pins.values()), encoding="utf-8")
+        build_path = str(text_copy)
     route = ctx.installer.route
     if route in ("--build-constraint", "--build-constraints"):
         argv += [route, build_path]

@@ -25,6 +25,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from .errors import LockbuildError
 from .resolve import BUILD, PYTHON, Candidate, Provider, Req, choose_file, describe_requirement
 
 NOTE = "held back"
@@ -174,7 +175,7 @@ def _unmet_build_requirements(
     reasons: list[str] = []
     try:
         texts = provider.repository.build_requires(newest)
-    except Exception:  # noqa: BLE001 - an explanation never fails a compile
+    except LockbuildError:  # an explanation never fails a compile
         return []
     for text in texts:
         requirement = Requirement(text)
@@ -185,9 +186,14 @@ def _unmet_build_requirements(
             continue
         if requirement.specifier.contains(locked[dep], prereleases=True):
             continue
+        holders = _holders(provider, information, dep, requirement.specifier)
+        if not holders:
+            # Nothing but the existing pins (preferences) keeps that project where it
+            # is: the release is not held back by a build edge, only not upgraded.
+            continue
         req = Req.from_requirement(requirement, BUILD)
         reasons.append(describe_requirement(req, newest))
-        reasons += _holders(provider, information, dep, requirement.specifier)
+        reasons += holders
     return reasons
 
 

@@ -96,6 +96,20 @@ def test_nothing_held_nothing_said(
     assert "held back" not in (tmp_path / "requirements.txt").read_text()
 
 
+def test_kept_by_existing_pins_only_is_not_held_back(
+    tmp_path: Path, env: dict[str, str], server: IndexServer
+) -> None:
+    """Existing pins are preferences: a release kept by them alone is not reported as
+    held back by a build edge (it is merely not upgraded; -U or -P moves it)."""
+    write(tmp_path / "requirements.in", "corelib<2\nextmod\n")
+    _compile(tmp_path, env, server.url, "-q")
+    write(tmp_path / "requirements.in", "corelib\nextmod\n")
+    _, stderr = _compile(tmp_path, env, server.url)
+    assert pins(tmp_path / "requirements.txt") == {"corelib": "1.0", "extmod": "1.0"}
+    assert "(newest " not in stderr
+    assert "held back" not in (tmp_path / "requirements.txt").read_text()
+
+
 @pytest.mark.parametrize(
     ("note", "expected"),
     [

@@ -101,3 +101,40 @@ def test_sync_rebuilds_pyworld_that_plain_pip_built_against_old_numpy(tmp_path: 
     proc = lockbuild(["sync", "--python", python], env, tmp_path)
     assert "nothing to do" in proc.stdout
     assert lockbuild(["sync", "--python", python, "--check"], env, tmp_path).returncode == 0
+
+
+def test_pylock_from_the_public_index_installs_with_real_pip(tmp_path: Path) -> None:
+    """trio.in locked into pylock.toml (sizes and upload times from the index's JSON
+    pages), validated by packaging and installed by a current pip (-r pylock.toml)."""
+    import tomllib
+
+    from packaging.pylock import Pylock
+
+    env = {**isolated_env(tmp_path), "TZ": "UTC0"}
+    shutil.copy(Path(__file__).parent / "data" / "trio.in", tmp_path / "requirements.in")
+    args = ["compile", "--cache-dir", str(tmp_path / "cache"), "--exclude-newer", "2024-08-08"]
+    lockbuild([*args, "-o", "pylock.toml"], env, tmp_path)
+    data = tomllib.loads((tmp_path / "pylock.toml").read_text())
+    Pylock.from_dict(data)
+    assert all(
+        "size" in f and "upload-time" in f
+        for p in data["packages"]
+        for f in [*p.get("wheels", []), *([p["sdist"]] if "sdist" in p else [])]
+    )
+    wheelhouse = Path(sys.prefix) / "wheelhouse"
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], env)
+    python = str(venv / "bin" / "python")
+    run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--no-index"]
+        + ["--find-links", str(wheelhouse), "pip"],
+        env,
+    )
+    run(
+        [python, "-m", "pip", "install", "-q", "--build-constraint", "pylock.build.txt"]
+        + ["-r", "pylock.toml"],
+        env,
+        cwd=tmp_path,
+    )
+    code = "import babel, sphinx; print(babel.__version__, sphinx.__version__)"
+    assert run([python, "-c", code], env).stdout.split() == ["2.16.0", "6.1.3"]

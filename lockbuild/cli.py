@@ -275,9 +275,11 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
 
     def action() -> int:
         from . import lock
+        from .progress import Progress
 
         options, chosen = _compile_options(ctx, params)
-        log = _stderr(options.quiet)
+        progress = Progress(sys.stderr, quiet=options.quiet)
+        log = progress.message
         _return_large_buffers_to_the_system()
         if not options.verbose:
             # Build backends' own deprecation notices (setuptools prints hundreds of lines)
@@ -287,8 +289,13 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             from pyproject_hooks import BuildBackendWarning
 
             warnings.filterwarnings("ignore", category=BuildBackendWarning)
-        result = lock.compile_lock(options, chosen, log)
-        lock.write_outputs(options, result)
+        progress.start()
+        try:
+            result = lock.compile_lock(options, chosen, log, progress)
+            progress.phase("writing")
+            lock.write_outputs(options, result)
+        finally:
+            progress.close()
         log(
             f"wrote {options.output_file} ({len(result.runtime)} pins) and "
             f"{options.build_output_file} ({len(result.build)} build pins)"

@@ -32,6 +32,7 @@ from .lockfile import (
     write_pair,
 )
 from .options import CompileOptions, input_digests, option_lines, prepare
+from .progress import Progress
 from .resolve import (
     BUILD,
     RUNTIME,
@@ -105,8 +106,12 @@ def _check_outputs(options: CompileOptions, spec: Spec) -> None:
             raise UsageError(f"{given}: is an input; writing it would overwrite the input")
 
 
-def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileResult:
+def compile_lock(
+    options: CompileOptions, target: Target, log: Log, progress: Progress | None = None
+) -> CompileResult:
     """Resolve and render both files (without writing them)."""
+    if progress is None:
+        progress = Progress(sys.stderr, quiet=True)
     limits.hook_timeout()  # a malformed LOCKBUILD_HOOK_TIMEOUT fails before any work
     spec, index_options = prepare(options)
     _check_outputs(options, spec)
@@ -167,6 +172,7 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
         as_of_release=options.build_deps_as_of_release,
         hook_python=target.python,
         hook_identity=repr(hook_target.identity()),
+        progress=progress,
     )
     try:
         if any(item.url for item in spec.requirements) or any(c.url for c in spec.constraints):
@@ -191,6 +197,8 @@ def compile_lock(options: CompileOptions, target: Target, log: Log) -> CompileRe
         held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))
         if options.verbose:
             _explain_build_side(graph, repository, log)
+        if options.generate_hashes:
+            progress.phase("collecting hashes")
         hashes = _hashes(graph, client) if options.generate_hashes else {}
         host_hooks = _host_hooks(graph, repository, target, hook_target)
         records = _file_records(graph, client) if pylock.is_pylock(options.output_file) else {}
@@ -238,11 +246,14 @@ def _resolve_with_hooks(
     A release whose backend fails there is ruled out and the resolution runs again
     (such rounds do not count: each one removes a release, so they end)."""
     rounds = 0
+    progress = repository.progress
     while rounds < MAX_HOOK_ROUNDS:
-        resolution = resolve(provider, roots, quiet=options.quiet)
+        progress.phase("resolving")
+        resolution = resolve(provider, roots, quiet=options.quiet, on_pin=progress.pinned)
         graph = graphs.build_graph(resolution)
         if not options.build_hooks:
             return graph, resolution
+        progress.phase("asking build backends for their build requirements")
         added, ruled_out = _add_dynamic_requirements(graph, repository, provider, options)
         if not added and not ruled_out:
             return graph, resolution

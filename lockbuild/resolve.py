@@ -447,12 +447,15 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
 class ProgressReporter(BaseReporter[Req, "Candidate", str]):
     """Shows how many projects are pinned so far, on one stderr line."""
 
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet or not sys.stderr.isatty()
+    def __init__(self, quiet: bool, on_pin: Callable[[int], None] | None = None) -> None:
+        self.quiet = quiet or not sys.stderr.isatty() or on_pin is not None
+        self.on_pin = on_pin
         self.pinned: set[str] = set()
 
     def pinning(self, candidate: Candidate) -> None:
         self.pinned.add(candidate.key)
+        if self.on_pin is not None:
+            self.on_pin(len(self.pinned))
         if not self.quiet:
             sys.stderr.write(f"\rresolving: {len(self.pinned)} pinned, last {candidate}\x1b[K")
             sys.stderr.flush()
@@ -473,10 +476,17 @@ class Resolution:
 
 
 def resolve(
-    provider: Provider, roots: Sequence[Req], *, quiet: bool = False, max_rounds: int = 200_000
+    provider: Provider,
+    roots: Sequence[Req],
+    *,
+    quiet: bool = False,
+    max_rounds: int = 200_000,
+    on_pin: Callable[[int], None] | None = None,
 ) -> Resolution:
-    """Run resolvelib; conflicts become a ResolutionError naming every requirement involved."""
-    resolver: Resolver[Req, Candidate, str] = Resolver(provider, ProgressReporter(quiet))
+    """Run resolvelib; conflicts become a ResolutionError naming every requirement involved.
+    ``on_pin`` hears how many projects are pinned so far (else a terminal line shows it)."""
+    reporter = ProgressReporter(quiet, on_pin)
+    resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
     try:
         result = resolver.resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:

@@ -4,6 +4,7 @@ wheels, PKG-INFO or PEP 517 hooks, and build requirements read from sdists."""
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +31,7 @@ from .index import (
     make_dist_file,
     redact,
 )
+from .progress import Progress
 from .resolve import Candidate, Release, choose_file
 from .spec import IndexOptions
 from .target import Target
@@ -72,6 +74,7 @@ class IndexRepository:
         as_of_release: bool = False,
         hook_python: str | None = None,
         hook_identity: str = "",
+        progress: Progress | None = None,
     ) -> None:
         self.client = client
         self.target = target
@@ -84,6 +87,7 @@ class IndexRepository:
         self.as_of_release = as_of_release
         # Where hooks run (the interpreter's marker values): part of every cached answer.
         self.hook_identity = hook_identity
+        self.progress = progress if progress is not None else Progress(sys.stderr, quiet=True)
         self.environments = dists.EnvironmentPool(
             pip_environment(options, client), base_python=hook_python
         )
@@ -122,7 +126,9 @@ class IndexRepository:
         # Grouped by the version as written (cheap to hash), then merged by Version
         # ("1.0" and "1.0.0" are one release).
         by_text: dict[str, list[Listing]] = {}
-        for item in self.client.listings(name):
+        with self.progress.activity(f"reading the index page of {name}"):
+            listings = self.client.listings(name)
+        for item in listings:
             by_text.setdefault(item.version_text, []).append(item)
         grouped: dict[Version, list[Listing]] = {}
         for items in by_text.values():
@@ -299,7 +305,9 @@ class IndexRepository:
         record = self.cache.get_json("sdist-files", sha)
         if isinstance(record, dict):
             return _maybe_bytes(record.get("pkg_info")), _maybe_bytes(record.get("pyproject"))
-        contents = dists.read_sdist(self.client.download(dist), dist.filename)
+        with self.progress.activity(f"fetching {dist.filename}"):
+            data = self.client.download(dist)
+        contents = dists.read_sdist(data, dist.filename)
         self.cache.put_json(
             "sdist-files",
             sha,
@@ -326,7 +334,8 @@ class IndexRepository:
             return str(record["metadata"]).encode("utf-8")
         system = dists.build_system(pyproject, dist.filename)
         self.log(f"preparing metadata of {dist.filename} with its build backend")
-        with tempfile.TemporaryDirectory(prefix="lockbuild-sdist-") as tmp:
+        activity = self.progress.activity(f"preparing metadata of {dist.filename}")
+        with activity, tempfile.TemporaryDirectory(prefix="lockbuild-sdist-") as tmp:
             project = dists.extract_archive(self.client.download(dist), dist.filename, Path(tmp))
             prepared = dists.hook_metadata(
                 project,
@@ -436,7 +445,8 @@ class IndexRepository:
                 return tuple(str(r) for r in record)
         what = source.filename if source is not None else str(local)
         self.log(f"asking the build backend of {what} for its build requirements")
-        with tempfile.TemporaryDirectory(prefix="lockbuild-hook-") as tmp:
+        activity = self.progress.activity(f"get_requires_for_build_wheel of {what}")
+        with activity, tempfile.TemporaryDirectory(prefix="lockbuild-hook-") as tmp:
             if source is not None:
                 data = self.client.download(source)
                 project = dists.extract_archive(data, source.filename, Path(tmp))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -59,6 +61,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     bz2_path.write_bytes(bz2.compress(gzip.decompress(tgz.read_bytes())))
     idx.remove(tgz.name)
     idx.add(bz2_path)
+    # The backend's answer depends on the Python it runs on.
+    idx.wheel("pyhelper", "1.0")
+    idx.sdist("pyverpkg", "1.0", dynamic_for_running_python=["pyhelper"])
     idx.write()
     return idx
 
@@ -226,3 +231,43 @@ def test_legacy_sdist_file_names(
     code, stderr = _compile(tmp_path, env, server.url, line)
     assert code == 0, stderr
     assert pins(tmp_path / "requirements.txt") == expected
+
+
+def _python312() -> str | None:
+    for found in sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12")):
+        return str(found)
+    return shutil.which("python3.12")
+
+
+def test_hooks_for_another_target_run_there_or_say_where_they_ran(
+    tmp_path: Path, env: dict[str, str], server: IndexServer
+) -> None:
+    """The same sdist, one cache: a described target (hooks can only run here, and the
+    build file says so), then the target's own interpreter (hooks run there, and the
+    answer computed here is not reused for it)."""
+    if sys.version_info[:2] == (3, 12):
+        pytest.skip("needs a Python other than 3.12 to run lockbuild")
+    other = _python312()
+    if other is None:
+        pytest.skip("no Python 3.12 on this machine")
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    described = tmp_path / "described"
+    write(described / "requirements.in", "pyverpkg\n")
+    args = compile_args(server.url, tmp_path / "cache", "--python-version", "3.12")
+    proc = lockbuild(args, env, described)
+    build = (described / "requirements-build.txt").read_text()
+    # The hook ran on this host's Python: its marker excludes the requirement for 3.12.
+    assert pins(described / "requirements-build.txt") == {}
+    line = next(x for x in build.splitlines() if "lockbuild-hooks-ran-on-this-host" in x)
+    assert (
+        f'pyverpkg 1.0 get_requires_for_build_wheel -> pyhelper; python_version == "{here}"' in line
+    )
+    assert f"ran on cpython {here}" in line
+    assert "note: computed on this host, not on cpython 3.12" in proc.stderr
+
+    interp = tmp_path / "interpreter"
+    write(interp / "requirements.in", "pyverpkg\n")
+    proc = lockbuild(compile_args(server.url, tmp_path / "cache", "--python", other), env, interp)
+    assert pins(interp / "requirements-build.txt") == {"pyhelper": "1.0"}
+    assert "lockbuild-hooks-ran-on-this-host" not in (interp / "requirements-build.txt").read_text()
+    assert "computed on this host" not in proc.stderr

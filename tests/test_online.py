@@ -138,3 +138,33 @@ def test_pylock_from_the_public_index_installs_with_real_pip(tmp_path: Path) -> 
     )
     code = "import babel, sphinx; print(babel.__version__, sphinx.__version__)"
     assert run([python, "-c", code], env).stdout.split() == ["2.16.0", "6.1.3"]
+
+
+def _yaml_compiles_syncs_and_imports(tmp_path: Path, *compile_extra: str) -> dict[str, str]:
+    """PyYAML 5.4.1: Metadata-Version 2.1, so its backend runs to read metadata, and
+    under Cython 3 its setup.py dies (``'build_ext' object has no attribute
+    'cython_sources'``)."""
+    env = isolated_env(tmp_path)
+    (tmp_path / "requirements.in").write_text("pyyaml==5.4.1\n")
+    args = ["compile", "--cache-dir", str(tmp_path / "cache"), "-q", *compile_extra]
+    lockbuild(args, env, tmp_path)
+    build = pins(tmp_path / "requirements-build.txt")
+    assert build["cython"].startswith("0."), build
+    python = new_venv(tmp_path / "venv", env, with_pip=True)
+    lockbuild(["sync", "--python", python, "-q"], env, tmp_path)
+    code = "import yaml; print(yaml.__version__)"
+    assert run([python, "-c", code], env).stdout.strip() == "5.4.1"
+    return build
+
+
+def test_old_sdist_with_a_build_override(tmp_path: Path) -> None:
+    (tmp_path / "overrides.txt").write_text("cython<3\n")
+    _yaml_compiles_syncs_and_imports(tmp_path, "--build-constraint", "overrides.txt")
+
+
+def test_old_sdist_with_build_deps_as_of_release(tmp_path: Path) -> None:
+    build = _yaml_compiles_syncs_and_imports(tmp_path, "--build-deps-as-of-release")
+    header = (tmp_path / "requirements-build.txt").read_text()
+    assert "lockbuild-build-deps-as-of-release: on" in header
+    # PyYAML 5.4.1 was uploaded in January 2021: no setuptools from a later year.
+    assert int(build["setuptools"].split(".")[0]) <= 51, build

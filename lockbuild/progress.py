@@ -1,0 +1,142 @@
+"""What compile is doing, for the person waiting: on a terminal one status line redrawn
+every second (pins so far, the phase, the longest-running fetch or hook and for how
+long); elsewhere (CI logs) a line per phase and at least one line every 30 s while a
+phase lasts. Quiet shows nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+HEARTBEAT = 30.0
+
+
+class Progress:
+    """Thread-safe: fetches and hooks start and end on worker threads."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        quiet: bool = False,
+        tty: bool | None = None,
+        heartbeat: float = HEARTBEAT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty() if tty is None else tty
+        self.heartbeat = heartbeat
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._phase = ""
+        self._pinned = 0
+        self._activities: dict[int, tuple[str, float]] = {}
+        self._ids = itertools.count()
+        self._last_line = clock()
+        self._shown = False  # a status line is on the terminal
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # --- what the work reports -------------------------------------------------------
+    def start(self) -> None:
+        """Begin redrawing (terminal) or the heartbeat (otherwise) on a daemon thread."""
+        if self.quiet or self._ticker is not None:
+            return
+        self._ticker = threading.Thread(target=self._tick, name="lockbuild-progress", daemon=True)
+        self._ticker.start()
+
+    def phase(self, text: str) -> None:
+        with self._lock:
+            if text == self._phase:
+                return
+            self._phase = text
+            if not self.tty and not self.quiet:
+                self._write_line(f"lockbuild: {text}")
+        self.redraw()
+
+    def pinned(self, count: int) -> None:
+        with self._lock:
+            self._pinned = count
+
+    @contextlib.contextmanager
+    def activity(self, text: str) -> Iterator[None]:
+        """Something that may take a while (a page fetch, a hook, an install)."""
+        ident = next(self._ids)
+        with self._lock:
+            self._activities[ident] = (text, self.clock())
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._activities.pop(ident, None)
+
+    def message(self, text: str) -> None:
+        """A line of its own (a log message), above the status line."""
+        if self.quiet:
+            return
+        with self._lock:
+            self._write_line(text)
+        self.redraw()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+        with self._lock:
+            self._clear()
+
+    # --- rendering ---------------------------------------------------------------------
+    def status(self) -> str:
+        """The one-line status: phase, pins so far, the oldest running activity."""
+        with self._lock:
+            return self._status()
+
+    def _status(self) -> str:
+        now = self.clock()
+        parts = [self._phase or "working", f"{self._pinned} pinned"]
+        if self._activities:
+            text, since = min(self._activities.values(), key=lambda item: item[1])
+            more = len(self._activities) - 1
+            parts.append(f"{text} ({now - since:.0f} s)" + (f" +{more} more" if more else ""))
+        return parts[0] + ": " + " · ".join(parts[1:])
+
+    def redraw(self) -> None:
+        if self.quiet or not self.tty:
+            return
+        with self._lock:
+            self.stream.write("\r" + self._status()[:200] + "\x1b[K")
+            self.stream.flush()
+            self._shown = True
+
+    def _clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
+
+    def _write_line(self, text: str) -> None:
+        self._clear()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        self._last_line = self.clock()
+
+    def tick(self) -> None:
+        """One beat: redraw the status line, or (not a terminal) print it when nothing
+        was printed for ``heartbeat`` seconds."""
+        if self.quiet:
+            return
+        if self.tty:
+            self.redraw()
+            return
+        with self._lock:
+            if self.clock() - self._last_line >= self.heartbeat:
+                self._write_line(f"lockbuild: still {self._status()}")
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self.tick()

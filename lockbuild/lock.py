@@ -56,12 +56,6 @@ def _silent(message: str) -> None:
     return None
 
 
-def _notice(message: str) -> None:
-    """What the user must know about the result (shown even with -q)."""
-    sys.stderr.write(f"lockbuild: {message}\n")
-    sys.stderr.flush()
-
-
 @dataclass(frozen=True)
 class CompileResult:
     graph: graphs.DiGraph | None  # None when an earlier identical run was replayed
@@ -168,7 +162,8 @@ def compile_lock(
         cache,
         log=log,
         detail=detail,
-        env_constraints=[r.text for r in (*overrides, *constraints) if not r.url],
+        # Installers refuse extras in constraints: the name and the versions bind.
+        env_constraints=[f"{r.name}{r.specifier}" for r in (*overrides, *constraints) if not r.url],
         as_of_release=options.build_deps_as_of_release,
         hook_python=target.python,
         hook_identity=repr(hook_target.identity()),
@@ -188,7 +183,7 @@ def compile_lock(
             preferences=_preferences(options),
             direct={r.name: r for r in roots if r.url},
             build_all=options.build_deps_for == "all",
-            notice=_notice,
+            notice=lambda message: progress.notice(f"lockbuild: {message}"),
             as_of_release=options.build_deps_as_of_release,
         )
         repository.prefetch(r.name for r in roots)
@@ -205,7 +200,9 @@ def compile_lock(
     finally:
         repository.close()
     for item in host_hooks:
-        _notice(f"note: computed on this host, not on {target.description}: {item}")
+        progress.notice(
+            f"lockbuild: note: computed on this host, not on {target.description}: {item}"
+        )
     result = _render(
         options,
         spec,

@@ -83,6 +83,12 @@ class Progress:
             self._write_line(text)
         self.redraw()
 
+    def notice(self, text: str) -> None:
+        """A line the user must read about the result: shown even when quiet."""
+        with self._lock:
+            self._write_line(text)
+        self.redraw()
+
     def close(self) -> None:
         self._stop.set()
         if self._ticker is not None:

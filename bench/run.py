@@ -54,6 +54,9 @@ COLD = "cold"
 # unchanged; these warm runs pass --no-replay and resolve again (shown beside, not a target).
 WARM_RESOLVING = "warm, --no-replay"
 WARM = "warm"
+# Set c once more, locking the build requirements of every sdist.
+BUILD_ALL = "c-build-all"
+BUILD_ALL_ARGS = ("--build-deps-for", "all")
 
 # Variables that would point a tool at another index, extra files or constraints.
 SCRUBBED_ENV = (
@@ -769,6 +772,28 @@ class Report:
                 lines.append(compare_pins(key, LOCKBUILD, lb, peer, other))
         return lines
 
+    def build_all_lines(self) -> list[str]:
+        """Set c with --build-deps-for all: time, memory, build pins, and the runtime pins
+        that differ from the plain lock (a build edge can hold a runtime pin back)."""
+        runs = self.s(BUILD_ALL, LOCKBUILD, COLD).runs
+        if not runs:
+            return []
+        run = runs[-1]
+        if not run.ok:
+            return [f"set c --build-deps-for all: FAILED (exit {run.returncode})"]
+        plain = self.s("c", LOCKBUILD, COLD).pins
+        differ = sorted(
+            f"{n} {plain.get(n, '-')} -> {v}" for n, v in run.pins.items() if plain.get(n) != v
+        )
+        differ += sorted(f"{n} {v} -> -" for n, v in plain.items() if n not in run.pins)
+        return [
+            f"set c --build-deps-for all (cold): {fmt(run.seconds)} s, cpu "
+            f"{fmt(run.cpu_seconds)} s, peak {run.peak_mib:.0f} MiB, {len(run.pins)} runtime "
+            f"pins, {len(run.build_pins)} build pins",
+            f"runtime pins that differ from the plain lock of set c: {len(differ)}"
+            + (": " + ", ".join(differ) if differ else ""),
+        ]
+
     def growth_points(self, key: str, tool: str, cache: str) -> list[tuple[int, float]]:
         """(pins, median seconds) for each cut of the set and the whole set."""
         points = []
@@ -952,6 +977,7 @@ class Report:
         lines += ["", *text_table(self.MAIN_HEADER, self.main_rows()), ""]
         lines += text_table(("set", "cache", *(f"lockbuild/{p}" for p in peers)), self.ratio_rows())
         lines += ["", *self.pin_lines(), ""]
+        lines += [*self.build_all_lines(), ""]
         for key, value in self.startup.items():
             what = "check" if key == "check" else "--help"
             lines.append(f"lockbuild {what}: {fmt(value[0])} s {value[1]}".rstrip())
@@ -1023,6 +1049,15 @@ class Report:
             "### Runtime pins compared",
             "",
             *[f"- {line}" for line in self.pin_lines()],
+            "",
+            "### Set (c) with `--build-deps-for all`",
+            "",
+            "One cold lockbuild run locking the build requirements of every release that "
+            "has an sdist (each sdist is downloaded and its backend asked), beside the plain "
+            "lock of the same set. A runtime pin can differ when a build requirement cannot "
+            "live with the newest runtime version.",
+            "",
+            *([f"- {line}" for line in self.build_all_lines()] or ["- not measured"]),
             "",
             "### Start-up",
             "",
@@ -1285,6 +1320,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if key == "a":
                 startup["check"] = measure_check(bench, tools)
+            if key == "c" and LOCKBUILD in config.tools:
+                say("set c with --build-deps-for all (lockbuild, one cold run):")
+                cache_root = workdir / "caches" / f"{BUILD_ALL}-lockbuild"
+                bench.run_compile(
+                    BUILD_ALL, LOCKBUILD, COLD, input_set.path, cache_root, BUILD_ALL_ARGS
+                )
+                if not config.keep:
+                    shutil.rmtree(cache_root, ignore_errors=True)
             if (key != "c" or config.growth_sizes) and input_set.growth_sizes:
                 sizes = bench.growth(input_set)
                 growth[key] = [(f"{key}{n}", n) for n in sizes]

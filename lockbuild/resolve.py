@@ -334,7 +334,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
                 )
                 if candidate in bad or (name, release.version) in self.ruled_out:
                     continue
-                if candidate.builds and not extras and candidate.dist is not None:
+                if candidate.builds and candidate.dist is not None:
                     # An sdist whose backend cannot prepare its metadata is passed over
                     # (as pip does), before the resolver pins it.
                     try:

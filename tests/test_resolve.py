@@ -297,3 +297,17 @@ def test_as_of_release_admits_only_build_tools_no_newer_than_the_sdist() -> None
     # ...and one that cannot have it is a conflict naming the cutoff.
     with pytest.raises(ResolutionError, match="uploaded by 2021-01-20"):
         lock(repo, "oldext", "tool>=2", as_of_release=True)
+
+
+def test_failing_backend_rules_out_the_release_for_its_extras_too() -> None:
+    repo = FakeRepository(
+        {
+            "kombu": {
+                "2.0": Version_(wheel=False, fails=True),
+                "1.0": Version_(wheel=False, requires=['redis; extra == "redis"']),
+            },
+            "redis": {"1.0": Version_()},
+        }
+    )
+    graph = lock(repo, "kombu[redis]")
+    assert versions(graph, graphs.runtime_set(graph)) == {"kombu": "1.0", "redis": "1.0"}

@@ -246,7 +246,13 @@ def _resolve_with_hooks(
     progress = repository.progress
     while rounds < MAX_HOOK_ROUNDS:
         progress.phase("resolving")
-        resolution = resolve(provider, roots, quiet=options.quiet, on_pin=progress.pinned)
+        resolution = resolve(
+            provider,
+            roots,
+            quiet=options.quiet,
+            on_pin=progress.pinned,
+            on_reject=progress.rejected,
+        )
         graph = graphs.build_graph(resolution)
         if not options.build_hooks:
             return graph, resolution

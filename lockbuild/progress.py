@@ -35,6 +35,7 @@ class Progress:
         self._lock = threading.Lock()
         self._phase = ""
         self._pinned = 0
+        self._rejected: tuple[int, str] = (0, "")
         self._activities: dict[int, tuple[str, float]] = {}
         self._ids = itertools.count()
         self._last_line = clock()
@@ -62,6 +63,11 @@ class Progress:
     def pinned(self, count: int) -> None:
         with self._lock:
             self._pinned = count
+
+    def rejected(self, count: int, last: str) -> None:
+        """The resolver is backtracking: how many candidates it gave up so far."""
+        with self._lock:
+            self._rejected = (count, last)
 
     @contextlib.contextmanager
     def activity(self, text: str) -> Iterator[None]:
@@ -105,6 +111,9 @@ class Progress:
     def _status(self) -> str:
         now = self.clock()
         parts = [self._phase or "working", f"{self._pinned} pinned"]
+        if self._rejected[0]:
+            count, last = self._rejected
+            parts.append(f"backtracking: {count} candidates given up, last {last}")
         if self._activities:
             text, since = min(self._activities.values(), key=lambda item: item[1])
             more = len(self._activities) - 1

@@ -447,10 +447,23 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
 class ProgressReporter(BaseReporter[Req, "Candidate", str]):
     """Shows how many projects are pinned so far, on one stderr line."""
 
-    def __init__(self, quiet: bool, on_pin: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        quiet: bool,
+        on_pin: Callable[[int], None] | None = None,
+        on_reject: Callable[[int, str], None] | None = None,
+    ) -> None:
         self.quiet = quiet or not sys.stderr.isatty() or on_pin is not None
         self.on_pin = on_pin
+        self.on_reject = on_reject
         self.pinned: set[str] = set()
+        self.rejected = 0
+
+    def rejecting_candidate(self, criterion: Any, candidate: Candidate) -> None:
+        """Backtracking: shown, so that a long search says what it is searching."""
+        self.rejected += 1
+        if self.on_reject is not None:
+            self.on_reject(self.rejected, str(candidate))
 
     def pinning(self, candidate: Candidate) -> None:
         self.pinned.add(candidate.key)
@@ -482,10 +495,11 @@ def resolve(
     quiet: bool = False,
     max_rounds: int = 200_000,
     on_pin: Callable[[int], None] | None = None,
+    on_reject: Callable[[int, str], None] | None = None,
 ) -> Resolution:
     """Run resolvelib; conflicts become a ResolutionError naming every requirement involved.
     ``on_pin`` hears how many projects are pinned so far (else a terminal line shows it)."""
-    reporter = ProgressReporter(quiet, on_pin)
+    reporter = ProgressReporter(quiet, on_pin, on_reject)
     resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
     try:
         result = resolver.resolve(roots, max_rounds=max_rounds)

@@ -70,3 +70,17 @@ def test_quiet_prints_nothing() -> None:
     progress.tick()
     progress.close()
     assert stream.getvalue() == ""
+
+
+def test_backtracking_is_shown_with_the_last_candidate_given_up() -> None:
+    stream, clock = io.StringIO(), Clock()
+    progress = Progress(stream, tty=False, clock=clock)
+    progress.phase("resolving")
+    progress.pinned(261)
+    progress.rejected(1532, "opentelemetry-proto 1.33.0")
+    clock.now = 30.0
+    progress.tick()
+    assert stream.getvalue().splitlines()[-1] == (
+        "lockbuild: still resolving: 261 pinned · backtracking: 1532 candidates given up, "
+        "last opentelemetry-proto 1.33.0"
+    )

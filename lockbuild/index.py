@@ -36,7 +36,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from . import limits
+from . import limits, pagejson
 from .cache import Cache, CachedPage, sha256_hex
 from .errors import FetchError
 from .filename import parse_sdist, sdist_stem, split_sdist
@@ -501,6 +501,29 @@ def json_listings(
     body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
 ) -> list[Listing]:
     """Files on a PEP 691 JSON page, parsed lazily."""
+    entries = pagejson.decode_files(body)
+    if entries is None:  # not in PEP 691's shape: the standard library says why
+        return _stdlib_json_listings(body, page_url, keep, project)
+    versions: dict[str, Any] = {}
+    listings: list[Listing] = []
+    for entry in entries:
+        filename = entry.filename
+        if filename is None:
+            continue
+        item = _listing(filename, entry.upload_time, None, versions, keep, project)
+        if item is not None:
+            item.make = functools.partial(
+                _json_compact_entry, _compact_struct(entry), page_url, project=project
+            )
+            listings.append(item)
+    return listings
+
+
+def _stdlib_json_listings(
+    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+) -> list[Listing]:
+    """json_listings for a page msgspec's typed decoding refuses: entries that are not
+    objects or whose filename is not a string are skipped, anything else is an error."""
     try:
         text = body.decode("utf-8")
         data = json.loads(text)
@@ -574,7 +597,16 @@ _JSON_KEYS = (
 def _compact_json(entry: dict[str, Any]) -> tuple[Any, ...]:
     """The fields of a PEP 691 file entry that are used later, as one small tuple: an
     entry is kept for every listed file, so its size adds up over a large lock."""
-    values = [entry.get(key) for key in _JSON_KEYS]
+    return _compact([entry.get(key) for key in _JSON_KEYS])
+
+
+def _compact_struct(entry: pagejson.Entry) -> tuple[Any, ...]:
+    """_compact_json of an entry msgspec decoded (the same tuple): each key of _JSON_KEYS
+    is the attribute of that name with '_' for '-'."""
+    return _compact([getattr(entry, key.replace("-", "_")) for key in _JSON_KEYS])
+
+
+def _compact(values: list[Any]) -> tuple[Any, ...]:
     hashes = values[2]
     if isinstance(hashes, dict):
         values[2] = hashes.get("sha256")

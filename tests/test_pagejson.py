@@ -1,0 +1,191 @@
+"""PEP 691 pages decoded by msgspec (lockbuild/pagejson.py) give exactly what the
+standard library's decoding gave: the same listings, the same files, the same errors; and
+a compile over the fixture index's JSON pages locks what its HTML pages lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lockbuild import index, pagejson
+from lockbuild.errors import FetchError
+from lockbuild.target import current
+from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.helpers import compile_args, lockbuild, write
+
+PAGE_URL = "https://host.test/simple/demo/"
+SHA = "ab" * 32
+
+
+def page(*entries: Any, **top: Any) -> bytes:
+    return json.dumps(
+        {"meta": {"api-version": "1.1"}, "name": "demo", "files": list(entries), **top}
+    ).encode()
+
+
+def wheel(version: str, tag: str = "py3-none-any", **fields: Any) -> dict[str, Any]:
+    name = f"demo-{version}-{tag}.whl"
+    return {"filename": name, "url": f"../../files/{name}", "hashes": {"sha256": SHA}, **fields}
+
+
+# Pages in PEP 691's shape: decoded by msgspec.
+REGULAR = {
+    "every field": page(
+        wheel(
+            "1.0",
+            **{
+                "requires-python": ">=3.8",
+                "yanked": "broken",
+                "core-metadata": {"sha256": SHA},
+                "dist-info-metadata": {"sha256": SHA},
+                "upload-time": "2024-01-02T03:04:05.678901Z",
+                "size": 1234,
+                "gpg-sig": False,
+                "data-dist-info-metadata": True,
+            },
+        ),
+        {"filename": "demo-1.0.tar.gz", "url": "/files/demo-1.0.tar.gz", "hashes": {}},
+    ),
+    "missing and null fields": page(
+        {"filename": "demo-2.0.tar.gz", "url": "demo-2.0.tar.gz"},
+        wheel("2.0", hashes=None, yanked=None, **{"requires-python": None}),
+        wheel("2.1", **{"core-metadata": None, "dist-info-metadata": True}),
+        wheel("2.2", **{"core-metadata": True, "yanked": True}),
+        wheel("2.3", **{"core-metadata": False, "yanked": False}),
+    ),
+    # JSON escapes in a name (\u002d is "-") and a url with a backslash in it.
+    "escapes and odd names": page(
+        {"filename": "demo-3.0-py3-none-any.whl", "url": "demo\\3.0-py3-none-any.whl"},
+        {"filename": "demo-3.1.tar.gz", "url": "x"},
+        {"filename": "demo-3.3-py3-none-win32.whl", "url": "w"},
+        {"filename": "../demo-3.2.tar.gz", "url": "y"},
+        {"filename": "demo-notaversion!.tar.gz", "url": "z"},
+        {"filename": "other-1.0.tar.gz", "url": "o"},
+        {"filename": "readme.txt", "url": "r"},
+        {"url": "no-name"},
+    )
+    .replace(b"demo-3.1.tar.gz", b"demo\\u002d3.1.tar.gz")
+    .replace(b"demo-3.3-py3-none-win32", b"demo-3.3-py3-none-\\u0077in32"),
+    "wheels for other targets": page(
+        wheel("4.0", "cp27-cp27m-win32"),
+        wheel("4.0", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"),
+        wheel("4.0", "cp311-cp311-macosx_11_0_arm64"),
+        wheel("4.0"),
+        wheel("4.0", "not-a-valid-tag-triple-here"),
+    ),
+    "no files": page(),
+    "sizes": page(wheel("6.0", size=0), wheel("6.1", size=-5), wheel("6.2", size=None)),
+    "absolute and foreign urls": page(
+        wheel("5.0", url="https://cdn.test/files/demo-5.0-py3-none-any.whl"),
+        wheel("5.1", url="file:///etc/demo-5.1-py3-none-any.whl"),
+        wheel("5.2", url="http://[::1/broken"),
+    ),
+}
+
+# Pages msgspec's typed decoding refuses: the standard library decides, as before.
+IRREGULAR = {
+    "entry that is not an object": page(wheel("1.0"), "demo-1.1.tar.gz", 7, None),
+    "filename that is not a string": page(wheel("1.0"), {"filename": 12, "url": "x"}),
+    "hash that is not a string": page(wheel("1.0", hashes={"sha256": 12})),
+    "yanked that is a number": page(wheel("1.0", yanked=1)),
+    "size that is a string": page(wheel("1.0", size="12")),
+    "size that is a boolean": page(wheel("1.0", size=True)),
+    "url that is a list": page(wheel("1.0", url=["a"])),
+    "files not a list": json.dumps({"files": {"a": 1}}).encode(),
+    "no files key": json.dumps({"projects": []}).encode(),
+    "not json": b"<html>nope</html>",
+    "not utf-8": b'{"files": [{"filename": "demo-1.0.tar.gz\xff", "url": "x"}]}',
+    "top level a list": b"[]",
+    "truncated": page(wheel("1.0"))[:-5],
+}
+
+
+def outcome(fn: Any, body: bytes, keep: Any) -> Any:
+    """Listings, their files, and the wheels dropped; or the error message."""
+    counting = index._CountingKeep(keep) if keep is not None else None
+    try:
+        listings = fn(body, PAGE_URL, counting, "demo")
+    except FetchError as exc:
+        return ("error", str(exc))
+    return (
+        [(i.filename, i.name, i.version, i.version_text, i.upload_time) for i in listings],
+        [i.dist() for i in listings],
+        counting.dropped if counting is not None else None,
+    )
+
+
+@pytest.mark.parametrize("with_filter", [False, True])
+@pytest.mark.parametrize("name", sorted(REGULAR) + sorted(IRREGULAR))
+def test_same_listings_as_the_standard_library(name: str, with_filter: bool) -> None:
+    body = REGULAR.get(name) or IRREGULAR[name]
+    keep = current().wheel_name_filter() if with_filter else None
+    fast = outcome(index.json_listings, body, keep)
+    assert fast == outcome(index._stdlib_json_listings, body, keep)
+
+
+@pytest.mark.parametrize("name", sorted(REGULAR))
+def test_regular_pages_take_the_fast_path(name: str) -> None:
+    entries = pagejson.decode_files(REGULAR[name])
+    assert entries is not None
+    assert len(entries) == len(json.loads(REGULAR[name])["files"])
+
+
+@pytest.mark.parametrize("name", sorted(IRREGULAR))
+def test_irregular_pages_fall_back(name: str) -> None:
+    assert pagejson.decode_files(IRREGULAR[name]) is None
+
+
+def test_entry_has_a_field_for_every_kept_key() -> None:
+    """A key index.py starts keeping must be decoded on the fast path too."""
+    fields = set(pagejson.Entry.__struct_fields__)
+    assert {key.replace("-", "_") for key in index._JSON_KEYS} <= fields
+
+
+def test_fast_path_reads_every_field() -> None:
+    entries = pagejson.decode_files(REGULAR["every field"])
+    assert entries is not None
+    entry = entries[0]
+    assert (entry.filename, entry.hashes, entry.requires_python, entry.yanked) == (
+        "demo-1.0-py3-none-any.whl",
+        {"sha256": SHA},
+        ">=3.8",
+        "broken",
+    )
+    assert entry.core_metadata == entry.dist_info_metadata == {"sha256": SHA}
+    assert entry.upload_time == "2024-01-02T03:04:05.678901Z"
+    [dist] = index.parse_json_page(page(wheel("1.0", yanked="broken")), PAGE_URL)
+    assert dist.sha256 == SHA and dist.is_yanked
+
+
+def test_bad_page_error_is_unchanged() -> None:
+    with pytest.raises(FetchError, match=r"host\.test/simple/demo/: invalid PEP 691 JSON page"):
+        index.json_listings(b"{", PAGE_URL)
+
+
+def test_json_and_html_pages_lock_the_same(tmp_path: Path) -> None:
+    """The same fixture index served as JSON only and as HTML only: identical locks."""
+    idx = FixtureIndex(tmp_path / "index")
+    idx.wheel("alpha", "1.0", requires_dist=["beta>=1"], requires_python=">=3.8")
+    idx.wheel("alpha", "2.0", requires_dist=["beta>=1"], requires_python=">=3.99")
+    idx.wheel("beta", "1.0")
+    idx.wheel("beta", "1.1")
+    idx.yank("beta-1.1-py3-none-any.whl", "broken")
+    idx.sdist("gamma", "1.0", requires_dist=["beta"])
+    idx.write()
+    env = isolated_env(tmp_path / "home")
+    locks = []
+    for fmt in ("json", "html"):
+        work = tmp_path / fmt
+        write(work / "requirements.in", "alpha\ngamma\n")
+        with IndexServer(idx.root, json=fmt == "json", html=fmt == "html") as srv:
+            lockbuild(compile_args(srv.url, work / "cache", "--generate-hashes"), env, work)
+            served = srv.url
+        # The header records a digest of the options, the index URL (its port) among them.
+        text = (work / "requirements.txt").read_text().replace(served, "INDEX/")
+        locks.append([line for line in text.splitlines() if not line.startswith("# lockbuild-")])
+    body = "\n".join(locks[0])
+    assert "alpha==1.0" in body and "beta==1.0" in body and "--hash=sha256:" in body
+    assert locks[0] == locks[1]

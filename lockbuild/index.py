@@ -36,7 +36,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from . import limits, pagejson
+from . import limits
 from .cache import Cache, CachedPage, sha256_hex
 from .errors import FetchError
 from .filename import parse_sdist, sdist_stem, split_sdist
@@ -44,6 +44,8 @@ from .spec import IndexOptions
 
 if TYPE_CHECKING:
     import httpx
+
+    from .pagejson import Entry
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -501,6 +503,8 @@ def json_listings(
     body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
 ) -> list[Listing]:
     """Files on a PEP 691 JSON page, parsed lazily."""
+    from . import pagejson  # msgspec is imported once a JSON page is read (not on replay)
+
     entries = pagejson.decode_files(body)
     if entries is None:  # not in PEP 691's shape: the standard library says why
         return _stdlib_json_listings(body, page_url, keep, project)
@@ -600,7 +604,7 @@ def _compact_json(entry: dict[str, Any]) -> tuple[Any, ...]:
     return _compact([entry.get(key) for key in _JSON_KEYS])
 
 
-def _compact_struct(entry: pagejson.Entry) -> tuple[Any, ...]:
+def _compact_struct(entry: Entry) -> tuple[Any, ...]:
     """_compact_json of an entry msgspec decoded (the same tuple): each key of _JSON_KEYS
     is the attribute of that name with '_' for '-'."""
     return _compact([getattr(entry, key.replace("-", "_")) for key in _JSON_KEYS])

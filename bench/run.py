@@ -147,7 +147,7 @@ SETS: dict[str, InputSet] = {
         ),
         cold_repeat=1,
         warm_repeat=1,
-        growth_sizes=(250, 1000),
+        growth_sizes=(150, 500),
     ),
 }
 

@@ -1005,7 +1005,8 @@ class Report:
             "ru_maxrss of the tool's process tree (one process, not a sum). Each tool ignores "
             "the machine's pip/uv configuration (`PIP_CONFIG_FILE=/dev/null`, "
             "`UV_NO_CONFIG=1`, index variables unset) and has its own cache directories. "
-            "lockbuild runs as `lockbuild compile -q`, pip-compile as "
+            "lockbuild runs as `python -m lockbuild compile -q` (the measured snapshot's "
+            "own entry point), pip-compile as "
             "`pip-compile -q --strip-extras --allow-unsafe`, uv as `uv pip compile -q` "
             "(for the same interpreter). A warm lockbuild run replays the result recorded "
             "by an identical earlier run after checking that every index page that run read "
@@ -1265,12 +1266,13 @@ def find_tools(workdir: Path, ref: str | None) -> Tools:
     src = workdir / "src"
     src.mkdir()
     note = snapshot_lockbuild(src, ref)
-    script = bindir / "lockbuild"
     return Tools(
         python=sys.executable,
         pip_compile=tool_path("pip-compile"),
         uv=tool_path("uv"),
-        lockbuild_script=[str(script)] if script.exists() else [sys.executable, "-m", "lockbuild"],
+        # The snapshot's own entry point (an installed console script would run the
+        # entry function the work tree had when it was installed).
+        lockbuild_script=[sys.executable, "-m", "lockbuild"],
         lockbuild_pythonpath=str(src),
         source_note=note,
     )

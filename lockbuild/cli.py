@@ -98,10 +98,16 @@ def leave(code: object) -> NoReturn:
     else:
         print(code, file=sys.stderr)
         status = 1
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
+    # What the interpreter's own exit does first: the threading module's exit hooks
+    # (they tell idle executor workers to stop) and a join of non-daemon threads.
+    shutdown = getattr(threading, "_shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    else:  # pragma: no cover - another interpreter
+        current = threading.current_thread()
+        for thread in threading.enumerate():
+            if thread is not current and not thread.daemon:
+                thread.join()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -21,6 +21,10 @@ def late():
     time.sleep(0.3)
     (out / "thread").write_text("finished")
 threading.Thread(target=late).start()
+# An executor left running, as the interpreter's exit would stop it.
+from concurrent.futures import ThreadPoolExecutor
+idle = ThreadPoolExecutor(2)
+idle.submit(lambda: (out / "executor").write_text("done"))
 sys.stdout.write("buffered, no newline")
 sys.stderr.write("err, no newline")
 leave({code})
@@ -52,6 +56,7 @@ def test_leave_keeps_what_an_exit_does(
     assert proc.stderr == "err, no newline" + stderr_tail
     assert (tmp_path / "atexit").read_text() == "ran"
     assert (tmp_path / "thread").read_text() == "finished"
+    assert (tmp_path / "executor").read_text() == "done"
 
 
 def test_program_exit_statuses(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
         dynamic=["Requires-Dist"],
         prepare_metadata=False,
     )
+    idx.sdist("hangext", "1.0", misbehave={"build_wheel": "hang"})
     idx.sdist(
         "brokenext",
         "1.0",
@@ -271,6 +272,33 @@ def test_failed_build_leaves_the_env_untouched(
     assert "notthere" in log.read_text()
     assert "Traceback" not in proc.stderr.split("--- build log")[0]
     assert snapshot(python) == before
+
+
+def test_a_build_that_hangs_is_killed(tmp_path: Path, server: IndexServer) -> None:
+    """build_wheel never returns: LOCKBUILD_BUILD_TIMEOUT ends it (its process group is
+    killed), one error line names it, the environment is untouched."""
+    project = compiled(tmp_path / "p", server, "hangext\n")
+    env = {**make_env(tmp_path), "LOCKBUILD_BUILD_TIMEOUT": "3"}
+    python = new_venv(tmp_path / "venv", env)
+    before = snapshot(python)
+    started = time.monotonic()
+    proc = lockbuild(["sync", "--python", python], env, project, check=False)
+    assert proc.returncode == 1
+    assert time.monotonic() - started < 120
+    message = proc.stderr.strip().splitlines()[-1]
+    assert message.startswith("lockbuild: error: building hangext 1.0 from hangext-1.0.tar.gz")
+    assert "did not finish within 3 s" in message
+    assert snapshot(python) == before
+    # the backend's process is gone: no process runs the build env's interpreter
+    log = Path(message.rsplit("full log: ", 1)[1]).read_text()
+    build_python = next(line.split()[1] for line in log.splitlines() if "_in_process" in line)
+    assert "/lockbuild-build-" in build_python and not Path(build_python).exists()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        assert build_python not in text
 
 
 def test_build_environment_is_hash_checked(tmp_path: Path, server: IndexServer) -> None:

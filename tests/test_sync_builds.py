@@ -189,6 +189,25 @@ def test_rebuild_what_plain_pip_built(
     assert builds(env) == ["abiext 1.0", "abiext 1.0"]
 
 
+def test_pair_without_sdist_lines_still_syncs(tmp_path: Path, server: IndexServer) -> None:
+    """A pair written before compile recorded its sdists (no ``lockbuild-sdist`` lines):
+    sync leaves the builds to the installer with the build constraints, as before, and
+    judges by version."""
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n")
+    for name in ("requirements.txt", "requirements-build.txt"):
+        path = project / name
+        kept = [x for x in path.read_text().splitlines() if "lockbuild-sdist" not in x]
+        path.write_text("\n".join(kept) + "\n")
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "venv", env)
+    proc = lockbuild(["sync", "--python", python], env, project)
+    assert "built abiext" not in proc.stdout and "build constraints via" in proc.stdout
+    assert builds(env) == ["abiext 1.0"]  # built by pip, against the locked abicore
+    assert json.loads(imports(python, env).stdout) == {"abicore": "1.0"}
+    assert not (dist_info(python, "abiext") / "lockbuild-build.json").exists()
+    assert "nothing to do" in lockbuild(["sync", "--python", python], env, project).stdout
+
+
 def test_wheelhouse_is_reused_by_a_second_venv(tmp_path: Path, server: IndexServer) -> None:
     project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n")
     env = make_env(tmp_path)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
@@ -170,6 +171,7 @@ class BuildSettings:
     jobs: int = 2
     verbose: bool = False
     extra_env: tuple[tuple[str, str], ...] = field(default=())
+    markers: tuple[tuple[str, str], ...] = ()  # the target's, for the backend's requirements
 
 
 def slot_path(wheelhouse: Path, sdist_sha256: str | None, python: str, digest: str) -> Path:
@@ -349,7 +351,7 @@ class Builder:
                 python = self._make_env(job, built, tmp / "env", log)
                 environment = self._read_back(python, job)
                 src = dists.extract_archive(data, job.sdist.filename, tmp / "src")
-                wheel = self._build_wheel(job, src, python, tmp / "out", log)
+                wheel = self._build_wheel(job, src, python, tmp / "out", log, environment)
             except LockbuildError as exc:
                 log.write(f"# failed: {exc.message}\n")
                 raise SdistBuildError(
@@ -442,7 +444,36 @@ class Builder:
             )
         return found
 
-    def _build_wheel(self, job: BuildJob, src: Path, python: str, out: Path, log: TextIO) -> Path:
+    def _check_asked(self, job: BuildJob, asked: object, environment: Sequence[str]) -> None:
+        """What get_requires_for_build_wheel returns must already be in the build
+        environment: nothing the build file does not pin is ever fetched for a build."""
+        if not isinstance(asked, list) or not all(isinstance(r, str) for r in asked):
+            raise BuildError(f"get_requires_for_build_wheel returned {asked!r:.80}, not a list")
+        have = dict(p.partition("==")[::2] for p in environment)
+        markers = {**dict(self.settings.markers), "extra": ""}
+        for text in asked:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                raise BuildError(f"its backend asks for {text!r}, not a requirement") from None
+            if req.marker is not None and not req.marker.evaluate(markers):
+                continue
+            version = have.get(canonicalize_name(req.name))
+            if version is None or not req.specifier.contains(version, prereleases=True):
+                raise BuildError(
+                    f"its backend asks for {text}, which its locked build environment does "
+                    f"not satisfy; recompile the lock"
+                )
+
+    def _build_wheel(
+        self,
+        job: BuildJob,
+        src: Path,
+        python: str,
+        out: Path,
+        log: TextIO,
+        environment: Sequence[str],
+    ) -> Path:
         from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
 
         pyproject = src / "pyproject.toml"
@@ -469,6 +500,8 @@ class Builder:
             python_executable=python,
         )
         try:
+            asked = caller.get_requires_for_build_wheel({})
+            self._check_asked(job, asked, environment)
             name = caller.build_wheel(str(out), {})
         except BackendUnavailable as exc:
             raise BuildError(f"build backend {system.backend!r} is unavailable: {exc}") from None

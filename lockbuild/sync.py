@@ -1048,6 +1048,7 @@ def build_settings(
         index=index,
         jobs=jobs or default_jobs(),
         verbose=verbose,
+        markers=env.markers,
     )
 
 

@@ -53,6 +53,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
         prepare_metadata=False,
     )
     idx.sdist("hangext", "1.0", misbehave={"build_wheel": "hang"})
+    idx.sdist("dynext", "1.0", dynamic_build_requires=["abicore"])
     idx.sdist(
         "brokenext",
         "1.0",
@@ -318,6 +319,29 @@ def test_a_build_that_hangs_is_killed(tmp_path: Path, server: IndexServer) -> No
         except OSError:
             continue
         assert build_python not in text
+
+
+def test_backend_asking_for_an_unlocked_requirement_is_refused(
+    tmp_path: Path, server: IndexServer
+) -> None:
+    """Compiled with --no-build-hooks, the lock misses what dynext's backend adds
+    (abicore): sync refuses to fetch it and says so, before building."""
+    project = compiled(tmp_path / "p", server, "dynext\n", "--no-build-hooks")
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "venv", env)
+    proc = lockbuild(["sync", "--python", python], env, project, check=False)
+    assert proc.returncode == 1
+    message = proc.stderr.strip().splitlines()[-1]
+    assert (
+        "building dynext 1.0 from dynext-1.0.tar.gz failed: its backend asks for abicore, "
+        in message
+    )
+    assert "which its locked build environment does not satisfy" in message
+    assert builds(env) == []
+    # with the hooks, the lock has it and the build goes through
+    project = compiled(tmp_path / "q", server, "dynext\n")
+    proc = lockbuild(["sync", "--python", python], env, project)
+    assert "built dynext 1.0 against abicore==2.0" in proc.stdout
 
 
 def test_build_environment_is_hash_checked(tmp_path: Path, server: IndexServer) -> None:

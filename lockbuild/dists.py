@@ -34,7 +34,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import limits
+from . import limits, programs
 from .errors import BuildError, DistError
 from .hookfail import HookFailed, LogKeeper, last_line
 from .hookproc import HookTimeout, kill_group, run_bounded
@@ -835,144 +835,11 @@ class PreparedMetadata:
     pins: tuple[str, ...]
 
 
-# Both hooks that preparing metadata needs, in one interpreter (one backend import instead
-# of two) when the first asks for nothing that is not installed yet. Anything unusual
-# falls back to pyproject_hooks, which calls one hook per process.
-_RUN_BOTH = r"""
-def load_backend(spec):
-    module, _, attrs = spec.partition(":")
-    backend = __import__(module, fromlist=["_"])
-    for attr in filter(None, attrs.split(".")):
-        backend = getattr(backend, attr)
-    return backend
-
-def run_both(backend, out_dir, result_file):
-    import json
-    result = {"requires": None, "dist_info": None}
-    hook = getattr(backend, "get_requires_for_build_wheel", None)
-    result["requires"] = list(hook({})) if hook is not None else []
-    prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
-    if not result["requires"] and prepare is not None:
-        result["dist_info"] = prepare(out_dir, {})
-    with open(result_file, "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
-"""
-
-# Run in the isolated environment, in the project directory.
-_BOTH_HOOKS = (
-    _RUN_BOTH
-    + r"""
-import json, os, sys
-spec, backend_path, out_dir, result_file = sys.argv[1:5]
-for entry in reversed(json.loads(backend_path)):
-    sys.path.insert(0, os.path.abspath(entry))
-run_both(load_backend(spec), out_dir, result_file)
-"""
-)
-
-# A fork server: one interpreter per environment and backend imports the backend once;
-# each request (a JSON line on stdin) is served by a forked child, in a process group of
-# its own, that changes to the project directory and runs both hooks, its output going
-# to a log file. The parent answers "<id> pid <pid>" when a child starts and
-# "<id> <exit code>" when it ends, after killing what the child left running in its
-# group. Importing setuptools is most of what a hook costs, so a dozen sdists sharing one
-# environment import it once.
-_FORK_SERVER = (
-    _RUN_BOTH
-    + r"""
-import json, os, select, signal, sys, traceback
-try:
-    backend = load_backend(sys.argv[1])
-except BaseException:
-    sys.exit(3)
-answers = os.dup(1)
-quiet = os.open(os.devnull, os.O_RDWR)
-os.dup2(quiet, 1)
-os.dup2(quiet, 2)
-wake_r, wake_w = os.pipe()
-os.set_blocking(wake_r, False)
-os.set_blocking(wake_w, False)
-signal.set_wakeup_fd(wake_w)
-signal.signal(signal.SIGCHLD, lambda *args: None)
-running = {}
-
-def reap():
-    while running:
-        try:
-            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return
-        if info is None or info.si_pid == 0:
-            return
-        pid = info.si_pid
-        # Still a zombie, so its pid (the group's id) cannot have been reused yet.
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        _, status = os.waitpid(pid, 0)
-        ident = running.pop(pid, None)
-        if ident is not None:
-            code = os.waitstatus_to_exitcode(status)
-            os.write(answers, f"{ident} {code}\n".encode())
-
-def serve(request):
-    code = 1
-    try:
-        os.setpgid(0, 0)
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in (answers, wake_r, wake_w):
-            os.close(fd)
-        os.dup2(quiet, 0)
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.chdir(request["project"])
-        run_both(backend, request["out"], request["result"])
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-os.write(answers, b"ready\n")
-pending = b""
-reading = True
-while reading or running:
-    try:
-        ready = select.select([0, wake_r] if reading else [wake_r], [], [], 0.5)[0]
-    except InterruptedError:
-        ready = []
-    if wake_r in ready:
-        try:
-            os.read(wake_r, 4096)
-        except BlockingIOError:
-            pass
-    reap()
-    if 0 in ready:
-        chunk = os.read(0, 65536)
-        reading = bool(chunk)
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            request = json.loads(line)
-            pid = os.fork()
-            if pid == 0:
-                serve(request)
-            try:
-                os.setpgid(pid, pid)
-            except OSError:
-                pass
-            running[pid] = request["id"]
-            os.write(answers, f"{request['id']} pid {pid}\n".encode())
-        reap()
-"""
-)
+# Both hooks that preparing metadata needs run in one interpreter (one backend import
+# instead of two) when the first asks for nothing that is not installed yet, by the
+# program lockbuild/programs/hooks.py (once, or as a fork server per environment and
+# backend). Anything unusual falls back to pyproject_hooks, which calls one hook per
+# process.
 
 
 class _Pending:
@@ -986,15 +853,16 @@ class _Pending:
 
 
 class HookServer:
-    """The lockbuild side of ``_FORK_SERVER``: requests from any thread, each answered
-    with the child's exit code (None when the server is gone: the caller falls back)."""
+    """The lockbuild side of the fork server in ``programs/hooks.py``: requests from any
+    thread, each answered with the child's exit code (None when the server is gone: the
+    caller falls back)."""
 
     def __init__(self, env: IsolatedEnvironment, backend: str) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[int, _Pending] = {}
         self._next = 0
         self._proc = subprocess.Popen(
-            [env.python, "-c", _FORK_SERVER, backend],
+            [env.python, str(programs.path("hooks")), "serve", backend],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -1099,8 +967,8 @@ def _both_hooks(
         code = run_bounded(
             [
                 env.python,
-                "-c",
-                _BOTH_HOOKS,
+                str(programs.path("hooks")),
+                "both",
                 system.backend,
                 json.dumps(list(system.backend_path)),
                 str(out_dir),

@@ -29,6 +29,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from . import programs
 from .builder import (
     Builder,
     BuildJob,
@@ -65,59 +66,6 @@ PIP_BUILD_CONSTRAINT = Version("25.3")
 # Never uninstalled for being unlisted: the installer's own tooling.
 TOOLING = frozenset(canonicalize_name(n) for n in ("pip", "setuptools", "wheel"))
 INSTALLERS = ("pip", "uv")
-
-# Run inside the target interpreter (with -I): where it is, whether it is a venv, its
-# marker values and every distribution its importlib.metadata sees (first one wins).
-_PROBE = r"""
-import json, os, platform, sys
-from importlib import metadata
-
-info = sys.implementation.version
-impl = "{0.major}.{0.minor}.{0.micro}".format(info)
-if info.releaselevel != "final":
-    impl += info.releaselevel[0] + str(info.serial)
-markers = {
-    "implementation_name": sys.implementation.name,
-    "implementation_version": impl,
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_release": platform.release(),
-    "platform_system": platform.system(),
-    "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "platform_python_implementation": platform.python_implementation(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-}
-dists = []
-for dist in metadata.distributions():
-    name = dist.metadata["Name"]
-    if not name:
-        continue
-    url = None
-    try:
-        text = dist.read_text("direct_url.json")
-        if text:
-            url = json.loads(text).get("url")
-    except Exception:
-        pass
-    try:
-        build = dist.read_text("lockbuild-build.json")
-    except Exception:
-        build = None
-    dists.append(
-        {"name": name, "version": dist.version, "requires": list(dist.requires or []),
-         "url": url, "build": build}
-    )
-print(json.dumps({
-    "executable": sys.executable,
-    "prefix": sys.prefix,
-    "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-    "venv": sys.prefix != getattr(sys, "base_prefix", sys.prefix) or hasattr(sys, "real_prefix"),
-    "markers": markers,
-    "dists": dists,
-}))
-"""
 
 
 # --- options --------------------------------------------------------------------------
@@ -393,7 +341,7 @@ def target_python(python: str | None, system: bool) -> str:
 
 def probe(python: str) -> Environment:
     """Read the target environment through its own interpreter."""
-    data = ask_interpreter(python, _PROBE, label=python)
+    data = ask_interpreter(python, programs.path("environment"), label=python)
     seen: dict[NormalizedName, Installed] = {}
     for item in data["dists"]:
         name = canonicalize_name(item["name"])

@@ -15,17 +15,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, parse_tag, sys_tags
 from packaging.version import Version
 
+from . import programs
 from .errors import UsageError
-
-# Run inside another interpreter: prints its marker environment and tags, using the
-# packaging library that lockbuild itself runs with (put on that interpreter's path).
-_PROBE = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from packaging.markers import default_environment
-from packaging.tags import sys_tags
-print(json.dumps({"env": default_environment(), "tags": [str(t) for t in sys_tags()]}))
-"""
 
 
 @dataclass(frozen=True)
@@ -138,11 +129,12 @@ def current() -> Target:
     )
 
 
-def ask_interpreter(python: str, code: str, *args: str, label: str) -> Any:
-    """Run ``code`` in an isolated (-I) interpreter and read the JSON it prints."""
+def ask_interpreter(python: str, program: Path, *args: str, label: str) -> Any:
+    """Run the ``program`` file (one of lockbuild.programs) in an isolated (-I)
+    interpreter and read the JSON it prints."""
     try:
         proc = subprocess.run(
-            [python, "-I", "-c", code, *args], capture_output=True, text=True, timeout=120
+            [python, "-I", str(program), *args], capture_output=True, text=True, timeout=120
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UsageError(f"{label}: cannot run it: {exc}") from None
@@ -160,7 +152,7 @@ def from_interpreter(python: str) -> Target:
     import packaging
 
     site = str(Path(packaging.__file__).resolve().parent.parent)
-    data = ask_interpreter(python, _PROBE, site, label=f"--python {python}")
+    data = ask_interpreter(python, programs.path("markers"), site, label=f"--python {python}")
     tags: list[Tag] = []
     for text in data["tags"]:
         tags.extend(parse_tag(text))

@@ -535,6 +535,23 @@ def _previous_pair(tmp_path: Path, env: dict[str, str], url: str) -> tuple[bytes
     )
 
 
+def _sigint_default() -> None:
+    """In the child: SIGINT back to its default, so the child's Python turns it into
+    KeyboardInterrupt even when the suite was started with SIGINT ignored (background)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """In this process: SIGINT raises KeyboardInterrupt, even when the suite was started
+    with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 FILES = {"requirements.in", "requirements.txt", "requirements-build.txt", "cache", "tmp"}
 
 
@@ -552,6 +569,7 @@ def test_interrupt_while_resolving_keeps_previous_files(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_default,
     )
     _wait_for(lambda: "/simple/sfoo/" in server.paths(), proc, "the slow request")
     proc.send_signal(signal.SIGINT)
@@ -594,6 +612,7 @@ def test_interrupt_while_writing_keeps_previous_files(tmp_path: Path, server: In
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_default,
     )
     _wait_for(marker.exists, proc, "the write")
     assert any(p.name.endswith(".tmp") for p in tmp_path.iterdir())  # caught mid-write
@@ -609,7 +628,7 @@ def test_interrupt_while_writing_keeps_previous_files(tmp_path: Path, server: In
 
 
 def test_write_pair_interrupted_before_the_renames(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigint_raises: None
 ) -> None:
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("old a")
@@ -626,7 +645,7 @@ def test_write_pair_interrupted_before_the_renames(
 
 
 def test_write_pair_finishes_the_renames_once_begun(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sigint_raises: None
 ) -> None:
     """A Ctrl-C between the two renames would leave a mismatched pair; it is held until
     both are done (and then dropped: the work it meant to stop is finished)."""

@@ -3,17 +3,12 @@ from the digests compile recorded in the headers."""
 
 from __future__ import annotations
 
-from .lockfile import (
-    BUILD_DIGEST,
-    EXCLUDE_NEWER,
-    INPUTS,
-    LOCK_DIGEST,
-    TARGET,
-    LockedFile,
-    pins_digest,
-    read_lockfile,
-)
+from pathlib import Path
+
+from .errors import InputError
+from .lockfile import EXCLUDE_NEWER, INPUTS, TARGET, LockedFile, read_lockfile
 from .options import CompileOptions, input_digests, prepare
+from .pair import pair_problems
 from .pylock import is_pylock, text_build_problems
 from .target import Target
 
@@ -26,14 +21,19 @@ def recorded_inputs(locked: LockedFile) -> dict[str, str]:
     return result
 
 
-def pair_problems(lock: LockedFile, build: LockedFile) -> list[str]:
-    """Why a lockfile and a build file do not belong together (empty when they do)."""
-    problems = []
-    if build.first(LOCK_DIGEST) != pins_digest(lock.pin_pairs()):
-        problems.append(f"{build.path} was not compiled together with {lock.path}")
-    elif lock.first(BUILD_DIGEST) != pins_digest(build.pin_pairs()):
-        problems.append(f"{build.path} was changed after it was compiled with {lock.path}")
-    return problems
+def recorded_command(lockfile: Path) -> str | None:
+    """The compile command a lockbuild lockfile records, or None (no such file, not one
+    lockbuild wrote, or unreadable: ``stale`` then says what is wrong)."""
+    if not lockfile.is_file():
+        return None
+    try:
+        locked = read_lockfile(lockfile)
+    except InputError:
+        return None
+    command = locked.command
+    if TARGET not in locked.meta or not command.startswith("lockbuild compile"):
+        return None
+    return command
 
 
 def stale(options: CompileOptions, target: Target) -> list[str]:
@@ -44,7 +44,10 @@ def stale(options: CompileOptions, target: Target) -> list[str]:
     lock = read_lockfile(options.output_file)
     build = read_lockfile(options.build_output_file, what="build file")
     if TARGET not in lock.meta:
-        return [f"{options.output_file} was not written by lockbuild"]
+        raise InputError(
+            f"{options.output_file}: not a lockfile written by lockbuild compile "
+            "(no '# lockbuild-target:' header line)"
+        )
     spec, index_options = prepare(options)
     current = dict(input_digests(options, spec, index_options, target))
     recorded = recorded_inputs(lock)

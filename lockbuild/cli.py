@@ -45,8 +45,11 @@ def index_options(func: F) -> F:
     return func
 
 
-def run_guarded(verbose: bool, action: Callable[[], int | None]) -> None:
-    """Run a command body, turning user-facing errors into one message and an exit code."""
+def run_guarded(
+    verbose: bool, action: Callable[[], int | None], error_code: int | None = None
+) -> None:
+    """Run a command body, turning user-facing errors into one message and an exit code
+    (``error_code``, when given, for every error: check keeps 1 for "stale")."""
     from .errors import LockbuildError
 
     try:
@@ -57,7 +60,7 @@ def run_guarded(verbose: bool, action: Callable[[], int | None]) -> None:
         from .index import redact_text  # a URL's credentials never reach the terminal
 
         click.echo(f"lockbuild: error: {redact_text(exc.message)}", err=True)
-        sys.exit(exc.exit_code)
+        sys.exit(error_code or exc.exit_code)
     except KeyboardInterrupt:
         click.echo("lockbuild: interrupted; no files were changed", err=True)
         sys.exit(130)
@@ -195,10 +198,27 @@ def compile_params(func: F) -> F:
     return func
 
 
-def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, Any]:
-    """CompileOptions and Target from the command line over [tool.lockbuild] defaults."""
+def _given(ctx: click.Context) -> set[str]:
+    """The parameters the command line (or an environment variable) set explicitly."""
     from click.core import ParameterSource
 
+    return {
+        key
+        for key in ctx.params
+        if ctx.get_parameter_source(key) not in (ParameterSource.DEFAULT, None)
+    }
+
+
+def _compile_options(
+    ctx: click.Context,
+    params: dict[str, Any],
+    given: set[str] | None = None,
+    argv: list[str] | None = None,
+) -> tuple[Any, Any]:
+    """CompileOptions and Target from the command line over [tool.lockbuild] defaults.
+
+    ``given`` names the parameters set explicitly (default: by this command line);
+    ``argv`` is the compile command to record (default: this command line's)."""
     from . import config, target
     from . import options as options_mod
     from .errors import UsageError
@@ -207,10 +227,11 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
 
     sources: tuple[Path, ...] = params["src_files"] or (Path("requirements.in"),)
     cfg = config.load(sources)
+    explicit = _given(ctx) if given is None else given
     for key, value in cfg.values.items():
         if key == "build_constraints":
             continue
-        if ctx.get_parameter_source(key) in (ParameterSource.DEFAULT, None):
+        if key not in explicit:
             params[key] = value
     base = cfg.path.parent if cfg.path else Path(".")
     for key in ("output_file", "build_output_file"):
@@ -247,7 +268,7 @@ def _compile_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, A
         replay=not params.get("no_replay", False),
         quiet=params["quiet"],
         verbose=params["verbose"],
-        command=options_mod.command_line(["compile", *sys.argv[2:]]),
+        command=options_mod.command_line(["compile", *(sys.argv[2:] if argv is None else argv)]),
         build_hooks=params["build_hooks"],
         build_deps_for=params["build_deps_for"],
         build_constraint_files=tuple(params["build_constraint"]),
@@ -371,12 +392,16 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
 @compile_params
 @click.pass_context
 def check_command(ctx: click.Context, /, **params: Any) -> None:
-    """Exit 0 when the lock files are up to date with their inputs, 1 when not (offline)."""
+    """Exit 0 when the lock files are up to date with their inputs, 1 when not (offline).
+
+    With no arguments, the lock is checked against the compile command recorded in its
+    header; arguments given explicitly override what it recorded. Failures other than a
+    stale lock exit 2."""
 
     def action() -> int:
         from . import check
 
-        options, chosen = _compile_options(ctx, params)
+        options, chosen = _check_options(ctx, params)
         problems = check.stale(options, chosen)
         if problems:
             for line in problems:
@@ -387,7 +412,70 @@ def check_command(ctx: click.Context, /, **params: Any) -> None:
             click.echo(f"{options.output_file} and {options.build_output_file} are up to date")
         return 0
 
-    run_guarded(params["verbose"], action)
+    run_guarded(params["verbose"], action, error_code=2)
+
+
+# Parameters that only say where the lock is or how check runs: giving them still checks
+# against the recorded command (and prints it as the fix).
+_LOCATING = {"output_file", "build_output_file", "quiet", "verbose", "cache_dir", "no_cache"}
+_LOCATING |= {"workers"}
+
+
+def _check_options(ctx: click.Context, params: dict[str, Any]) -> tuple[Any, Any]:
+    """What check compares the lock with: the compile command recorded in the lock's
+    header, with the parameters given explicitly to check over it."""
+    import shlex
+
+    from . import check
+    from .errors import UsageError
+
+    given = _given(ctx)
+    located, _ = _compile_options(ctx, dict(params), given)
+    recorded = check.recorded_command(located.output_file)
+    if recorded is None:
+        return _compile_options(ctx, params, given)
+    words = shlex.split(recorded)[2:]  # after "lockbuild compile"
+    try:
+        sub = compile_command.make_context("compile", list(words), parent=ctx.parent)
+    except click.ClickException as exc:
+        raise UsageError(
+            f"{located.output_file}: the recorded command cannot be read "
+            f"({exc.format_message()}): {recorded}"
+        ) from None
+    merged = {
+        key: params[key] if key in given else sub.params.get(key, value)
+        for key, value in params.items()
+    }
+    merged["output_file"] = located.output_file  # the lock the command was read from
+    merged_given = given | (_given(sub) & set(params)) | {"output_file"}
+    argv = words if given <= _LOCATING else [*_without(words, given), *sys.argv[2:]]
+    return _compile_options(ctx, merged, merged_given, argv)
+
+
+def _without(words: list[str], names: set[str]) -> list[str]:
+    """The recorded compile arguments less those of the parameters in ``names`` (which
+    check's own command line gives anew)."""
+    flags: dict[str, tuple[bool, bool]] = {}  # option -> (dropped, takes a value)
+    for param in compile_command.params:
+        if isinstance(param, click.Option):
+            for opt in (*param.opts, *param.secondary_opts):
+                flags[opt] = (param.name in names, not param.is_flag)
+    kept: list[str] = []
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        key = word.split("=", 1)[0]
+        if key in flags:
+            drop, takes_value = flags[key]
+            if takes_value and "=" not in word and rest:
+                value = rest.pop(0)
+                if not drop:
+                    kept += [word, value]
+            elif not drop:
+                kept.append(word)
+        elif word.startswith("-") or "src_files" not in names:
+            kept.append(word)
+    return kept
 
 
 @main.command("why")

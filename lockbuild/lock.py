@@ -32,6 +32,7 @@ from .lockfile import (
     write_pair,
 )
 from .options import CompileOptions, input_digests, option_lines, prepare
+from .pair import text_digest
 from .progress import Progress
 from .resolve import (
     BUILD,
@@ -571,9 +572,6 @@ def _render(
         )
         for pin in graphs.pins(graph, build)
     ]
-    # A direct reference has no version on its line; the digest covers what is written.
-    lock_digest = pins_digest((e.pin.name, "" if e.line else e.pin.version) for e in lock_entries)
-    build_digest = pins_digest((e.pin.name, e.pin.version) for e in build_entries)
     header = Header(
         sdists=_sdist_lines(graph, runtime | build, direct_lines),
         command=options.command,
@@ -589,6 +587,11 @@ def _render(
     lock_name = display_path(options.output_file)
     build_name = display_path(options.build_output_file)
     if pylock.is_pylock(options.output_file):
+        # The pylock pair records digests of the pins (see pylock.py).
+        lock_digest = pins_digest(
+            (e.pin.name, "" if e.line else e.pin.version) for e in lock_entries
+        )
+        build_digest = pins_digest((e.pin.name, e.pin.version) for e in build_entries)
         return _render_pylock(
             options,
             graph,
@@ -598,16 +601,22 @@ def _render(
             records,
             (lock_digest, build_digest),
         )
-    lock_text = render_lockfile(header, lock_entries, build_digest, newline_of(options.output_file))
-    build_text = render_build_file(
-        header,
-        build_entries,
-        lock_name,
-        build_name,
-        lock_digest,
-        newline_of(options.build_output_file),
-    )
-    return CompileResult(graph, lock_text, build_text, frozenset(runtime), frozenset(build))
+    lock_newline = newline_of(options.output_file)
+    build_newline = newline_of(options.build_output_file)
+
+    def lock_text(build_digest: str) -> str:
+        return render_lockfile(header, lock_entries, build_digest, lock_newline)
+
+    def build_text(lock_digest: str) -> str:
+        return render_build_file(
+            header, build_entries, lock_name, build_name, lock_digest, build_newline
+        )
+
+    # Each file records a digest of the other's lines; the digest lines themselves are
+    # not covered, so rendering with an empty one first gives the same digest.
+    final_lock = lock_text(text_digest(build_text("")))
+    final_build = build_text(text_digest(lock_text("")))
+    return CompileResult(graph, final_lock, final_build, frozenset(runtime), frozenset(build))
 
 
 def _sdist_lines(

@@ -226,6 +226,10 @@ class LockedFile:
     options: list[str] = field(default_factory=list)
     meta: dict[str, list[str]] = field(default_factory=dict)
     command: str = ""
+    # (line number, text) of every line that shapes an install or a check: the command,
+    # the lockbuild-* header lines (but the two pair digests), option lines and
+    # requirement lines with their hashes (continuations joined, whitespace collapsed).
+    content: list[tuple[int, str]] = field(default_factory=list)
 
     def pin_pairs(self) -> list[tuple[str, str]]:
         return [(p.name, p.version) for p in self.pins.values()]
@@ -263,6 +267,11 @@ def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
         raise InputError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {what}: {exc}") from None
+    return parse_lockfile(text, path)
+
+
+def parse_lockfile(text: str, path: Path) -> LockedFile:
+    """Parse the text of a lockfile or build file; ``path`` names it in errors."""
     result = LockedFile(path)
     lines = text.splitlines()
     current: _Pending | None = None
@@ -298,14 +307,18 @@ def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
                 continue
             if command_next and body:
                 result.command = body
+                result.content.append((lineno, body))
                 command_next = False
             if body == "by the following command:":
                 command_next = True
             key, sep, value = body.partition(":")
             if sep and key.startswith("lockbuild-"):
                 result.meta.setdefault(key, []).append(value.strip())
+                if key not in (LOCK_DIGEST, BUILD_DIGEST):
+                    result.content.append((lineno, f"{key}: {value.strip()}"))
             continue
         in_via = False
+        result.content.append((lineno, " ".join(stripped.split())))
         if stripped.startswith("-") and not stripped.startswith("-e"):
             result.options.append(stripped)
             current = None

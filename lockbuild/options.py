@@ -139,7 +139,8 @@ def input_digests(
     ]
     shaping = repr(
         (
-            sorted((k, repr(v)) for k, v in index_options.__dict__.items()),
+            # redacted: check, reading the recorded (redacted) command, must agree
+            sorted((k, redact_text(repr(v))) for k, v in index_options.__dict__.items()),
             target.identity(),
             target.description,
             options.result_flags(),

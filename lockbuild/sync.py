@@ -55,6 +55,7 @@ from .lockfile import (
     pins_digest,
     read_lockfile,
 )
+from .pair import pair_problems
 from .provenance import BuildRecord, difference, parse_record
 from .spec import IndexOptions, display_path
 from .target import ask_interpreter
@@ -150,18 +151,11 @@ def _read_as(path: Path, what: str) -> LockedFile:
 
 def check_pair(pair: LockPair) -> None:
     """Refuse a pair that does not belong together or whose inputs changed since compile."""
-    lock_name, build_name = display_path(pair.lock_path), display_path(pair.build_path)
+    lock_name = display_path(pair.lock_path)
     fix = f"recompile both with: {pair.command}"
-    if pair.build.first(LOCK_DIGEST) != pins_digest(pair.lock.pin_pairs()):
-        raise StaleError(
-            f"{build_name} does not belong to {lock_name}: it was compiled for other "
-            f"runtime pins than {lock_name} now holds; {fix}"
-        )
-    if pair.lock.first(BUILD_DIGEST) != pins_digest(pair.build.pin_pairs()):
-        raise StaleError(
-            f"{build_name} does not belong to {lock_name}: its build pins are not the "
-            f"ones {lock_name} was compiled with; {fix}"
-        )
+    problems = pair_problems(pair.lock, pair.build)
+    if problems:
+        raise StaleError(f"{problems[0]}; {fix}")
     base = pair.lock_path.parent
     for entry in pair.lock.meta.get(INPUTS, []):
         what, _, digest = entry.rpartition(" ")

@@ -62,3 +62,19 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def resign_pair(lock: Path, build: Path) -> None:
+    """Recompute the digests a lock pair records about each other after a test edited a
+    file on purpose (what someone set on getting an edit past check would do)."""
+    import re
+
+    from lockbuild.pair import text_digest
+
+    lock_text, build_text = lock.read_text(), build.read_text()
+    lock.write_text(
+        re.sub(r"(# lockbuild-build-digest: ).*", rf"\g<1>{text_digest(build_text)}", lock_text)
+    )
+    build.write_text(
+        re.sub(r"(# lockbuild-lock-digest: ).*", rf"\g<1>{text_digest(lock_text)}", build_text)
+    )

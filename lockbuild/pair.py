@@ -1,0 +1,112 @@
+"""The pair check: a lockfile and its build file each record a digest of every line of the
+other that shapes an install (the command, the lockbuild header lines, option lines,
+requirement lines with their hashes), so that ``check`` and ``sync`` refuse a pair that
+was not compiled together or was edited since, and name the line that changed.
+
+A digest reads ``sha256:<hex of all covered lines> lines=<fp>,<fp>,...``: one short
+fingerprint per covered line, in order, is what lets the check name the edited line.
+The digests guard against edits and mix-ups, not against someone who rewrites both
+files and recomputes them (nothing offline could).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from .lockfile import BUILD_DIGEST, LOCK_DIGEST, LockedFile, parse_lockfile, pins_digest
+from .spec import display_path
+
+_FINGERPRINT_CHARS = 8
+# More changed lines than this (or most lines changed): the files are not one pair.
+_MAX_NAMED = 3
+
+
+def _fingerprint(line: str) -> str:
+    return hashlib.sha256(line.encode()).hexdigest()[:_FINGERPRINT_CHARS]
+
+
+def content_digest(locked: LockedFile) -> str:
+    """The digest the other file of the pair records about ``locked``."""
+    lines = [text for _, text in locked.content]
+    whole = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return f"sha256:{whole} lines=" + ",".join(_fingerprint(t) for t in lines)
+
+
+def text_digest(text: str) -> str:
+    """``content_digest`` of a file's text (as compile renders it)."""
+    return content_digest(parse_lockfile(text, Path("<rendered>")))
+
+
+def _parse(recorded: str) -> tuple[str, list[str]] | None:
+    whole, sep, lines = recorded.partition(" lines=")
+    if not sep or not whole.startswith("sha256:"):
+        return None
+    return whole, [fp for fp in lines.split(",") if fp]
+
+
+def _changed_lines(locked: LockedFile, recorded: Sequence[str]) -> list[str]:
+    """The covered lines of ``locked`` that differ from what was recorded, named."""
+    current = [_fingerprint(text) for _, text in locked.content]
+    name = display_path(locked.path)
+    found: list[str] = []
+    matcher = difflib.SequenceMatcher(None, list(recorded), current, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag in ("replace", "insert"):
+            verb = "was edited" if tag == "replace" else "was added"
+            for lineno, text in locked.content[j1:j2]:
+                found.append(f"{name} line {lineno} {verb} after compile: {text[:120]}")
+        else:
+            where = (
+                f"before line {locked.content[j1][0]}" if j1 < len(locked.content) else "at the end"
+            )
+            found.append(f"{name}: {i2 - i1} line(s) removed after compile ({where})")
+    return found
+
+
+def file_problems(locked: LockedFile, recorded: str | None, other: LockedFile) -> list[str]:
+    """Why ``locked`` is not the file whose digest ``other`` recorded (empty when it is)."""
+    name, other_name = display_path(locked.path), display_path(other.path)
+    if recorded is None:
+        return [f"{other_name} records no digest of {name}: they are not one lockbuild pair"]
+    parsed = _parse(recorded)
+    if parsed is None:
+        return [
+            f"{other_name} was written by an older lockbuild whose digests do not cover "
+            "option lines and hashes: recompile"
+        ]
+    whole, fingerprints = parsed
+    if content_digest(locked).partition(" ")[0] == whole:
+        return []
+    changed = _changed_lines(locked, fingerprints)
+    unchanged = len(locked.content) - len(changed)
+    if not changed:
+        return [f"{name} was changed after it was compiled with {other_name}"]
+    if len(changed) > _MAX_NAMED and unchanged < len(changed):
+        return [f"{name} and {other_name} were not compiled together"]
+    return changed[:_MAX_NAMED] + (
+        [f"{name}: and {len(changed) - _MAX_NAMED} more changed line(s)"]
+        if len(changed) > _MAX_NAMED
+        else []
+    )
+
+
+def pair_problems(lock: LockedFile, build: LockedFile) -> list[str]:
+    """Why a lockfile and a build file do not belong together (empty when they do)."""
+    first = file_problems(lock, build.first(LOCK_DIGEST), build)
+    if first and not first[0].startswith(f"{display_path(lock.path)} line "):
+        return first  # not one pair at all: what the other file says adds nothing
+    return first + file_problems(build, lock.first(BUILD_DIGEST), lock)
+
+
+def _pin_problems(lock: LockedFile, build: LockedFile) -> list[str]:
+    """The pylock pair records digests of the pins only (see pylock.py)."""
+    if build.first(LOCK_DIGEST) != pins_digest(lock.pin_pairs()):
+        return [f"{build.path} was not compiled together with {lock.path}"]
+    if lock.first(BUILD_DIGEST) != pins_digest(build.pin_pairs()):
+        return [f"{build.path} was changed after it was compiled with {lock.path}"]
+    return []

@@ -7,9 +7,11 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+
+from .errors import InputError
 
 _DEFERRED = ("SIGINT", "SIGTERM", "SIGHUP")
 
@@ -75,3 +77,63 @@ def signals_deferred() -> Iterator[None]:
         for signum in dict.fromkeys(received):
             if signum != signal.SIGINT:
                 os.kill(os.getpid(), signum)
+
+
+def check_writable(paths: Iterable[Path]) -> None:
+    """Refuse, before anything is written, a target that is a directory, lies under a
+    regular file, or sits in a directory this process cannot write to."""
+    for path in paths:
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, not a file to write")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise InputError(f"{path}: {parent} is not a directory")
+                if not os.access(parent, os.W_OK | os.X_OK):
+                    raise InputError(f"{path}: cannot write into {parent} (permission denied)")
+                break
+
+
+def replace_all(moves: Sequence[tuple[str, Path]]) -> None:
+    """``os.replace`` each temporary file over its target; if one fails, the targets
+    already replaced get their previous content back (or are removed when they did not
+    exist), so the set of files is either all new or all old."""
+    backups: list[tuple[Path, str | None]] = []
+    try:
+        for tmp, path in moves:
+            backups.append((path, _backup(path)))
+            os.replace(tmp, path)
+    except OSError as exc:
+        failed = backups[-1][0] if backups else None
+        for path, backup in reversed(backups[:-1]):
+            if backup is not None:
+                os.replace(backup, path)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        if backups and backups[-1][1] is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backups[-1][1])
+        restored = ", ".join(str(p) for p, _ in backups[:-1])
+        note = f"; {restored} left as before" if restored else ""
+        raise InputError(f"{failed}: cannot write: {exc.strerror or exc}{note}") from None
+    for _, backup in backups:
+        if backup is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+
+
+def _backup(path: Path) -> str | None:
+    """A hard link to ``path``'s current content (None when there is no such file)."""
+    if not path.is_file():
+        return None
+    backup = path.with_name(f".{path.name}.{os.getpid()}.bak")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(backup)
+    try:
+        os.link(path, backup)
+    except OSError:
+        import shutil
+
+        shutil.copy2(path, backup)  # a filesystem without hard links
+    return str(backup)

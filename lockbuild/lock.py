@@ -17,6 +17,7 @@ from packaging.version import Version
 
 from . import graph as graphs
 from . import heldback, limits, pylock, replay
+from .atomic import check_writable
 from .cache import Cache
 from .errors import InputError, UsageError
 from .hookfail import HookFailed
@@ -92,13 +93,24 @@ class CompileResult:
 
 
 def _check_outputs(options: CompileOptions, spec: Spec) -> None:
-    """Refuse outputs that would overwrite an input or each other (as pip-compile does)."""
+    """Refuse outputs that would overwrite an input or each other (as pip-compile does),
+    or that cannot be files at all, before any work is done."""
     lock, build = options.output_file.resolve(), options.build_output_file.resolve()
     if lock == build:
         raise UsageError(f"{options.output_file}: the lockfile and the build file are one file")
+    inputs = {
+        *spec.files_read,
+        *(p.resolve() for p in options.sources),
+        *(p.resolve() for p in options.build_constraint_files),
+        *((options.config_file.resolve(),) if options.config_file else ()),
+    }
     for output, given in ((lock, options.output_file), (build, options.build_output_file)):
-        if output in spec.files_read:
+        if output in inputs:
             raise UsageError(f"{given}: is an input; writing it would overwrite the input")
+    try:
+        check_writable((options.output_file, options.build_output_file))
+    except InputError as exc:
+        raise UsageError(exc.message) from None
 
 
 def compile_lock(
@@ -110,6 +122,7 @@ def compile_lock(
     limits.hook_timeout()  # a malformed LOCKBUILD_HOOK_TIMEOUT fails before any work
     spec, index_options = prepare(options)
     _check_outputs(options, spec)
+    overrides = _build_overrides(options, target)  # reads the build-constraint files
     digests = input_digests(options, spec, index_options, target)
     cache = Cache(options.cache_dir)
     cut_off = options.exclude_newer.at() if options.exclude_newer is not None else None
@@ -146,7 +159,6 @@ def compile_lock(
                 "run read are unchanged: its result is reused (--no-replay resolves again)"
             )
             return replayed
-    overrides = _build_overrides(options, target)
     constraints = [
         Req.from_requirement(
             c.requirement, "constraint", url=c.url, origin=str(c.origin), via=c.via
@@ -406,6 +418,10 @@ def _upgrade_constraints(options: CompileOptions) -> list[Req]:
 def _build_overrides(options: CompileOptions, target: Target) -> list[Req]:
     """Requirements that bind build edges only (--build-constraint, [tool.lockbuild])."""
     overrides: list[Req] = []
+    for path in options.build_constraint_files:
+        if not path.is_file():
+            what = "not a regular file" if path.exists() else "no such file"
+            raise InputError(f"--build-constraint {display_path(path)}: {what}")
     if options.build_constraint_files:
         spec = read_spec(options.build_constraint_files)
         for item in spec.requirements:

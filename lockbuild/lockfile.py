@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from .atomic import locked_dirs, signals_deferred
+from .atomic import check_writable, locked_dirs, replace_all, signals_deferred
 from .errors import InputError
 from .index import redact_text
 
@@ -185,10 +185,14 @@ def write_pair(files: Mapping[Path, str]) -> None:
     Ctrl-C nor a concurrent run can leave one old and one new file.
     """
     temps: list[tuple[str, Path]] = []
+    check_writable(files)
     try:
         for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
             temps.append((tmp, path))
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
@@ -198,8 +202,8 @@ def write_pair(files: Mapping[Path, str]) -> None:
                 mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
                 os.chmod(tmp, mode)
         with locked_dirs(files), signals_deferred():
-            for tmp, path in temps:
-                os.replace(tmp, path)
+            check_writable(files)  # again: the directories may have changed meanwhile
+            replace_all(temps)
             temps = []
     finally:
         for tmp, _ in temps:

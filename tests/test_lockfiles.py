@@ -244,19 +244,14 @@ def test_one_line_change_gives_minimal_diff(
         for line in difflib.unified_diff(before, after, lineterm="", n=0)
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
-    # The new pin and its annotation, and the input file's digest in the header.
-    assert sorted(changed) == sorted(
-        [
-            "+delta==1.0",
-            "+    # via -r requirements.in",
-            next(
-                line for line in changed if line.startswith("-# lockbuild-inputs: requirements.in")
-            ),
-            next(
-                line for line in changed if line.startswith("+# lockbuild-inputs: requirements.in")
-            ),
-        ]
-    )
+    # The new pin and its annotation, the input file's digest in the header, and the
+    # digest of the build file (whose header holds the input's digest too).
+    header = [
+        next(line for line in changed if line.startswith(f"{sign}# lockbuild-{key}"))
+        for sign in "+-"
+        for key in ("inputs: requirements.in", "build-digest")
+    ]
+    assert sorted(changed) == sorted(["+delta==1.0", "+    # via -r requirements.in", *header])
     assert build.read_text().count("\n") == build_before.count("\n")
 
 

@@ -35,7 +35,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import limits, programs
-from .errors import BuildError, DistError
+from .errors import BuildError, DistError, InvalidMetadataError
 from .hookfail import HookFailed, LogKeeper, last_line
 from .hookproc import HookTimeout, kill_group, run_bounded
 
@@ -74,19 +74,31 @@ def parse_metadata(data: bytes, where: str) -> CoreMetadata:
         name = canonicalize_name(str(raw["name"]))
         version = Version(str(raw["version"]))
     except KeyError as exc:
-        raise DistError(f"{where}: metadata has no {exc.args[0]} field") from None
+        raise InvalidMetadataError(f"{where}: metadata has no {exc.args[0]} field") from None
     except InvalidVersion:
-        raise DistError(f"{where}: metadata has an invalid version {raw['version']!r}") from None
+        raise InvalidMetadataError(
+            f"{where}: metadata has an invalid version {raw['version']!r}"
+        ) from None
     requires_python = None
     if raw.get("requires_python"):
         try:
             requires_python = SpecifierSet(str(raw["requires_python"]))
         except InvalidSpecifier:
-            requires_python = None
+            raise InvalidMetadataError(
+                f"{where}: metadata has an invalid Requires-Python {raw['requires_python']!r}"
+            ) from None
+    requires_dist = tuple(str(text) for text in raw.get("requires_dist", []))
+    for text in requires_dist:
+        try:
+            Requirement(text)
+        except InvalidRequirement:
+            raise InvalidMetadataError(
+                f"{where}: metadata has an invalid Requires-Dist {text[:200]!r}"
+            ) from None
     return CoreMetadata(
         name=name,
         version=version,
-        requires_dist=tuple(raw.get("requires_dist", [])),
+        requires_dist=requires_dist,
         requires_python=requires_python,
         dynamic=frozenset(d.lower() for d in raw.get("dynamic", [])),
         metadata_version=str(raw.get("metadata_version", "1.0")),
@@ -332,6 +344,11 @@ def build_system(pyproject: bytes | None, where: str) -> BuildSystem:
     backend_path = table.get("backend-path", [])
     if not isinstance(backend, str) or not isinstance(backend_path, list):
         raise DistError(f"{where}: pyproject.toml: invalid build-backend or backend-path")
+    for entry in backend_path:
+        if not isinstance(entry, str) or os.path.isabs(entry) or ".." in Path(entry).parts:
+            raise DistError(
+                f"{where}: pyproject.toml: backend-path entry {entry!r} is outside the source tree"
+            )
     return BuildSystem(tuple(requires), backend, tuple(str(p) for p in backend_path), True)
 
 

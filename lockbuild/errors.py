@@ -34,6 +34,11 @@ class DistError(LockbuildError):
     """A distribution file is invalid or unsafe."""
 
 
+class InvalidMetadataError(DistError):
+    """A release's core metadata (METADATA, PKG-INFO) is malformed: that release cannot
+    be used, though others of the same project may be."""
+
+
 class BuildError(LockbuildError):
     """A PEP 517 hook or a build failed."""
 

@@ -4,6 +4,7 @@ directories, PEP 658/714 metadata files and verified downloads."""
 from __future__ import annotations
 
 import base64
+import errno
 import functools
 import hashlib
 import io
@@ -799,15 +800,17 @@ class Fetcher:
         limit = limits.max_page_bytes()
         if url.startswith("file:"):
             path = local_path(url)
-            if path.is_dir():
-                path = path / "index.html"
             try:
+                if path.is_dir():
+                    path = path / "index.html"
                 if path.stat().st_size > limit:
                     raise FetchError(f"{redact(url)}: page larger than {limit} bytes")
                 return path.read_bytes(), "text/html", url
             except FileNotFoundError:
                 return None
             except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:
+                    return None  # no project of that name can be on a local index
                 raise FetchError(f"{redact(url)}: {exc.strerror or exc}") from None
         fresh = self.cache.get_page(url, body=False)
         usable = fresh is not None and (

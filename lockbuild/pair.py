@@ -96,11 +96,24 @@ def file_problems(locked: LockedFile, recorded: str | None, other: LockedFile) -
 
 
 def pair_problems(lock: LockedFile, build: LockedFile) -> list[str]:
-    """Why a lockfile and a build file do not belong together (empty when they do)."""
-    first = file_problems(lock, build.first(LOCK_DIGEST), build)
-    if first and not first[0].startswith(f"{display_path(lock.path)} line "):
-        return first  # not one pair at all: what the other file says adds nothing
-    return first + file_problems(build, lock.first(BUILD_DIGEST), lock)
+    """Why a lockfile and a build file do not belong together (empty when they do).
+
+    An edit of one file leaves the digest it records of the other intact; when neither
+    file is the one the other recorded, they come from two compiles."""
+    from .pylock import is_pylock
+
+    if is_pylock(lock.path):
+        return _pin_problems(lock, build)
+    lock_problems = file_problems(lock, build.first(LOCK_DIGEST), build)
+    build_problems = file_problems(build, lock.first(BUILD_DIGEST), lock)
+    for problems, locked in ((lock_problems, lock), (build_problems, build)):
+        if problems and not problems[0].startswith(display_path(locked.path)):
+            return problems[:1]  # a missing or older digest: nothing to compare
+    if lock_problems and build_problems:
+        return [
+            f"{display_path(lock.path)} and {display_path(build.path)} were not compiled together"
+        ]
+    return lock_problems + build_problems
 
 
 def _pin_problems(lock: LockedFile, build: LockedFile) -> list[str]:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures import FixtureIndex, isolated_env
+from lockbuild.lockfile import read_lockfile
+from tests.fixtures import FixtureIndex, isolated_env, lbbackend
 from tests.helpers import LOCKBUILD
 
 OLD_LOCK = b"# a previous lockfile\nbeta==0.9\n"
@@ -36,6 +39,7 @@ class Case:
     code: int = 1
     one_line: bool = True  # resolution errors add one line per requirement involved
     env: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)  # symlink -> target
 
 
 CASES = [
@@ -175,6 +179,92 @@ CASES = [
         code=2,
     ),
     Case(
+        "build-constraint-is-the-build-output",
+        {"requirements.in": "beta\n", "bc.txt": "beta\n"},
+        ("bc.txt: is an input; writing it would overwrite the input",),
+        args=("--build-constraint", "bc.txt", "--build-output-file", "bc.txt"),
+        code=2,
+    ),
+    Case(
+        "output-is-the-project-config",
+        {"requirements.in": "beta\n", "pyproject.toml": "[tool.lockbuild]\npre = false\n"},
+        ("pyproject.toml: is an input",),
+        args=("-o", "pyproject.toml"),
+        code=2,
+    ),
+    Case(
+        "output-is-the-project-input",
+        {"pyproject.toml": '[project]\nname = "p"\nversion = "1"\ndependencies = ["beta"]\n'},
+        ("pyproject.toml: is an input",),
+        args=("pyproject.toml", "-o", "pyproject.toml"),
+        code=2,
+    ),
+    Case(
+        "output-is-a-symlink-to-an-input",
+        {"requirements.in": "beta\n-c cons.txt\n", "cons.txt": "beta<2\n"},
+        ("out.txt: is an input",),
+        args=("-o", "out.txt"),
+        code=2,
+        links={"out.txt": "cons.txt"},
+    ),
+    Case(
+        "output-is-a-directory",
+        {"requirements.in": "beta\n", "sub/keep": ""},
+        ("sub: is a directory, not a file to write",),
+        args=("-o", "sub"),
+        code=2,
+    ),
+    Case(
+        "output-under-a-regular-file",
+        {"requirements.in": "beta\n"},
+        ("requirements.in/lock.txt: requirements.in is not a directory",),
+        args=("-o", "requirements.in/lock.txt"),
+        code=2,
+    ),
+    Case(
+        "missing-build-constraint-file",
+        {"requirements.in": "beta\n"},
+        ("--build-constraint nothere.txt: no such file",),
+        args=("--build-constraint", "nothere.txt"),
+    ),
+    Case(
+        "invalid-requires-dist-in-wheel-metadata",
+        {"requirements.in": "badwheelmeta\n"},
+        ("badwheelmeta-1.0-py3-none-any.whl: metadata has an invalid Requires-Dist 'foo >>= 1'",),
+    ),
+    Case(
+        "invalid-requires-dist-in-pkg-info",
+        {"requirements.in": "badpkginfo\n"},
+        ("badpkginfo-1.0.tar.gz: metadata has an invalid Requires-Dist 'foo >>= 1'",),
+    ),
+    Case(
+        "hook-answer-not-requirement-strings",
+        {"requirements.in": "hooklist\n"},
+        (
+            "hooklist-1.0.tar.gz: get_requires_for_build_wheel returned list '[1, 2]', "
+            "not a list of requirement strings",
+        ),
+    ),
+    Case(
+        "backend-path-outside-the-tree",
+        {"requirements.in": "bpath\n"},
+        ("bpath-1.0.tar.gz: pyproject.toml: backend-path entry '../outside' is outside",),
+    ),
+    Case(
+        "metadata-directory-outside-the-one-given",
+        {"requirements.in": "evilmeta\n"},
+        (
+            "evilmeta-1.0.tar.gz: prepare_metadata_for_build_wheel returned "
+            "'../../../../etc', not a directory inside the one it was given",
+        ),
+    ),
+    Case(
+        "over-long-name-on-a-file-index",
+        {"requirements.in": "a" * 300 + "\n"},
+        ("no distributions of " + "a" * 300 + " found", "requirements.in line 1: "),
+        one_line=False,
+    ),
+    Case(
         "bad-timeout-variable",
         {"requirements.in": "beta\n"},
         ("LOCKBUILD_TIMEOUT: expected a positive number, got 'soon'",),
@@ -198,6 +288,31 @@ def _truncated_sdist(dest: Path) -> Path:
     return path
 
 
+HOSTILE_BACKEND = """
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    return "../../../../etc"
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    raise RuntimeError("not built in these tests")
+"""
+
+
+def _hostile_backend_sdist(dest: Path, name: str) -> Path:
+    """An sdist whose in-tree backend names a metadata directory outside the one given."""
+    base = f"{name}-1.0"
+    members = {
+        f"{base}/PKG-INFO": f"Metadata-Version: 2.2\nName: {name}\nVersion: 1.0\n"
+        "Dynamic: Requires-Dist\n".encode(),
+        f"{base}/pyproject.toml": b'[build-system]\nrequires = []\nbuild-backend = "hostile"\n'
+        b'backend-path = ["_backend"]\n',
+        f"{base}/_backend/hostile.py": HOSTILE_BACKEND.encode(),
+    }
+    path = dest / f"{base}.tar.gz"
+    lbbackend.write_tar_gz(str(path), members.items())
+    return path
+
+
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """A file:// index and a find-links directory of broken sdists."""
@@ -209,6 +324,18 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     idx.sdist("badreq", "1.0", pyproject='[build-system]\nrequires = ["foo >>= 1"]\n')
     idx.sdist("notlist", "1.0", pyproject='[build-system]\nrequires = "setuptools"\n')
     idx.sdist("numbers", "1.0", pyproject="[build-system]\nrequires = [1, 2]\n")
+    idx.wheel("badwheelmeta", "1.0", requires_dist=["foo >>= 1"])
+    idx.sdist("badpkginfo", "1.0", requires_dist=["foo >>= 1"])
+    idx.sdist("hooklist", "1.0", dynamic_build_requires=[1, 2])  # type: ignore[list-item]
+    idx.sdist(
+        "bpath",
+        "1.0",
+        pyproject='[build-system]\nrequires = []\nbuild-backend = "lbbackend"\n'
+        'backend-path = ["../outside"]\n',
+    )
+    idx.add(_hostile_backend_sdist(root, "evilmeta"))
+    idx.sdist("withbuild", "1.0", build_requires=["bhelper"])
+    idx.wheel("bhelper", "1.0")
     idx.write()
     links = root / "links"
     links.mkdir()
@@ -236,7 +363,10 @@ def _prepare(case: Case, work: Path, previous: bool) -> None:
     work.mkdir(parents=True)
     for name, content in case.files.items():
         data = content.encode() if isinstance(content, str) else content
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
         (work / name).write_bytes(data)
+    for link, target in case.links.items():
+        (work / link).symlink_to(target)
     if previous:
         (work / "requirements.txt").write_bytes(OLD_LOCK)
         (work / "requirements-build.txt").write_bytes(OLD_BUILD)
@@ -333,23 +463,201 @@ def test_sync_refuses_a_file_that_is_not_a_lockfile(tmp_path: Path) -> None:
     )
 
 
-def test_sync_refuses_a_build_file_of_another_lockfile(
-    tmp_path: Path, sources: tuple[str, Path]
+# ------------------------------------------------------------- edited pairs: check and sync
+
+ZEROS = "0" * 64
+
+
+@dataclass(frozen=True)
+class PairEdit:
+    id: str
+    file: str  # the file edited
+    edit: Callable[[str, Path], str]  # (text, the other pair's directory) -> edited text
+    expect: str  # the problem line; {line} is the line number of ``marker`` after the edit
+    marker: str = ""
+
+
+def _replace_line(prefix: str, new: str) -> Callable[[str, Path], str]:
+    def edit(text: str, _other: Path) -> str:
+        lines = text.splitlines(keepends=True)
+        index = next(i for i, line in enumerate(lines) if line.startswith(prefix))
+        lines[index] = new + "\n"
+        return "".join(lines)
+
+    return edit
+
+
+def _sub(old_pattern: str, new: str) -> Callable[[str, Path], str]:
+    def edit(text: str, _other: Path) -> str:
+        edited = re.sub(old_pattern, new, text, count=1, flags=re.MULTILINE)
+        assert edited != text
+        return edited
+
+    return edit
+
+
+PAIR_EDITS = [
+    PairEdit(
+        "index-url-edited",
+        "requirements.txt",
+        _replace_line("--index-url ", "--index-url http://127.0.0.1:9/simple/"),
+        "requirements.txt line {line} was edited after compile: "
+        "--index-url http://127.0.0.1:9/simple/",
+        "--index-url http://127.0.0.1:9/",
+    ),
+    PairEdit(
+        "extra-index-url-added",
+        "requirements.txt",
+        _sub(r"^(--index-url .*)$", r"\1\n--extra-index-url http://127.0.0.1:9/simple/"),
+        "requirements.txt line {line} was added after compile: "
+        "--extra-index-url http://127.0.0.1:9/simple/",
+        "--extra-index-url",
+    ),
+    PairEdit(
+        "hash-edited",
+        "requirements.txt",
+        _sub(r"(beta==1.0 \\\n    --hash=sha256:)[0-9a-f]{64}", rf"\g<1>{ZEROS}"),
+        f"requirements.txt line {{line}} was edited after compile: beta==1.0 --hash=sha256:{ZEROS}",
+        "beta==1.0",
+    ),
+    PairEdit(
+        "version-edited",
+        "requirements.txt",
+        _sub(r"^beta==1.0", "beta==0.9"),
+        "requirements.txt line {line} was edited after compile: beta==0.9 --hash=sha256:",
+        "beta==0.9",
+    ),
+    PairEdit(
+        "pin-removed",
+        "requirements.txt",
+        _sub(r"^beta==1.0 \\\n    --hash=sha256:[0-9a-f]{64}\n    # via .*\n", ""),
+        "requirements.txt: 1 line(s) removed after compile",
+    ),
+    PairEdit(
+        "build-file-hash-edited",
+        "requirements-build.txt",
+        _sub(r"(bhelper==1.0 \\\n    --hash=sha256:)[0-9a-f]{64}", rf"\g<1>{ZEROS}"),
+        "requirements-build.txt line {line} was edited after compile: "
+        f"bhelper==1.0 --hash=sha256:{ZEROS}",
+        "bhelper==1.0",
+    ),
+    PairEdit(
+        "target-edited",
+        "requirements.txt",
+        _replace_line("# lockbuild-target: ", "# lockbuild-target: cpython 3.99 linux x86_64"),
+        "requirements.txt line {line} was edited after compile: "
+        "lockbuild-target: cpython 3.99 linux x86_64",
+        "# lockbuild-target: ",
+    ),
+    PairEdit(
+        "older-lockbuild-digest",
+        "requirements.txt",
+        _sub(r"^(# lockbuild-build-digest: ).*$", rf"\g<1>sha256:{ZEROS}"),
+        "requirements.txt was written by an older lockbuild whose digests do not cover "
+        "option lines and hashes: recompile",
+    ),
+    PairEdit(
+        "build-file-of-another-compile",
+        "requirements-build.txt",
+        lambda _text, other: (other / "requirements-build.txt").read_text(),
+        "requirements.txt and requirements-build.txt were not compiled together",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def compiled_pairs(
+    tmp_path_factory: pytest.TempPathFactory, sources: tuple[str, Path]
+) -> tuple[Path, Path]:
+    """A pair compiled from flags (hashes, an index URL), and one of another input."""
+    base = tmp_path_factory.mktemp("pairs")
+    made = []
+    for name, text in (("pair", "beta\nwithbuild\n"), ("other", "withbuild\n")):
+        work = base / name
+        work.mkdir()
+        (work / "requirements.in").write_text(text)
+        subprocess.run(
+            [
+                *LOCKBUILD,
+                "compile",
+                "--index-url",
+                sources[0],
+                "--generate-hashes",
+                "--no-build-hooks",
+                "--cache-dir",
+                str(base / "cache"),
+                "-q",
+            ],
+            cwd=work,
+            env=isolated_env(base),
+            check=True,
+        )
+        made.append(work)
+    return made[0], made[1]
+
+
+def _edited_pair(case: PairEdit, pairs: tuple[Path, Path], work: Path) -> dict[str, bytes]:
+    pair, other = pairs
+    shutil.copytree(pair, work)
+    path = work / case.file
+    path.write_text(case.edit(path.read_text(), other))
+    return _snapshot(work)
+
+
+def _expected(case: PairEdit, work: Path) -> str:
+    if not case.marker:
+        return case.expect
+    lines = (work / case.file).read_text().splitlines()
+    number = next(i for i, line in enumerate(lines, start=1) if line.startswith(case.marker))
+    return case.expect.format(line=number)
+
+
+def test_an_unedited_pair_is_up_to_date(compiled_pairs: tuple[Path, Path]) -> None:
+    """Bare check of a lock compiled from flags: the recorded command is what is checked."""
+    pair, _ = compiled_pairs
+    proc = subprocess.run(
+        [*LOCKBUILD, "check"],
+        cwd=pair,
+        env=isolated_env(pair.parent),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "are up to date" in proc.stdout
+
+
+@pytest.mark.parametrize("case", PAIR_EDITS, ids=[c.id for c in PAIR_EDITS])
+def test_check_names_an_edited_line(
+    case: PairEdit, compiled_pairs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     work = tmp_path / "work"
-    work.mkdir()
-    (work / "requirements.in").write_text("beta\n")
-    subprocess.run(
-        [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q"],
+    before = _edited_pair(case, compiled_pairs, work)
+    proc = subprocess.run(
+        [*LOCKBUILD, "check"],
         cwd=work,
         env=isolated_env(tmp_path),
-        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    build = work / "requirements-build.txt"
-    text = build.read_text()
-    digest = text.split("# lockbuild-lock-digest: ")[1].split()[0]
-    build.write_text(text.replace(digest, "sha256:" + "0" * 64))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    expected = f"lockbuild check: {_expected(case, work)}"
+    assert any(line.startswith(expected) for line in lines), proc.stderr
+    recorded = read_lockfile(compiled_pairs[0] / "requirements.txt").command
+    assert lines[-1] == f"run: {recorded}"
+    assert "--generate-hashes" in recorded and "--index-url" in recorded
+    assert _snapshot(work) == before
+
+
+@pytest.mark.parametrize("case", PAIR_EDITS, ids=[c.id for c in PAIR_EDITS])
+def test_sync_refuses_an_edited_pair(
+    case: PairEdit, compiled_pairs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    _edited_pair(case, compiled_pairs, work)
     proc = _sync(work)
-    assert proc.stderr.startswith(
-        "lockbuild: error: requirements-build.txt does not belong to requirements.txt"
-    )
+    assert proc.stderr.startswith(f"lockbuild: error: {_expected(case, work)}"), proc.stderr
+    assert "; recompile both with: lockbuild compile" in proc.stderr

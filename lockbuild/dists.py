@@ -968,7 +968,11 @@ _BOTH = "prepare_metadata_for_build_wheel"
 
 
 def _both_hooks(
-    project_dir: Path, system: BuildSystem, env: IsolatedEnvironment, out_dir: Path, what: str
+    project_dir: Path,
+    system: BuildSystem,
+    env: IsolatedEnvironment,
+    out_dir: Path,
+    what: str = "the build backend",
 ) -> tuple[list[str], str | None] | None:
     """(requirements, dist-info name or None), or None when the fast path did not work
     (the caller then asks pyproject_hooks, whose errors are the backend's own). A

@@ -351,7 +351,7 @@ def parse_lockfile(text: str, path: Path) -> LockedFile:
 
 def _split_hashes(text: str) -> tuple[str, list[str]]:
     hashes = re.findall(r"--hash[=\s]+sha256:([0-9a-fA-F]{64})", text)
-    requirement = re.split(r"\s+--hash", text)[0].strip()
+    requirement = re.split(r"(?<=\s)--hash", text, maxsplit=1)[0].strip()
     return requirement, [h.lower() for h in hashes]
 
 

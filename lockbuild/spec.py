@@ -17,7 +17,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from .errors import InputError
 
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
-_COMMENT = re.compile(r"(^|\s+)#.*$")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 
 
@@ -127,6 +126,15 @@ class _State:
     files_read: list[Path] = field(default_factory=list)
 
 
+def shown(text: str, limit: int = 200) -> str:
+    """``text`` quoted for an error message, cut short when long."""
+    return (
+        repr(text)
+        if len(text) <= limit
+        else repr(text[:limit]) + f" (and {len(text) - limit} more characters)"
+    )
+
+
 def display_path(path: Path) -> str:
     """A path as annotations show it: relative to the working directory when inside it."""
     try:
@@ -201,7 +209,18 @@ def _parse_file(
         except (OSError, ValueError) as exc:
             # A path the line names that the OS refuses (NUL byte, name too long, ...).
             why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
-            raise InputError(f"{where}: {why}") from None
+            raise InputError(f"{where}: {shown(why)[1:-1]}") from None
+
+
+def _strip_comment(line: str) -> str:
+    """The line before a '#' that starts it or follows whitespace (pip's rule), found in
+    one pass: a pattern such as ``\\s+#`` backtracks over long runs of blanks."""
+    start = 0
+    while (found := line.find("#", start)) >= 0:
+        if found == 0 or line[found - 1].isspace():
+            return line[:found].rstrip()
+        start = found + 1
+    return line
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -211,7 +230,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     for number, raw in enumerate(text.splitlines(), start=1):
         if not pending:
             start = number
-        line = _COMMENT.sub("", raw) if not pending or "#" in raw else raw
+        line = _strip_comment(raw) if not pending or "#" in raw else raw
         if line.endswith("\\"):
             pending.append(line[:-1])
             continue
@@ -263,7 +282,9 @@ def _parse_line(
 
 def _split_requirement_options(line: str, origin: Origin) -> tuple[str, list[str]]:
     """Split trailing per-requirement options (``--hash``) off a requirement line."""
-    parts = re.split(r"\s+(?=--)", line)
+    # Split before each "--" that follows whitespace; the lookbehind checks one character,
+    # so long runs of blanks cost linear time.
+    parts = [part.strip() for part in re.split(r"(?<=\s)(?=--)", line)]
     hashes: list[str] = []
     for opt in parts[1:]:
         key, _, value = opt.partition("=")
@@ -272,7 +293,7 @@ def _split_requirement_options(line: str, origin: Origin) -> tuple[str, list[str
         elif key.strip() in ("--config-settings", "--global-option", "--install-option"):
             continue
         else:
-            raise InputError(f"{origin}: unknown option {key.strip()!r} after a requirement")
+            raise InputError(f"{origin}: unknown option {shown(key.strip())} after a requirement")
     return parts[0].strip(), hashes
 
 
@@ -287,7 +308,7 @@ def _parse_option_line(
     try:
         tokens = shlex.split(line, posix=True)
     except ValueError as exc:
-        raise InputError(f"{origin}: cannot parse option line: {exc}") from None
+        raise InputError(f"{origin}: cannot parse option line: {shown(str(exc))[1:-1]}") from None
     while tokens:
         token = tokens.pop(0)
         key, eq, value = token.partition("=")
@@ -300,7 +321,7 @@ def _parse_option_line(
             _apply_flag(key, state)
             continue
         if key not in _VALUE_OPTIONS:
-            raise InputError(f"{origin}: unknown option {key!r}")
+            raise InputError(f"{origin}: unknown option {shown(key)}")
         if not eq:
             if not tokens:
                 raise InputError(f"{origin}: option {key} needs a value")
@@ -381,13 +402,13 @@ def _make_requirement(
     if is_url:
         egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", text)
         if not egg:
-            raise InputError(f"{origin}: a URL needs a name: write 'NAME @ {text}'")
+            raise InputError(f"{origin}: a URL needs a name: write 'NAME @ {shown(text)[1:-1]}'")
         text = f"{egg.group(1)} @ {text.split('#', 1)[0]}"
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
         detail = str(exc).splitlines()[0]
-        raise InputError(f"{origin}: invalid requirement {text!r}: {detail}") from None
+        raise InputError(f"{origin}: invalid requirement {shown(text)}: {detail}") from None
     url = req.url
     if url and url.startswith("file:"):
         return _path_requirement(url, origin, base, constraint, editable, name=req)
@@ -395,7 +416,10 @@ def _make_requirement(
 
 
 def _is_pep508_start(text: str) -> bool:
-    return bool(re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*(@|[<>=!~;]|$)", text))
+    # Possessive quantifiers: no backtracking between the two runs of blanks.
+    return bool(
+        re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*+\s*+(?:\[[^\]]*+\])?+\s*+(?:@|[<>=!~;]|$)", text)
+    )
 
 
 def _path_requirement(
@@ -410,20 +434,25 @@ def _path_requirement(
     location, _, marker = text.partition(";")
     location = location.strip()
     extras = ""
-    match = re.match(r"^(.*?)(\[[^\]]+\])$", location)
-    if match and not location.startswith("file:"):
-        location, extras = match.group(1), match.group(2)
+    if location.endswith("]") and not location.startswith("file:"):
+        # "path[extras]": the first "[" after the last earlier "]" (found without a
+        # pattern that backtracks over a long location).
+        opening = location.find("[", location.rfind("]", 0, len(location) - 1) + 1)
+        if 0 <= opening < len(location) - 2:
+            location, extras = location[:opening], location[opening:]
     if location.startswith("file:"):
         parsed = urlsplit(location)
         path = Path(url2pathname(unquote(parsed.path)))
         if parsed.netloc not in ("", "localhost"):
-            raise InputError(f"{origin}: file URL with a host is not supported: {location}")
+            raise InputError(
+                f"{origin}: file URL with a host is not supported: {shown(location)[1:-1]}"
+            )
     else:
         path = Path(os.path.expanduser(location))
     if not path.is_absolute():
         path = (base / path).resolve()
     if not path.exists():
-        raise InputError(f"{origin}: no such file or directory: {location}")
+        raise InputError(f"{origin}: no such file or directory: {shown(location)[1:-1]}")
     url = "file://" + pathname2url(str(path))
     if name is None:
         # The name is not known until the project's metadata is read; use a placeholder

@@ -540,6 +540,11 @@ def why_command(
     default=None,
     help="sdists built in parallel (default: the CPU count, at most 4).",
 )
+@click.option(
+    "--ignore-target",
+    is_flag=True,
+    help="Sync even when the env is not the target the lock was compiled for.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress output or summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the installer's output, tracebacks.")
 def sync_command(
@@ -555,6 +560,7 @@ def sync_command(
     dry_run: bool,
     check_only: bool,
     jobs: int | None,
+    ignore_target: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -577,6 +583,7 @@ def sync_command(
             dry_run=dry_run,
             check=check_only,
             jobs=jobs or 0,
+            ignore_target=ignore_target,
             quiet=quiet,
             verbose=verbose,
         )

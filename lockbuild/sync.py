@@ -48,6 +48,7 @@ from .lockfile import (
     BUILD_DIGEST,
     INPUTS,
     LOCK_DIGEST,
+    TARGET,
     LockedFile,
     LockedPin,
     build_file_for,
@@ -58,7 +59,7 @@ from .lockfile import (
 from .pair import pair_problems
 from .provenance import BuildRecord, difference, parse_record
 from .spec import IndexOptions, display_path
-from .target import ask_interpreter
+from .target import ask_interpreter, recorded_mismatch
 
 Log = Callable[[str], None]
 
@@ -88,6 +89,7 @@ class SyncOptions:
     quiet: bool = False
     verbose: bool = False
     jobs: int = 0  # parallel builds (0: builder.default_jobs())
+    ignore_target: bool = False  # sync even when the env is not the lock's target
 
 
 # --- the lock pair ----------------------------------------------------------------------
@@ -353,6 +355,23 @@ def probe(python: str) -> Environment:
         is_venv=bool(data["venv"]),
         markers=tuple(sorted((k, str(v)) for k, v in data["markers"].items())),
         dists=tuple(seen[n] for n in sorted(seen)),
+    )
+
+
+def check_lock_target(pair: LockPair, env: Environment, ignore: bool, err: Log) -> None:
+    """Refuse an environment that is not the target the lock was compiled for (its
+    implementation, Python X.Y, platform and machine), unless asked to go on anyway."""
+    recorded = pair.lock.first(TARGET) or ""
+    here = recorded_mismatch(recorded, dict(env.markers))
+    if here is None:
+        return
+    what = f"{display_path(pair.lock_path)} was compiled for {recorded}, but {env.python} is {here}"
+    if ignore:
+        err(f"lockbuild: warning: {what}; syncing anyway (--ignore-target)")
+        return
+    raise UsageError(
+        f"{what}; recompile for it (lockbuild compile --python {env.python}) or pass "
+        "--ignore-target to sync anyway"
     )
 
 
@@ -906,6 +925,7 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
     python = target_python(options.python, options.system)
     env = probe(python)
     check_target(env, options.system)
+    check_lock_target(pair, env, options.ignore_target, err)
     installer = find_installer(options.installer, python)
     protected = protected_names(env, installer.kind)
     builds = lock_builds(pair)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,3 +253,34 @@ def _describe(env: dict[str, str]) -> str:
         f"{env['implementation_name']} {env['python_version']} "
         f"{env['sys_platform']} {env['platform_machine']}"
     )
+
+
+def recorded_mismatch(description: str, markers: Mapping[str, str]) -> str | None:
+    """How an environment with ``markers`` differs from the target a lock recorded as
+    ``description`` (implementation, Python X.Y, platform and machine): None when it
+    matches, else the environment's own description. A platform tag (a target given to
+    compile) stands for its family and machine (manylinux_2_28_x86_64: linux x86_64)."""
+    words = description.removesuffix(" (given, not at hand)").split()
+    if len(words) < 3:
+        return None
+    implementation, version, rest = words[0], words[1], words[2:]
+    if "_" in rest[0] or (rest[0].startswith(("win", "macosx")) and len(rest) == 1):
+        system = next((s for p, s, _, _ in _PLATFORM_MARKERS if rest[0].startswith(p)), None)
+        machine = _machine(rest[0])
+    else:
+        system, machine = rest[0], rest[1] if len(rest) > 1 else None
+    here = {
+        "implementation_name": markers.get("implementation_name", ""),
+        "python_version": markers.get("python_version", ""),
+        "sys_platform": markers.get("sys_platform", ""),
+        "platform_machine": markers.get("platform_machine", ""),
+    }
+    machines = {machine, *(("x86_64", "arm64") if machine == "universal2" else ())}
+    if (
+        implementation != here["implementation_name"]
+        or version != here["python_version"]
+        or (system is not None and system != here["sys_platform"])
+        or (machine is not None and here["platform_machine"] not in machines)
+    ):
+        return _describe(here)
+    return None

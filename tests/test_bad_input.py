@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from lockbuild.lockfile import read_lockfile
+from lockbuild.target import recorded_mismatch
 from tests.fixtures import FixtureIndex, isolated_env, lbbackend
 from tests.helpers import LOCKBUILD
 
@@ -661,3 +662,76 @@ def test_sync_refuses_an_edited_pair(
     proc = _sync(work)
     assert proc.stderr.startswith(f"lockbuild: error: {_expected(case, work)}"), proc.stderr
     assert "; recompile both with: lockbuild compile" in proc.stderr
+
+
+# ------------------------------------------------------------------ sync: the lock's target
+
+MARKERS = {
+    "implementation_name": "cpython",
+    "python_version": "3.11",
+    "sys_platform": "linux",
+    "platform_machine": "x86_64",
+}
+
+
+@pytest.mark.parametrize(
+    ("recorded", "matches"),
+    [
+        ("cpython 3.11 linux x86_64", True),
+        ("cpython 3.11 linux x86_64 (given, not at hand)", True),
+        ("cpython 3.11 manylinux_2_28_x86_64 (given, not at hand)", True),
+        ("cpython 3.12 linux x86_64", False),
+        ("cpython 3.12 linux x86_64 (given, not at hand)", False),
+        ("cpython 3.11 macosx_11_0_arm64 (given, not at hand)", False),
+        ("cpython 3.11 manylinux_2_28_aarch64 (given, not at hand)", False),
+        ("cpython 3.11 win_amd64 (given, not at hand)", False),
+        ("pypy 3.11 linux x86_64", False),
+        ("cpython 3.11 darwin arm64", False),
+    ],
+)
+def test_recorded_target_against_an_environment(recorded: str, matches: bool) -> None:
+    found = recorded_mismatch(recorded, MARKERS)
+    assert (found is None) == matches
+    if not matches:
+        assert found == "cpython 3.11 linux x86_64"
+
+
+@pytest.mark.parametrize(
+    ("flags", "locked_for"),
+    [
+        (("--python-version", "3.12"), "cpython 3.12 linux"),
+        (("--platform", "macosx_11_0_arm64"), "macosx_11_0_arm64"),
+    ],
+    ids=["other-python", "other-platform"],
+)
+def test_sync_refuses_a_lock_for_another_target(
+    tmp_path: Path, sources: tuple[str, Path], flags: tuple[str, ...], locked_for: str
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "requirements.in").write_text("beta\n")
+    env = isolated_env(tmp_path)
+    subprocess.run(
+        [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q", *flags],
+        cwd=work,
+        env=env,
+        check=True,
+    )
+    before = _snapshot(work)
+    args = [*LOCKBUILD, "sync", "--dry-run", "--python", sys.executable, "--system"]
+    proc = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    here = f"{sys.implementation.name} {sys.version_info.major}.{sys.version_info.minor}"
+    assert lines[0].startswith("lockbuild: error: requirements.txt was compiled for cpython ")
+    assert locked_for in lines[0] and f"{sys.executable} is {here} linux" in lines[0]
+    assert lines[0].endswith("or pass --ignore-target to sync anyway")
+    # Asked explicitly, it goes on (a dry run here) and says so.
+    proc = subprocess.run(
+        [*args, "--ignore-target"], cwd=work, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "syncing anyway (--ignore-target)" in proc.stderr
+    assert _snapshot(work) == before

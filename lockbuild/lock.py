@@ -21,7 +21,7 @@ from .atomic import check_writable
 from .cache import Cache
 from .errors import InputError, UsageError
 from .hookfail import HookFailed
-from .index import DistFile, IndexClient, Sources
+from .index import DistFile, IndexClient, Sources, redact_text
 from .lockfile import (
     Entry,
     Header,
@@ -153,6 +153,19 @@ def compile_lock(
         recorded = replay.replay(cache, key, client, cut_off if _relative(options) else None)
         replayed = CompileResult.from_record(recorded) if recorded is not None else None
         if replayed is not None:
+            problem = replay.unverified(
+                client,
+                replayed.lockfile_text,
+                replayed.build_text,
+                _expected_header(options, index_options, target, digests),
+            )
+            if problem is not None:
+                log(
+                    "an identical earlier run's recorded result does not match the index "
+                    f"pages served now ({problem}): resolving again"
+                )
+                replayed = None
+        if replayed is not None:
             client.close()
             log(
                 f"the {len(client.fetcher.pages_read)} index pages an identical earlier "
@@ -242,6 +255,23 @@ def compile_lock(
 
 def _relative(options: CompileOptions) -> bool:
     return options.exclude_newer is not None and options.exclude_newer.relative
+
+
+def _expected_header(
+    options: CompileOptions,
+    index_options: IndexOptions,
+    target: Target,
+    digests: tuple[tuple[str, str], ...],
+) -> replay.Expected:
+    """What this run writes into both headers (for checking a recorded result)."""
+    return replay.Expected(
+        command=options.command,
+        target=target.description,
+        inputs=tuple(f"{what} {digest}" for what, digest in digests),
+        options=tuple(
+            redact_text(o) for o in option_lines(index_options, options.output_file.parent)
+        ),
+    )
 
 
 def _resolve_with_hooks(

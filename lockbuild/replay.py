@@ -19,15 +19,20 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.version import InvalidVersion, Version
+
 from . import __version__
 from .cache import Cache, _without_userinfo, sha256_hex
+from .errors import LockbuildError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .index import IndexClient
     from .options import CompileOptions
     from .spec import IndexOptions, Spec
@@ -145,11 +150,9 @@ def replay(
     # get_page noted the digest of every page it returned: no second pass over the bodies.
     read = client.fetcher.pages_read
     same = len(fetched) == len(pages) and all(read.get(url) == pages[url] for url in fetched)
-    if same:
-        return dict(record["result"])
     for url, page in fetched.items():
-        client.fetcher.preload(url, page)
-    return None
+        client.fetcher.preload(url, page)  # for checking the record, or for resolving
+    return dict(record["result"]) if same else None
 
 
 def record(
@@ -206,3 +209,75 @@ def _well_formed(record: Any) -> bool:
         )
         and isinstance(result, dict)
     )
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The header this run would write: a recorded result must carry exactly this."""
+
+    command: str
+    target: str
+    inputs: tuple[str, ...]  # the lockbuild-inputs values
+    options: tuple[str, ...]  # the option lines, redacted as written
+
+
+def unverified(
+    client: IndexClient, lock_text: str, build_text: str, expected: Expected
+) -> str | None:
+    """Why a recorded result cannot be written as is (None when it can).
+
+    A record is only as trustworthy as the cache that held it: every pin and hash in it
+    must be on the index pages just fetched (a hash must be a file of that release), it
+    must name no direct reference, and its header must be the one this run would write.
+    So a rewritten record cannot put into a lock what the index does not serve."""
+    from .lockfile import INPUTS, TARGET, parse_lockfile
+    from .pair import pair_problems
+
+    try:
+        lock = parse_lockfile(lock_text, Path("recorded lockfile"))
+        build = parse_lockfile(build_text, Path("recorded build file"))
+    except LockbuildError as exc:
+        return exc.message
+    if pair_problems(lock, build):
+        return "its two files do not belong together"
+    for locked in (lock, build):
+        if locked.command != expected.command:
+            return "its command is not this run's"
+        if locked.meta.get(TARGET) != [expected.target]:
+            return "its target is not this run's"
+        if tuple(locked.meta.get(INPUTS, ())) != expected.inputs:
+            return "its input digests are not this run's"
+    if tuple(lock.options) != expected.options or build.options:
+        return "its option lines are not this run's"
+    for locked in (lock, build):
+        for pin in locked.pins.values():
+            problem = _unserved(client, pin.name, pin.version, pin.line, pin.hashes)
+            if problem:
+                return problem
+    return None
+
+
+def _unserved(
+    client: IndexClient, name: str, version: str, line: str, hashes: Sequence[str]
+) -> str | None:
+    """Why ``name==version`` with ``hashes`` is not what the fetched pages serve."""
+    if not version or "@" in line or line.startswith("-e"):
+        return f"{name} is not pinned to a version on an index ({line[:80]})"
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return f"{name}=={version} is not a valid version"
+    try:
+        if hashes:
+            files = client.version_files(name, wanted)
+        else:
+            files = tuple(f for f in client.files(name) if f.version == wanted)
+    except LockbuildError as exc:
+        return exc.message
+    if not files:
+        return f"{name}=={version} is on none of the index pages fetched"
+    served = {f.sha256 for f in files if f.sha256}
+    unknown = [h for h in hashes if h not in served]
+    if unknown:
+        return f"{name}=={version}: --hash sha256:{unknown[0]} is no file the index serves"
+    return None

@@ -727,3 +727,96 @@ def test_trickling_response_hits_the_deadline(tmp_path: Path, server: IndexServe
         "(LOCKBUILD_DEADLINE)"
     )
     assert time.monotonic() - started < 15
+
+
+# --------------------------------------------------------------------------- replay records
+
+
+def _tamper_records(cache: Path, change: Callable[[dict[str, str]], None]) -> int:
+    """Rewrite every recorded result in the cache, its checksum recomputed and its pair
+    digests re-made to match (what a process able to write the cache could do)."""
+    import json
+    import re
+
+    from lockbuild.pair import text_digest
+
+    count = 0
+    for path in (cache / "resolutions").rglob("*"):
+        if not path.is_file():
+            continue
+        wrapper = json.loads(path.read_bytes())
+        result = wrapper["payload"]["result"]
+        change(result)
+        lock, build = result["lockfile_text"], result["build_text"]
+        result["lockfile_text"] = re.sub(
+            r"(# lockbuild-build-digest: ).*", rf"\g<1>{text_digest(build)}", lock
+        )
+        result["build_text"] = re.sub(
+            r"(# lockbuild-lock-digest: ).*", rf"\g<1>{text_digest(lock)}", build
+        )
+        payload = wrapper["payload"]
+        wrapper["check"] = sha256_hex(json.dumps(payload, sort_keys=True).encode())
+        path.write_bytes(json.dumps(wrapper, sort_keys=True).encode())
+        count += 1
+    return count
+
+
+def _in_lock(old: str, new: str) -> Callable[[dict[str, str]], None]:
+    def change(result: dict[str, str]) -> None:
+        assert old in result["lockfile_text"]
+        result["lockfile_text"] = result["lockfile_text"].replace(old, new, 1)
+
+    return change
+
+
+TAMPERINGS = [
+    (
+        "direct-reference-injected",
+        _in_lock("beta==1.0 \\", "beta @ http://127.0.0.1:9/beta-1.0-py3-none-any.whl \\"),
+        "beta is not pinned to a version on an index",
+    ),
+    ("version-changed", _in_lock("beta==1.0 \\", "beta==9.9 \\"), "beta==9.9 is on none of"),
+    (
+        "hash-changed",
+        _in_lock("--hash=sha256:", "--hash=sha256:" + "0" * 64 + " --hash=sha256:"),
+        "beta==1.0: --hash sha256:" + "0" * 64 + " is no file the index serves",
+    ),
+    (
+        "index-option-added",
+        _in_lock("\n\nbeta==", "\n--extra-index-url http://127.0.0.1:9/simple/\n\nbeta=="),
+        "its option lines are not this run's",
+    ),
+    (
+        "command-changed",
+        _in_lock("#    lockbuild compile", "#    lockbuild compile --pre"),
+        "its command is not this run's",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"), [t[1:] for t in TAMPERINGS], ids=[t[0] for t in TAMPERINGS]
+)
+def test_a_tampered_replay_record_is_not_replayed(
+    tmp_path: Path,
+    server: IndexServer,
+    change: Callable[[dict[str, str]], None],
+    reason: str,
+) -> None:
+    env = _env(tmp_path)
+    args = [a for a in compile_args(server.url, tmp_path / "cache", "--generate-hashes")]
+    args.remove("-q")  # what the run says is checked
+    write(tmp_path / "requirements.in", "beta\n")
+    lockbuild(args, env, tmp_path)
+    lockbuild(args, env, tmp_path)  # recorded with the outputs in place
+    resolved = {
+        n: (tmp_path / n).read_bytes() for n in ("requirements.txt", "requirements-build.txt")
+    }
+    assert "its result is reused" in lockbuild(args, env, tmp_path).stderr
+    assert _tamper_records(tmp_path / "cache", change) >= 1
+    said = lockbuild(args, env, tmp_path).stderr
+    assert "its result is reused" not in said
+    assert f"does not match the index pages served now ({reason}" in said, said
+    assert "resolving again" in said
+    for name, data in resolved.items():
+        assert (tmp_path / name).read_bytes() == data

@@ -184,10 +184,10 @@ def compile_params(func: F) -> F:
         click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache directory."),
         click.option(
             "--workers",
-            type=click.IntRange(1, 64),
-            default=4,
+            default="4",
             show_default=True,
-            help="Concurrent index requests.",
+            metavar="N",
+            help="Concurrent index requests (1 to 64).",
         ),
         click.option("--no-cache", is_flag=True, help="Use no on-disk cache."),
         click.option("-q", "--quiet", is_flag=True, help="No progress output."),
@@ -219,12 +219,14 @@ def _compile_options(
 
     ``given`` names the parameters set explicitly (default: by this command line);
     ``argv`` is the compile command to record (default: this command line's)."""
-    from . import config, target
+    from . import config, limits, target
     from . import options as options_mod
     from .errors import UsageError
     from .lockfile import build_file_for
     from .spec import IndexOptions, format_names
 
+    limits.check_environment()
+    workers = _workers(params["workers"])
     sources: tuple[Path, ...] = params["src_files"] or (Path("requirements.in"),)
     cfg = config.load(sources)
     explicit = _given(ctx) if given is None else given
@@ -262,7 +264,7 @@ def _compile_options(
         upgrade=params.get("upgrade", False),
         upgrade_packages=tuple(params.get("upgrade_package", ())),
         cache_dir=options_mod.cache_root(params["cache_dir"], params["no_cache"]),
-        workers=params["workers"],
+        workers=workers,
         offline=params.get("offline", False),
         refresh=params.get("refresh", False),
         replay=not params.get("no_replay", False),
@@ -304,6 +306,19 @@ def _parse_cutoff(ctx: click.Context, text: str, config_file: Path | None) -> An
         except UsageError as exc:
             raise InputError(exc.message) from None
     return cutoff.parse(text)
+
+
+def _workers(value: object) -> int:
+    """--workers as one line of error (click's range check adds its usage text)."""
+    from .errors import UsageError
+
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 64:
+        raise UsageError(f"--workers {value}: expected a whole number from 1 to 64")
+    return number
 
 
 def _return_large_buffers_to_the_system() -> None:

@@ -37,6 +37,10 @@ KEYS: dict[str, tuple[str, type]] = {
 }
 
 
+# Keys whose value is one of a few words (as the command line's choices).
+CHOICES: dict[str, tuple[str, ...]] = {"build-deps-for": ("needed", "all")}
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None
@@ -77,6 +81,9 @@ def load(sources: Sequence[Path]) -> Config:
         ):
             expected = {str: "a string", list: "a list of strings", bool: "true or false"}[kind]
             raise InputError(f"{where}: [tool.lockbuild] {key} must be {expected}")
+        if key in CHOICES and value not in CHOICES[key]:
+            allowed = " or ".join(repr(c) for c in CHOICES[key])
+            raise InputError(f"{where}: [tool.lockbuild] {key} must be {allowed}, not {value!r}")
         if isinstance(value, list):
             value = tuple(value)
         values[param] = value

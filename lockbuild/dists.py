@@ -35,7 +35,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import limits, programs
-from .errors import BuildError, DistError, InvalidMetadataError
+from .errors import BuildError, DistError, InvalidMetadataError, UsageError
 from .hookfail import HookFailed, LogKeeper, last_line
 from .hookproc import HookTimeout, kill_group, run_bounded
 
@@ -352,6 +352,29 @@ def build_system(pyproject: bytes | None, where: str) -> BuildSystem:
     return BuildSystem(tuple(requires), backend, tuple(str(p) for p in backend_path), True)
 
 
+def _check_project_types(project: dict[str, Any], where: str) -> None:
+    """The [project] keys metadata is read from must have the types PEP 621 gives them
+    (a string where a list belongs would otherwise be read character by character)."""
+
+    def strings(value: object) -> bool:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+    for key in ("dependencies", "dynamic"):
+        if key in project and not strings(project[key]):
+            raise DistError(f"{where}: [project] {key} is not a list of strings")
+    for key in ("name", "version", "requires-python"):
+        if key in project and not isinstance(project[key], str):
+            raise DistError(f"{where}: [project] {key} is not a string")
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise DistError(f"{where}: [project.optional-dependencies] is not a table")
+    for extra, items in optional.items():
+        if not strings(items):
+            raise DistError(
+                f"{where}: [project.optional-dependencies] {extra} is not a list of strings"
+            )
+
+
 def static_project_metadata(pyproject: bytes | None, where: str) -> CoreMetadata | None:
     """Metadata straight from a ``[project]`` table when name, version and dependencies
     are all static (PEP 621); None when the build backend must be asked."""
@@ -364,6 +387,7 @@ def static_project_metadata(pyproject: bytes | None, where: str) -> CoreMetadata
     project = data.get("project")
     if not isinstance(project, dict):
         return None
+    _check_project_types(project, where)
     dynamic = {str(d) for d in project.get("dynamic", [])}
     if dynamic & {"version", "dependencies", "optional-dependencies", "requires-python"}:
         return None
@@ -374,8 +398,6 @@ def static_project_metadata(pyproject: bytes | None, where: str) -> CoreMetadata
         return None
     requires = [str(r) for r in project.get("dependencies", [])]
     optional = project.get("optional-dependencies", {})
-    if not isinstance(optional, dict):
-        raise DistError(f"{where}: [project.optional-dependencies] is not a table")
     for extra, items in optional.items():
         for text in items:
             try:
@@ -616,13 +638,15 @@ class IsolatedEnvironment:
 
 def uv_binary() -> str | None:
     """uv, when it is at hand (beside this Python, or on PATH), to fill hook environments;
-    LOCKBUILD_HOOK_INSTALLER=pip keeps pip."""
-    if os.environ.get("LOCKBUILD_HOOK_INSTALLER", "").lower() == "pip":
+    LOCKBUILD_HOOK_INSTALLER=pip keeps pip, =uv insists on uv."""
+    chosen = limits.hook_installer()
+    if chosen == "pip":
         return None
     beside = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
-    if beside.is_file():
-        return str(beside)
-    return shutil.which("uv")
+    found = str(beside) if beside.is_file() else shutil.which("uv")
+    if found is None and chosen == "uv":
+        raise UsageError("LOCKBUILD_HOOK_INSTALLER=uv: uv is neither beside lockbuild nor on PATH")
+    return found
 
 
 def _pip_version() -> tuple[int, ...]:

@@ -535,8 +535,16 @@ def _stdlib_json_listings(
         entries = data["files"]
         if not isinstance(entries, list):
             raise TypeError("files is not a list")
-    except (ValueError, KeyError, TypeError) as exc:
+        meta = data.get("meta", {})
+        version = meta.get("api-version") if isinstance(meta, dict) else None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FetchError(f"{redact(page_url)}: invalid PEP 691 JSON page: {exc}") from None
+    if version is not None and str(version).split(".")[0] != "1":
+        # PEP 629: a major version the client does not know must not be read.
+        raise FetchError(
+            f"{redact(page_url)}: index API version {str(version)[:20]!r} is not supported "
+            "(lockbuild reads version 1.x)"
+        )
     # Most files of a popular project are wheels for other platforms. Their names are
     # found in the text by one scan, so that a dropped file costs one filter call. The
     # scan is trusted only when it found exactly one name per entry, and only to drop
@@ -581,9 +589,24 @@ class _CountingKeep:
 def _page_listings(
     body: bytes, content_type: str, url: str, keep: KeepWheel | None, project: str
 ) -> list[Listing]:
-    if content_type == JSON_TYPE:
+    kind = content_type.lower()
+    if kind in _JSON_TYPES:
         return json_listings(body, url, keep, project)
-    return html_listings(body, url, keep, project)
+    if kind in _HTML_TYPES or not kind:
+        return html_listings(body, url, keep, project)
+    raise FetchError(
+        f"{redact(url)}: the index answered with {content_type[:80]!r}, "
+        "not an index page (HTML or PEP 691 JSON)"
+    )
+
+
+_JSON_TYPES = (JSON_TYPE, "application/vnd.pypi.simple.latest+json")
+_HTML_TYPES = (
+    "text/html",
+    "application/xhtml+xml",
+    "application/vnd.pypi.simple.v1+html",
+    "application/vnd.pypi.simple.latest+html",
+)
 
 
 _JSON_KEYS = (

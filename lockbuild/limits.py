@@ -70,3 +70,31 @@ def hook_timeout() -> float:
     """Seconds one PEP 517 hook may run before its process group is killed and its
     release ruled out (LOCKBUILD_HOOK_TIMEOUT)."""
     return _env_number("LOCKBUILD_HOOK_TIMEOUT", DEFAULT_HOOK_TIMEOUT, integer=False)
+
+
+HOOK_INSTALLERS = ("pip", "uv")
+
+
+def hook_installer() -> str | None:
+    """What fills hook environments (LOCKBUILD_HOOK_INSTALLER): "pip", "uv", or None for
+    uv when it is at hand and pip otherwise."""
+    text = os.environ.get("LOCKBUILD_HOOK_INSTALLER", "").strip().lower()
+    if not text:
+        return None
+    if text not in HOOK_INSTALLERS:
+        raise UsageError(
+            f"environment variable LOCKBUILD_HOOK_INSTALLER: expected pip or uv, got {text!r}"
+        )
+    return text
+
+
+def check_environment() -> None:
+    """Read every LOCKBUILD_* setting once, so a malformed one fails before any work."""
+    timeout()
+    deadline()
+    retries()
+    max_page_bytes()
+    max_unpacked_bytes()
+    build_timeout()
+    hook_timeout()
+    hook_installer()

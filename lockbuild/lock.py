@@ -223,6 +223,7 @@ def compile_lock(
         hashes = _hashes(graph, client) if options.generate_hashes else {}
         host_hooks = _host_hooks(graph, repository, target, hook_target)
         records = _file_records(graph, client) if pylock.is_pylock(options.output_file) else {}
+        _check_input_hashes(spec, graph, client, options.generate_hashes)
     finally:
         repository.close()
     for item in host_hooks:
@@ -428,6 +429,29 @@ def _hashes(graph: graphs.DiGraph, client: IndexClient) -> dict[str, tuple[str, 
             files = client.version_files(name, candidate.version)
         result[name] = tuple(sorted({client.file_hash(f) for f in files if f is not None}))
     return result
+
+
+def _check_input_hashes(
+    spec: Spec, graph: graphs.DiGraph, client: IndexClient, all_files: bool
+) -> None:
+    """``--hash`` on an input line, as pip reads it: a file of the version locked for
+    that project must have one of the hashes given."""
+    for item in (*spec.requirements, *spec.constraints):
+        if not item.hashes or item.name not in graph.nodes:
+            continue
+        pin = graph.nodes[item.name].get("pin")
+        if pin is None:
+            continue
+        version = pin.candidate.version
+        if all_files:
+            files = client.version_files(item.name, version)
+        else:
+            files = tuple(f for f in client.files(item.name) if f.version == version)
+        if not {client.file_hash(f) for f in files} & set(item.hashes):
+            raise InputError(
+                f"{item.origin}: --hash for {item.name}: no file of {item.name} {version} "
+                "(the version locked) has that hash"
+            )
 
 
 def _upgrade_constraints(options: CompileOptions) -> list[Req]:

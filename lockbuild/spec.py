@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,8 @@ class InputRequirement:
     project: bool = False
     all_extras: bool = False
     label: str | None = None
+    # --hash options of the line (sha256 hex): a file of the locked version must match one.
+    hashes: tuple[str, ...] = ()
 
     @property
     def name(self) -> NormalizedName:
@@ -191,7 +194,12 @@ def _parse_file(
         where = origin or display_path(path)
         raise InputError(f"{where}: requirements files include each other: {chain}")
     try:
-        text = path.read_text(encoding="utf-8")
+        if not stat.S_ISREG(path.stat().st_mode):
+            # A FIFO or device would block or never end; pip reads regular files only.
+            where = f"{origin}: " if origin else ""
+            raise InputError(f"{where}{display_path(path)}: not a regular file")
+        # utf-8-sig: a byte order mark at the start is dropped, as pip does.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         where = f"{origin}: " if origin else ""
         raise InputError(f"{where}no such requirements file: {display_path(path)}") from None
@@ -275,9 +283,29 @@ def _parse_line(
     if line.startswith("-"):
         _parse_option_line(line, origin, base, state, constraint, stack)
         return
-    req_text, _hashes = _split_requirement_options(line, origin)
+    req_text, hashes = _split_requirement_options(line, origin)
     state_list = state.constraints if constraint else state.requirements
-    state_list.append(_make_requirement(req_text, origin, base, constraint, editable=False))
+    item = _make_requirement(req_text, origin, base, constraint, editable=False)
+    if hashes:
+        if item.url is not None:
+            raise InputError(f"{origin}: --hash on a direct reference or local path is not checked")
+        item = replace(item, hashes=tuple(_checked_hash(h, origin) for h in hashes))
+    state_list.append(item)
+
+
+def _checked_hash(text: str, origin: Origin) -> str:
+    """The hex digest of ``sha256:<hex>``: the algorithm the index's hashes use, so the
+    only one lockbuild can check the locked files against."""
+    algorithm, sep, digest = text.strip().partition(":")
+    if not sep or not re.fullmatch(r"[0-9a-fA-F]+", digest):
+        raise InputError(f"{origin}: invalid --hash {shown(text)}: expected sha256:<hex digest>")
+    if algorithm != "sha256":
+        raise InputError(
+            f"{origin}: --hash {algorithm}:...: only sha256 hashes can be checked against the index"
+        )
+    if len(digest) != 64:
+        raise InputError(f"{origin}: invalid --hash {shown(text)}: a sha256 has 64 hex digits")
+    return digest.lower()
 
 
 def _split_requirement_options(line: str, origin: Origin) -> tuple[str, list[str]]:
@@ -333,6 +361,11 @@ def _parse_option_line(
             target = state.constraints if constraint else state.requirements
             target.append(_make_requirement(rest, origin, base, constraint, editable=True))
         elif key in ("--requirement", "--constraint"):
+            if re.match(r"[a-z][a-z0-9+.-]*://", value, re.IGNORECASE):
+                raise InputError(
+                    f"{origin}: {key} {shown(value)[1:-1]}: requirements files are read from "
+                    "local paths only; download the file and name it"
+                )
             include = Path(value) if Path(value).is_absolute() else base / value
             _parse_file(
                 include,
@@ -409,6 +442,9 @@ def _make_requirement(
     except InvalidRequirement as exc:
         detail = str(exc).splitlines()[0]
         raise InputError(f"{origin}: invalid requirement {shown(text)}: {detail}") from None
+    if constraint and req.extras:
+        # pip refuses them too: a constraint limits versions, it does not pull in extras.
+        raise InputError(f"{origin}: a constraint cannot have extras: {shown(text)}")
     url = req.url
     if url and url.startswith("file:"):
         return _path_requirement(url, origin, base, constraint, editable, name=req)

@@ -212,6 +212,12 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
         env["python_full_version"] = python_version if len(parts) == 3 else f"{python_version}.0"
         env["implementation_version"] = env["python_full_version"]
     version = tuple(int(x) for x in env["python_version"].split("."))
+    for platform in platforms:
+        if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", platform):
+            raise UsageError(
+                f"--platform {platform!r}: not a platform tag "
+                "(such as manylinux_2_28_x86_64, macosx_11_0_arm64 or win_amd64)"
+            )
     expanded: list[str] = []
     for platform in platforms:
         expanded += [p for p in _expand_platform(platform) if p not in expanded]

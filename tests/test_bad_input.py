@@ -9,7 +9,9 @@ start together (they are independent), then each parametrized test checks its ow
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -41,6 +44,7 @@ class Case:
     one_line: bool = True  # resolution errors add one line per requirement involved
     env: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # symlink -> target
+    fifos: tuple[str, ...] = ()  # named pipes made in the working directory
 
 
 CASES = [
@@ -266,6 +270,99 @@ CASES = [
         one_line=False,
     ),
     Case(
+        "hash-malformed",
+        {"requirements.in": "beta --hash=sha256:zz\n"},
+        ("requirements.in line 1: invalid --hash 'sha256:zz': expected sha256:<hex digest>",),
+    ),
+    Case(
+        "hash-of-another-algorithm",
+        {"requirements.in": "beta --hash=sha512:" + "ab" * 64 + "\n"},
+        ("requirements.in line 1: --hash sha512:...: only sha256 hashes can be checked",),
+    ),
+    Case(
+        "hash-no-file-has",
+        {"requirements.in": "beta==1.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"},
+        (
+            "requirements.in line 1: --hash for beta: no file of beta 1.0 "
+            "(the version locked) has that hash",
+        ),
+    ),
+    Case(
+        "project-dependencies-not-a-list",
+        {"pyproject.toml": '[project]\nname = "p"\nversion = "1"\ndependencies = "beta"\n'},
+        ("pyproject.toml: [project] dependencies is not a list of strings",),
+        args=("pyproject.toml",),
+    ),
+    Case(
+        "project-extra-not-a-list",
+        {
+            "pyproject.toml": '[project]\nname = "p"\nversion = "1"\ndependencies = []\n'
+            '[project.optional-dependencies]\nfast = "beta"\n'
+        },
+        ("pyproject.toml: [project.optional-dependencies] fast is not a list of strings",),
+        args=("pyproject.toml",),
+    ),
+    Case(
+        "fifo-input",
+        {},
+        ("pipe.in: not a regular file",),
+        args=("pipe.in", "-o", "out.txt"),
+        fifos=("pipe.in",),
+    ),
+    Case(
+        "fifo-include",
+        {"requirements.in": "beta\n-r pipe.txt\n"},
+        ("requirements.in line 2: pipe.txt: not a regular file",),
+        fifos=("pipe.txt",),
+    ),
+    Case(
+        "requirements-file-url",
+        {"requirements.in": "-r https://127.0.0.1:9/more.txt\n"},
+        (
+            "requirements.in line 1: --requirement https://127.0.0.1:9/more.txt: "
+            "requirements files are read from local paths only",
+        ),
+    ),
+    Case(
+        "constraints-file-url",
+        {"requirements.in": "beta\n-c http://127.0.0.1:9/c.txt\n"},
+        ("requirements.in line 2: --constraint http://127.0.0.1:9/c.txt: requirements files",),
+    ),
+    Case(
+        "constraint-with-extras",
+        {"requirements.in": "-c cons.txt\nbeta\n", "cons.txt": "beta[fast]==1.0\n"},
+        ("cons.txt line 1: a constraint cannot have extras: 'beta[fast]==1.0'",),
+    ),
+    Case(
+        "build-deps-for-config-value",
+        {
+            "requirements.in": "beta\n",
+            "pyproject.toml": '[tool.lockbuild]\nbuild-deps-for = "some"\n',
+        },
+        ("pyproject.toml: [tool.lockbuild] build-deps-for must be 'needed' or 'all', not 'some'",),
+    ),
+    Case(
+        "platform-tag-not-a-tag",
+        {"requirements.in": "beta\n"},
+        ("--platform '../../etc': not a platform tag",),
+        args=("--platform", "../../etc"),
+        code=2,
+    ),
+    Case(
+        "workers-zero",
+        {"requirements.in": "beta\n"},
+        ("--workers 0: expected a whole number from 1 to 64",),
+        args=("--workers", "0"),
+        code=2,
+    ),
+    Case(
+        "hook-installer-variable",
+        {"requirements.in": "beta\n"},
+        ("environment variable LOCKBUILD_HOOK_INSTALLER: expected pip or uv, got 'conda'",),
+        code=2,
+        env={"LOCKBUILD_HOOK_INSTALLER": "conda"},
+    ),
+    Case(
         "bad-timeout-variable",
         {"requirements.in": "beta\n"},
         ("LOCKBUILD_TIMEOUT: expected a positive number, got 'soon'",),
@@ -368,6 +465,8 @@ def _prepare(case: Case, work: Path, previous: bool) -> None:
         (work / name).write_bytes(data)
     for link, target in case.links.items():
         (work / link).symlink_to(target)
+    for fifo in case.fifos:
+        os.mkfifo(work / fifo)
     if previous:
         (work / "requirements.txt").write_bytes(OLD_LOCK)
         (work / "requirements-build.txt").write_bytes(OLD_BUILD)
@@ -662,6 +761,32 @@ def test_sync_refuses_an_edited_pair(
     proc = _sync(work)
     assert proc.stderr.startswith(f"lockbuild: error: {_expected(case, work)}"), proc.stderr
     assert "; recompile both with: lockbuild compile" in proc.stderr
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path, sources: tuple[str, Path]) -> None:
+    """pip reads a requirements file that starts with a UTF-8 BOM; so does compile."""
+    (tmp_path / "requirements.in").write_bytes(b"\xef\xbb\xbfbeta\n")
+    subprocess.run(
+        [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q"],
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+        check=True,
+    )
+    assert "beta==1.0" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_an_input_hash_is_honored(tmp_path: Path, sources: tuple[str, Path]) -> None:
+    """--hash on an input line that a file of the locked version has: the lock is written."""
+    wheel = next(Path(urlsplit(sources[0]).path).parent.rglob("beta-1.0-*.whl"))
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (tmp_path / "requirements.in").write_text(f"beta --hash=sha256:{digest}\n")
+    subprocess.run(
+        [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q"],
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+        check=True,
+    )
+    assert "beta==1.0" in (tmp_path / "requirements.txt").read_text()
 
 
 # ------------------------------------------------------------------ sync: the lock's target

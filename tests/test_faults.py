@@ -820,3 +820,59 @@ def test_a_tampered_replay_record_is_not_replayed(
     assert "resolving again" in said
     for name, data in resolved.items():
         assert (tmp_path / name).read_bytes() == data
+
+
+# --------------------------------------------------------------------------- hostile pages
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"\x89PNG\r\n\x1a\n", "image/png", "answered with 'image/png', not an index page"),
+        (b"{}", "application/json", "answered with 'application/json', not an index page"),
+        (
+            b'{"meta": {"api-version": "9.0"}, "files": []}',
+            index.JSON_TYPE,
+            "index API version '9.0' is not supported (lockbuild reads version 1.x)",
+        ),
+    ],
+    ids=["png", "plain-json", "api-version-9"],
+)
+def test_pages_of_another_kind_or_version_are_refused(
+    body: bytes, content_type: str, expected: str
+) -> None:
+    with pytest.raises(index.FetchError) as caught:
+        index._page_listings(body, content_type, "https://host/simple/p/", None)
+    assert expected in caught.value.message
+    assert caught.value.message.startswith("https://host/simple/p/: ")
+
+
+@pytest.mark.parametrize(
+    "content_type", [index.JSON_TYPE, "application/vnd.pypi.simple.latest+json"]
+)
+def test_pages_of_api_version_one_are_read(content_type: str) -> None:
+    body = b'{"meta": {"api-version": "1.3"}, "name": "p", "files": []}'
+    assert index._page_listings(body, content_type, "https://host/simple/p/", None) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ("Requires-Dist: foo >>= 1\n", "metadata has an invalid Requires-Dist 'foo >>= 1'"),
+        ("Requires-Python: >>>3\n", "metadata has an invalid Requires-Python '>>>3'"),
+        ("Requires-Dist: foo (>=1\n", "metadata has an invalid Requires-Dist 'foo (>=1'"),
+    ],
+)
+def test_invalid_metadata_is_its_own_error(fields: str, expected: str) -> None:
+    from lockbuild.errors import InvalidMetadataError
+
+    data = f"Metadata-Version: 2.1\nName: p\nVersion: 1.0\n{fields}".encode()
+    with pytest.raises(InvalidMetadataError) as caught:
+        dists.parse_metadata(data, "p-1.0-py3-none-any.whl")
+    assert caught.value.message == f"p-1.0-py3-none-any.whl: {expected}"
+
+
+def test_valid_metadata_still_reads() -> None:
+    data = b"Metadata-Version: 2.1\nName: p\nVersion: 1.0\nRequires-Dist: foo>=1\n"
+    meta = dists.parse_metadata(data, "p-1.0-py3-none-any.whl")
+    assert meta.requires_dist == ("foo>=1",)

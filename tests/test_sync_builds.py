@@ -22,7 +22,7 @@ from lockbuild import builder, provenance
 from lockbuild.errors import BuildError
 from lockbuild.lockfile import read_lockfile
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
-from tests.helpers import LOCKBUILD, lockbuild, run
+from tests.helpers import LOCKBUILD, lockbuild, resign_pair, run
 
 BIN = Path(sys.executable).parent
 UV = BIN / "uv"
@@ -353,6 +353,13 @@ def test_build_environment_is_hash_checked(tmp_path: Path, server: IndexServer) 
     build.write_text(build.read_text().replace(digest, "0" * 64))
     env = make_env(tmp_path)
     python = new_venv(tmp_path / "venv", env, with_pip=False)
+    # an edited hash: the pair no longer matches, sync refuses before anything runs
+    proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, project, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "requirements-build.txt line " in proc.stderr
+    assert "was edited after compile: abicore==1.0 --hash=sha256:" + "0" * 64 in proc.stderr
+    # with the digests recomputed to match, the build itself refuses the wrong hash
+    resign_pair(project / "requirements.txt", build)
     proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, project, check=False)
     assert proc.returncode == 1, proc.stderr
     assert "building abiext 1.0 from abiext-1.0.tar.gz failed" in proc.stderr
@@ -362,6 +369,7 @@ def test_build_environment_is_hash_checked(tmp_path: Path, server: IndexServer) 
 
     # with the right hashes, builds run in --require-hashes mode and succeed
     build.write_text(build.read_text().replace("0" * 64, digest))
+    resign_pair(project / "requirements.txt", build)
     proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, project)
     log = sorted((tmp_path / ".tool-cache" / "lockbuild" / "wheelhouse" / "logs").glob("abiext-*"))
     assert "--require-hashes" in log[-1].read_text()

@@ -18,7 +18,7 @@ from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Res
 from resolvelib.resolvers import ResolutionTooDeep
 
 from .dists import CoreMetadata
-from .errors import ResolutionError
+from .errors import InvalidMetadataError, ResolutionError
 from .hookfail import HookFailed, RuledOut, hint
 from .index import DistFile, Listing
 from .spec import IndexOptions, InputRequirement
@@ -341,6 +341,11 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
                         self.repository.metadata(candidate)
                     except HookFailed as exc:
                         self.rule_out(name, release.version, exc)
+                        continue
+                    except InvalidMetadataError as exc:
+                        # Invalid metadata rules the release out as a failing backend does.
+                        failed = HookFailed(candidate.dist.filename, "metadata", exc.message)
+                        self.rule_out(name, release.version, failed)
                         continue
                 if first:
                     self.repository.prefetch_candidate(candidate)

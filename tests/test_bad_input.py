@@ -240,7 +240,12 @@ CASES = [
     Case(
         "invalid-requires-dist-in-pkg-info",
         {"requirements.in": "badpkginfo\n"},
-        ("badpkginfo-1.0.tar.gz: metadata has an invalid Requires-Dist 'foo >>= 1'",),
+        (
+            "cannot resolve: no usable release of badpkginfo",
+            "ruled out badpkginfo 1.0: metadata: "
+            "badpkginfo-1.0.tar.gz: metadata has an invalid Requires-Dist 'foo >>= 1'",
+        ),
+        one_line=False,  # the only release is ruled out: the notice, then the error
     ),
     Case(
         "hook-answer-not-requirement-strings",
@@ -438,6 +443,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     idx.add(_hostile_backend_sdist(root, "evilmeta"))
     idx.sdist("withbuild", "1.0", build_requires=["bhelper"])
     idx.wheel("bhelper", "1.0")
+    idx.sdist("newbad", "1.0")
+    idx.sdist("newbad", "2.0", requires_dist=["foo >>= 1"])
     idx.write()
     links = root / "links"
     links.mkdir()
@@ -779,6 +786,25 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path, sources: tuple[str, Path]
         check=True,
     )
     assert "beta==1.0" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_a_release_with_invalid_metadata_is_ruled_out(
+    tmp_path: Path, sources: tuple[str, Path]
+) -> None:
+    """newbad 2.0's PKG-INFO has an invalid Requires-Dist: a notice, and 1.0 is locked."""
+    (tmp_path / "requirements.in").write_text("newbad\n")
+    proc = subprocess.run(
+        [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q"],
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ruled out newbad 2.0: metadata: " in proc.stderr
+    assert "invalid Requires-Dist 'foo >>= 1'" in proc.stderr
+    assert "newbad==1.0" in (tmp_path / "requirements.txt").read_text()
 
 
 def test_an_input_hash_is_honored(tmp_path: Path, sources: tuple[str, Path]) -> None:

@@ -842,7 +842,7 @@ def test_pages_of_another_kind_or_version_are_refused(
     body: bytes, content_type: str, expected: str
 ) -> None:
     with pytest.raises(index.FetchError) as caught:
-        index._page_listings(body, content_type, "https://host/simple/p/", None)
+        index._page_listings(body, content_type, "https://host/simple/p/", None, "p")
     assert expected in caught.value.message
     assert caught.value.message.startswith("https://host/simple/p/: ")
 
@@ -852,7 +852,7 @@ def test_pages_of_another_kind_or_version_are_refused(
 )
 def test_pages_of_api_version_one_are_read(content_type: str) -> None:
     body = b'{"meta": {"api-version": "1.3"}, "name": "p", "files": []}'
-    assert index._page_listings(body, content_type, "https://host/simple/p/", None) == []
+    assert index._page_listings(body, content_type, "https://host/simple/p/", None, "p") == []
 
 
 @pytest.mark.parametrize(

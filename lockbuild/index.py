@@ -506,6 +506,7 @@ def json_listings(
     """Files on a PEP 691 JSON page, parsed lazily."""
     from . import pagejson  # msgspec is imported once a JSON page is read (not on replay)
 
+    _check_api_version(body, page_url)
     entries = pagejson.decode_files(body)
     if entries is None:  # not in PEP 691's shape: the standard library says why
         return _stdlib_json_listings(body, page_url, keep, project)
@@ -522,6 +523,23 @@ def json_listings(
             )
             listings.append(item)
     return listings
+
+
+_API_VERSION = re.compile(rb'"api-version"\s*:\s*"([^"\\]{0,40})"')
+
+
+def _check_api_version(body: bytes, page_url: str) -> None:
+    """PEP 629: a page whose major API version is not 1 must not be read. The version
+    sits in the small ``meta`` object; one bounded search finds it without decoding."""
+    match = _API_VERSION.search(body, 0, 4096) or _API_VERSION.search(body)
+    if match is None:
+        return
+    version = match.group(1).decode("utf-8", "replace")
+    if version.split(".")[0] != "1":
+        raise FetchError(
+            f"{redact(page_url)}: index API version {version[:20]!r} is not supported "
+            "(lockbuild reads version 1.x)"
+        )
 
 
 def _stdlib_json_listings(

@@ -62,7 +62,7 @@ def test_adversarial_lines_are_parsed_or_refused_in_linear_time(line: str) -> No
         assert len(requirements) <= 1
         for text in requirements:
             requirement = Requirement(text)
-            assert requirement.url is not None or line.startswith(requirement.name)
+            assert requirement.url is not None or line.lstrip().startswith(requirement.name)
     assert time.monotonic() - start < GENEROUS_SECONDS
 
 

@@ -876,3 +876,44 @@ def test_valid_metadata_still_reads() -> None:
     data = b"Metadata-Version: 2.1\nName: p\nVersion: 1.0\nRequires-Dist: foo>=1\n"
     meta = dists.parse_metadata(data, "p-1.0-py3-none-any.whl")
     assert meta.requires_dist == ("foo>=1",)
+
+
+def test_a_failed_second_rename_restores_the_first_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second target cannot be replaced (as an unwritable target would refuse):
+    the first file gets its previous content back, one error line says so."""
+    from lockbuild.errors import InputError
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old a")
+    b.write_text("old b")
+    real_replace = os.replace
+    calls: list[object] = []
+
+    def second_fails(src: str, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", second_fails)
+    with pytest.raises(InputError) as caught:
+        write_pair({a: "new a", b: "new b"})
+    assert caught.value.message == f"{b}: cannot write: Permission denied; {a} left as before"
+    assert (a.read_text(), b.read_text()) == ("old a", "old b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_a_directory_as_the_second_target_is_refused_before_any_rename(tmp_path: Path) -> None:
+    from lockbuild.errors import InputError
+
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old a")
+    b.mkdir()
+    (b / "keep").write_text("")
+    with pytest.raises(InputError) as caught:
+        write_pair({a: "new a", b: "new b"})
+    assert caught.value.message == f"{b}: is a directory, not a file to write"
+    assert a.read_text() == "old a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]

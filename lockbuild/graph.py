@@ -9,7 +9,8 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
-from .resolve import BUILD, PYTHON, RUNTIME, Candidate, Resolution
+from .model import PYTHON, Candidate, Kind
+from .resolve import Resolution
 
 INPUT = "input"
 
@@ -110,9 +111,9 @@ def build_graph(resolution: Resolution) -> DiGraph:
         if key == PYTHON:
             continue
         for req, parent in infos:
-            if req.kind in ("constraint", "extra", "override"):
+            if req.kind in (Kind.CONSTRAINT, Kind.EXTRA, Kind.OVERRIDE):
                 continue
-            if parent is None and req.kind == "project":
+            if parent is None and req.kind == Kind.PROJECT:
                 # A project input (pyproject.toml) is a root that is built, not pinned.
                 if req.name in graph:
                     graph.nodes[req.name].update(input=True, label=req.via or req.name)
@@ -120,14 +121,14 @@ def build_graph(resolution: Resolution) -> DiGraph:
             if parent is None:
                 source = req.via or "-r input"
                 graph.add_node(source, input=True)
-                _add_edge(graph, source, req.name, RUNTIME, req.origin or req.text)
+                _add_edge(graph, source, req.name, Kind.RUNTIME, req.origin or req.text)
             elif parent.name != req.name:
-                kind = BUILD if req.kind == BUILD else RUNTIME
+                kind = Kind.BUILD if req.kind == Kind.BUILD else Kind.RUNTIME
                 _add_edge(graph, parent.name, req.name, kind, req.text)
     return graph
 
 
-def _add_edge(graph: DiGraph, source: str, target: str, kind: str, requirement: str) -> None:
+def _add_edge(graph: DiGraph, source: str, target: str, kind: Kind, requirement: str) -> None:
     if graph.has_edge(source, target):
         data = graph.edges[source, target]
         # A build edge and a runtime edge between the same pair: keep both kinds.
@@ -157,7 +158,7 @@ def runtime_closure(graph: DiGraph, start: Iterable[str]) -> set[str]:
     while stack:
         node = stack.pop()
         for child in graph.successors(node):
-            if RUNTIME in graph.edges[node, child]["kinds"] and child not in seen:
+            if Kind.RUNTIME in graph.edges[node, child]["kinds"] and child not in seen:
                 seen.add(child)
                 stack.append(child)
     return seen
@@ -171,7 +172,7 @@ def runtime_set(graph: DiGraph) -> set[str]:
 def build_set(graph: DiGraph) -> set[str]:
     """Projects that go into some build environment: targets of build edges and
     everything they need at run time (build environments of build dependencies included)."""
-    roots = {v for u, v, kinds in graph.edges(data="kinds") if BUILD in kinds}
+    roots = {v for u, v, kinds in graph.edges(data="kinds") if Kind.BUILD in kinds}
     return roots | runtime_closure(graph, roots)
 
 

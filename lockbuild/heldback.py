@@ -26,7 +26,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from .errors import LockbuildError
-from .resolve import BUILD, PYTHON, Candidate, Provider, Req, choose_file, describe_requirement
+from .model import PYTHON, Candidate, Kind, Req
+from .resolve import Provider, choose_file, describe_requirement
 
 NOTE = "held back"
 _NOTE = re.compile(r"^held back \(newest ([^)\s]+)\): (.+)$")
@@ -102,13 +103,13 @@ def _requirements_on(
 ) -> list[tuple[Req, Candidate | None]]:
     items = list(information.get(name, ()))
     items += [(c, None) for c in provider.constraints.get(name, [])]
-    if any(req.kind == BUILD for req, _ in items):
+    if any(req.kind == Kind.BUILD for req, _ in items):
         items += [(o, None) for o in provider.build_overrides.get(name, [])]
     return items
 
 
 def _describe(req: Req, parent: Candidate | None) -> str:
-    if parent is None and req.kind in ("constraint", "override"):
+    if parent is None and req.kind in (Kind.CONSTRAINT, Kind.OVERRIDE):
         return f"{req.origin or req.via}: {req.text}"
     return describe_requirement(req, parent)
 
@@ -145,7 +146,7 @@ def _explain(
         return None
     own = SpecifierSet()
     for req, _parent in requirements:
-        if req.kind != BUILD and not (req.kind == "override"):
+        if req.kind != Kind.BUILD and not (req.kind == Kind.OVERRIDE):
             own &= req.specifier
     newest = _newest_usable(provider, name, own, version)
     if newest is None:
@@ -154,7 +155,7 @@ def _explain(
     reasons = [
         _describe(req, parent)
         for req, parent in requirements
-        if req.kind in (BUILD, "override")
+        if req.kind in (Kind.BUILD, Kind.OVERRIDE)
         and not req.specifier.contains(newest.version, prereleases=True)
     ]
     if not reasons and newest.builds:
@@ -191,7 +192,7 @@ def _unmet_build_requirements(
             # Nothing but the existing pins (preferences) keeps that project where it
             # is: the release is not held back by a build edge, only not upgraded.
             continue
-        req = Req.from_requirement(requirement, BUILD)
+        req = Req.from_requirement(requirement, Kind.BUILD)
         reasons.append(describe_requirement(req, newest))
         reasons += holders
     return reasons

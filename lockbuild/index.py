@@ -41,6 +41,7 @@ from . import limits
 from .cache import Cache, CachedPage, sha256_hex
 from .errors import FetchError
 from .filename import parse_sdist, sdist_stem, split_sdist
+from .model import DistFile
 from .spec import IndexOptions
 
 if TYPE_CHECKING:
@@ -190,30 +191,6 @@ def _read_pip_config() -> tuple[IndexOptions, list[str] | None]:
         no_index=values.get("no-index", "").lower() in ("1", "true", "yes", "on"),
     )
     return opts, files
-
-
-@dataclass(frozen=True)
-class DistFile:
-    """One distribution file listed by an index or a find-links location."""
-
-    filename: str
-    url: str
-    name: NormalizedName
-    version: Version
-    is_wheel: bool
-    tags: frozenset[Tag]
-    sha256: str | None
-    requires_python: SpecifierSet | None = None
-    yanked: str | None = None  # the reason ("" when none was given), None if not yanked
-    metadata_sha256: str | None = None
-    has_metadata: bool = False
-    upload_time: datetime | None = None
-    build_tag: tuple[int | str, ...] = ()
-    size: int | None = None  # bytes, when the index says (PEP 700)
-
-    @property
-    def is_yanked(self) -> bool:
-        return self.yanked is not None
 
 
 def parse_filename(

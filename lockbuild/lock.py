@@ -21,7 +21,7 @@ from .atomic import check_writable
 from .cache import Cache
 from .errors import InputError, UsageError
 from .hookfail import HookFailed
-from .index import DistFile, IndexClient, Sources, redact_text
+from .index import IndexClient, Sources, redact_text
 from .lockfile import (
     Entry,
     Header,
@@ -32,15 +32,12 @@ from .lockfile import (
     render_lockfile,
     write_pair,
 )
+from .model import Candidate, DistFile, Kind, Req
 from .options import CompileOptions, input_digests, option_lines, prepare
 from .pair import text_digest
 from .progress import Progress
 from .resolve import (
-    BUILD,
-    RUNTIME,
-    Candidate,
     Provider,
-    Req,
     Resolution,
     input_roots,
     resolve,
@@ -174,7 +171,7 @@ def compile_lock(
             return replayed
     constraints = [
         Req.from_requirement(
-            c.requirement, "constraint", url=c.url, origin=str(c.origin), via=c.via
+            c.requirement, Kind.CONSTRAINT, url=c.url, origin=str(c.origin), via=c.via
         )
         for c in spec.constraints
         if target.evaluate(c.requirement.marker, [""])
@@ -324,7 +321,7 @@ def _build_candidates(graph: graphs.DiGraph) -> list[Candidate]:
         pin = data.get("pin")
         if pin is None:
             continue
-        has_build_edges = any(BUILD in kinds for _, _, kinds in graph.out_edges(name, "kinds"))
+        has_build_edges = any(Kind.BUILD in kinds for _, _, kinds in graph.out_edges(name, "kinds"))
         if pin.builds or has_build_edges:
             found.append(pin.candidate)
     return sorted(found, key=lambda c: c.name)
@@ -407,7 +404,7 @@ def _explain_build_side(graph: graphs.DiGraph, repository: IndexRepository, log:
         log(f"  dynamic (get_requires_for_build_wheel): {shown}")
         for child in sorted(graph.successors(candidate.name)):
             data = graph.edges[candidate.name, child]
-            if BUILD in data["kinds"]:
+            if Kind.BUILD in data["kinds"]:
                 pin = graph.nodes[child]["pin"]
                 why = "; ".join(sorted(set(data["requirements"])))
                 log(f"    {child}=={pin.version}  <- {why}")
@@ -464,7 +461,7 @@ def _upgrade_constraints(options: CompileOptions) -> list[Req]:
             raise UsageError(f"--upgrade-package {text!r}: not a requirement") from None
         if requirement.specifier:
             result.append(
-                Req.from_requirement(requirement, "constraint", origin="--upgrade-package")
+                Req.from_requirement(requirement, Kind.CONSTRAINT, origin="--upgrade-package")
             )
     return result
 
@@ -482,7 +479,10 @@ def _build_overrides(options: CompileOptions, target: Target) -> list[Req]:
             if target.evaluate(item.requirement.marker, [""]):
                 overrides.append(
                     Req.from_requirement(
-                        item.requirement, "override", origin=str(item.origin), via="build override"
+                        item.requirement,
+                        Kind.OVERRIDE,
+                        origin=str(item.origin),
+                        via="build override",
                     )
                 )
     where = display_path(options.config_file) if options.config_file else "pyproject.toml"
@@ -498,7 +498,7 @@ def _build_overrides(options: CompileOptions, target: Target) -> list[Req]:
             overrides.append(
                 Req.from_requirement(
                     requirement,
-                    "override",
+                    Kind.OVERRIDE,
                     origin=f"{where} [tool.lockbuild]",
                     via="build override",
                 )
@@ -584,9 +584,9 @@ def _via(
         is_input = graph.nodes[parent].get("input", False)
         if not is_input and parent not in allowed:
             continue
-        if RUNTIME in kinds:
+        if Kind.RUNTIME in kinds:
             entries.add(_label(graph, parent))
-        if BUILD in kinds and label_build:
+        if Kind.BUILD in kinds and label_build:
             entries.add(f"{_label(graph, parent)} (build)")
             if overridden:
                 entries.add("build override")
@@ -727,7 +727,9 @@ def _build_environments(graph: graphs.DiGraph) -> dict[str, list[str]]:
     builds = {}
     for candidate in _build_candidates(graph):
         roots = [
-            child for _, child, kinds in graph.out_edges(candidate.name, "kinds") if BUILD in kinds
+            child
+            for _, child, kinds in graph.out_edges(candidate.name, "kinds")
+            if Kind.BUILD in kinds
         ]
         env = set(roots) | graphs.runtime_closure(graph, roots)
         builds[f"{candidate.name} {candidate.version}"] = [

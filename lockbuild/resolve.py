@@ -20,89 +20,10 @@ from resolvelib.resolvers import ResolutionTooDeep
 from .dists import CoreMetadata
 from .errors import InvalidMetadataError, ResolutionError
 from .hookfail import HookFailed, RuledOut, hint
-from .index import DistFile, Listing
+from .index import Listing
+from .model import PYTHON, Candidate, DistFile, Kind, Req
 from .spec import IndexOptions, InputRequirement
 from .target import Target
-
-PYTHON = "<python>"
-RUNTIME = "runtime"
-BUILD = "build"
-
-
-@dataclass(frozen=True)
-class Req:
-    """A requirement as the resolver sees it, remembering what kind of edge it is."""
-
-    name: NormalizedName
-    extras: frozenset[str]
-    specifier: SpecifierSet
-    kind: str  # "input", RUNTIME, BUILD, "constraint", "extra"
-    text: str
-    url: str | None = None
-    origin: str | None = None  # "requirements.in line 3" for inputs
-    via: str | None = None  # "-r requirements.in" for inputs
-    # --build-deps-as-of-release: only releases uploaded no later than this satisfy it.
-    not_after: datetime | None = None
-
-    @property
-    def key(self) -> str:
-        return make_key(self.name, self.extras)
-
-    @classmethod
-    def from_requirement(
-        cls,
-        requirement: Requirement,
-        kind: str,
-        *,
-        url: str | None = None,
-        origin: str | None = None,
-        via: str | None = None,
-    ) -> Req:
-        return cls(
-            name=canonicalize_name(requirement.name),
-            extras=frozenset(canonicalize_name(e) for e in requirement.extras),
-            specifier=requirement.specifier,
-            kind=kind,
-            text=_requirement_text(requirement),
-            url=url if url is not None else requirement.url,
-            origin=origin,
-            via=via,
-        )
-
-
-def _requirement_text(requirement: Requirement) -> str:
-    text = str(requirement)
-    return text.split(";", 1)[0].strip()
-
-
-def make_key(name: str, extras: Iterable[str] = ()) -> str:
-    extras = sorted(extras)
-    return f"{name}[{','.join(extras)}]" if extras else name
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One version of a project (with extras), and the file that would be installed."""
-
-    name: NormalizedName
-    version: Version
-    extras: frozenset[str] = frozenset()
-    url: str | None = None
-    dist: DistFile | None = field(default=None, compare=False)
-    builds: bool = field(default=False, compare=False)
-    files: tuple[DistFile, ...] = field(default=(), compare=False)
-    editable: bool = field(default=False, compare=False)
-    uploaded: datetime | None = field(default=None, compare=False)  # the release's first file
-
-    @property
-    def key(self) -> str:
-        return make_key(self.name, self.extras)
-
-    def base(self) -> Candidate:
-        return replace(self, extras=frozenset())
-
-    def __str__(self) -> str:
-        return f"{self.key} {self.version}"
 
 
 @dataclass(frozen=True)
@@ -292,7 +213,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             reqs += list(requirements[name])
             bad |= {replace(c, extras=extras) for c in incompatibilities.get(name, ())}
         all_reqs = reqs + self.constraints.get(name, [])
-        if any(r.kind == BUILD for r in reqs):
+        if any(r.kind == Kind.BUILD for r in reqs):
             all_reqs += self.build_overrides.get(name, [])
         urls = {r.url for r in all_reqs if r.url}
         direct_url = self.direct[name].url if name in self.direct else None
@@ -360,7 +281,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         if len(urls) > 1:
             return []
         url = next(iter(urls))
-        editable = any(r.url == url and r.kind == "editable" for r in self.direct.values())
+        editable = any(r.url == url and r.kind == Kind.EDITABLE for r in self.direct.values())
         base = self.repository.url_candidate(url, editable)
         candidate = Candidate(
             base.name, base.version, extras, url, base.dist, base.builds, base.files, base.editable
@@ -410,7 +331,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
                     canonicalize_name(PYTHON),
                     frozenset(),
                     meta.requires_python,
-                    RUNTIME,
+                    Kind.RUNTIME,
                     f"python{meta.requires_python}",
                 )
             )
@@ -421,7 +342,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
                     candidate.name,
                     frozenset(),
                     SpecifierSet(f"=={candidate.version}"),
-                    "extra",
+                    Kind.EXTRA,
                     f"{candidate.name}=={candidate.version}",
                     url=candidate.url,
                 )
@@ -437,14 +358,14 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
                     continue
             elif not self.target.evaluate(req.marker, [""]):
                 continue
-            deps.append(Req.from_requirement(req, RUNTIME))
+            deps.append(Req.from_requirement(req, Kind.RUNTIME))
         has_sdist = any(not f.is_wheel for f in candidate.files)
         if (candidate.builds or (self.build_all and has_sdist)) and not candidate.extras:
             cutoff = self._cutoff(candidate)
             for text in self.repository.build_requires(candidate):
                 req = Requirement(text)
                 if self.target.evaluate(req.marker, [""]):
-                    deps.append(replace(Req.from_requirement(req, BUILD), not_after=cutoff))
+                    deps.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))
         self.repository.prefetch(d.name for d in deps if d.name != PYTHON)
         return deps
 
@@ -527,7 +448,7 @@ def describe_requirement(req: Req, parent: Candidate | None) -> str:
     if parent is None:
         where = req.origin or req.via or "input"
         return f"{where}: {req.text}"
-    label = " (build)" if req.kind == BUILD else ""
+    label = " (build)" if req.kind == Kind.BUILD else ""
     what = req.text if req.name != PYTHON else f"Python {req.specifier}"
     if req.not_after is not None:
         what += f" uploaded by {req.not_after.isoformat()} (--build-deps-as-of-release)"
@@ -572,7 +493,7 @@ def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
         constraints = provider.constraints.get(canonicalize_name(name), [])
         for c in constraints:
             lines.append(f"  {c.origin or c.via}: {c.text} (constraint)")
-        if any(req.kind == BUILD for req, _ in items):
+        if any(req.kind == Kind.BUILD for req, _ in items):
             for o in provider.build_overrides.get(canonicalize_name(name), []):
                 lines.append(f"  {o.origin}: {o.text} (build override)")
         failed = [r for (n, _v), r in provider.ruled_out.items() if n == name]
@@ -590,7 +511,7 @@ def input_roots(requirements: Sequence[InputRequirement], target: Target) -> lis
     for item in requirements:
         if not target.evaluate(item.requirement.marker, [""]):
             continue
-        kind = "project" if item.project else "editable" if item.editable else "input"
+        kind = Kind.PROJECT if item.project else Kind.EDITABLE if item.editable else Kind.INPUT
         roots.append(
             Req.from_requirement(
                 item.requirement, kind, url=item.url, origin=str(item.origin), via=item.via

@@ -24,15 +24,15 @@ from .errors import DistError, FetchError
 from .hookfail import HookFailed
 from .index import (
     DaemonPool,
-    DistFile,
     IndexClient,
     Listing,
     local_path,
     make_dist_file,
     redact,
 )
+from .model import Candidate, DistFile
 from .progress import Progress
-from .resolve import Candidate, Release, choose_file
+from .resolve import Release, choose_file
 from .spec import IndexOptions
 from .target import Target
 

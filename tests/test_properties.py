@@ -15,7 +15,7 @@ from packaging.version import Version
 from lockbuild.errors import InputError
 from lockbuild.graph import Pin
 from lockbuild.lockfile import Entry, Header, read_lockfile, render_lockfile
-from lockbuild.resolve import Candidate
+from lockbuild.model import Candidate
 from lockbuild.spec import read_spec
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -17,8 +17,9 @@ from lockbuild import graph as graphs
 from lockbuild.dists import CoreMetadata
 from lockbuild.errors import ResolutionError
 from lockbuild.hookfail import HookFailed
-from lockbuild.index import DistFile, Listing, make_dist_file
-from lockbuild.resolve import Candidate, Provider, Release, Req, resolve
+from lockbuild.index import Listing, make_dist_file
+from lockbuild.model import Candidate, DistFile, Kind, Req
+from lockbuild.resolve import Provider, Release, resolve
 from lockbuild.spec import IndexOptions
 from lockbuild.target import current
 
@@ -95,7 +96,7 @@ class FakeRepository:
 
 def roots(*texts: str) -> list[Req]:
     return [
-        Req.from_requirement(Requirement(t), "input", origin=f"in line {i}", via="-r in")
+        Req.from_requirement(Requirement(t), Kind.INPUT, origin=f"in line {i}", via="-r in")
         for i, t in enumerate(texts, start=1)
     ]
 
@@ -197,7 +198,7 @@ def test_build_overrides_bind_build_edges() -> None:
         }
     )
     override = Req.from_requirement(
-        Requirement("cythonish<3"), "override", origin="o.txt line 1", via="build override"
+        Requirement("cythonish<3"), Kind.OVERRIDE, origin="o.txt line 1", via="build override"
     )
     graph = lock(repo, "yamlish", build_overrides=[override])
     assert versions(graph, graphs.build_set(graph)) == {"cythonish": "2.0"}

@@ -1,0 +1,131 @@
+"""The value types every layer shares: requirements as the resolver sees them (with the
+``Kind`` of edge they are), candidates, and the distribution files an index lists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+PYTHON = "<python>"
+
+
+class Kind(StrEnum):
+    """What kind of edge a requirement is (its value is the text the graph and outputs
+    use: ``Kind.BUILD == "build"``)."""
+
+    INPUT = "input"  # given by the user (a requirements file, the command line)
+    PROJECT = "project"  # a local project given as input (its pyproject.toml): built, not pinned
+    EDITABLE = "editable"  # an -e input
+    RUNTIME = "runtime"  # a Requires-Dist of a pinned candidate
+    BUILD = "build"  # a build requirement of an sdist
+    CONSTRAINT = "constraint"  # -c / --upgrade-package: binds versions, adds nothing
+    OVERRIDE = "override"  # --build-constraint / [tool.lockbuild]: binds build edges only
+    EXTRA = "extra"  # an extras candidate's edge to its base at the same version
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement as the resolver sees it, remembering what kind of edge it is."""
+
+    name: NormalizedName
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    kind: Kind
+    text: str
+    url: str | None = None
+    origin: str | None = None  # "requirements.in line 3" for inputs
+    via: str | None = None  # "-r requirements.in" for inputs
+    # --build-deps-as-of-release: only releases uploaded no later than this satisfy it.
+    not_after: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return make_key(self.name, self.extras)
+
+    @classmethod
+    def from_requirement(
+        cls,
+        requirement: Requirement,
+        kind: Kind,
+        *,
+        url: str | None = None,
+        origin: str | None = None,
+        via: str | None = None,
+    ) -> Req:
+        return cls(
+            name=canonicalize_name(requirement.name),
+            extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+            specifier=requirement.specifier,
+            kind=kind,
+            text=_requirement_text(requirement),
+            url=url if url is not None else requirement.url,
+            origin=origin,
+            via=via,
+        )
+
+
+def _requirement_text(requirement: Requirement) -> str:
+    text = str(requirement)
+    return text.split(";", 1)[0].strip()
+
+
+def make_key(name: str, extras: Iterable[str] = ()) -> str:
+    extras = sorted(extras)
+    return f"{name}[{','.join(extras)}]" if extras else name
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One version of a project (with extras), and the file that would be installed."""
+
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str] = frozenset()
+    url: str | None = None
+    dist: DistFile | None = field(default=None, compare=False)
+    builds: bool = field(default=False, compare=False)
+    files: tuple[DistFile, ...] = field(default=(), compare=False)
+    editable: bool = field(default=False, compare=False)
+    uploaded: datetime | None = field(default=None, compare=False)  # the release's first file
+
+    @property
+    def key(self) -> str:
+        return make_key(self.name, self.extras)
+
+    def base(self) -> Candidate:
+        return replace(self, extras=frozenset())
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.version}"
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One distribution file listed by an index or a find-links location."""
+
+    filename: str
+    url: str
+    name: NormalizedName
+    version: Version
+    is_wheel: bool
+    tags: frozenset[Tag]
+    sha256: str | None
+    requires_python: SpecifierSet | None = None
+    yanked: str | None = None  # the reason ("" when none was given), None if not yanked
+    metadata_sha256: str | None = None
+    has_metadata: bool = False
+    upload_time: datetime | None = None
+    build_tag: tuple[int | str, ...] = ()
+    size: int | None = None  # bytes, when the index says (PEP 700)
+
+    @property
+    def is_yanked(self) -> bool:
+        return self.yanked is not None

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck selfcheck pytest demo test-online bench clean lock
+.PHONY: install test test-unit lint typecheck selfcheck pytest demo test-online bench clean lock
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ pytest: install
 	$(BIN)/pytest -q -n 2
 
 test: lint typecheck selfcheck pytest
+
+# The unit layer alone (pure code, in-memory fakes, tables of inputs): under a minute.
+test-unit: install
+	$(BIN)/pytest -q -p no:xdist -m 'unit and not online'
 
 demo: install
 	bash examples/abi/demo.sh

@@ -10,6 +10,8 @@ from lockbuild import cutoff
 from lockbuild.cutoff import CutoffKind
 from lockbuild.errors import UsageError
 
+pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
+
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
 TOKYO = timezone(timedelta(hours=9))
 NEW_YORK = timezone(timedelta(hours=-5))

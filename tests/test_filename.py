@@ -10,6 +10,8 @@ from packaging.version import Version
 from lockbuild.filename import parse_sdist, sdist_stem, split_sdist
 from lockbuild.index import make_dist_file, quick_name_version
 
+pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
+
 KNOWN_PROJECT = [
     # (file name, project from the page, name as written, version as written)
     ("pybbox-0.0.5-alpha.zip", "pybbox", "pybbox", "0.0.5-alpha"),

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from lockbuild.progress import Progress
+
+pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
 
 class Clock:

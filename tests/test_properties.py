@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from packaging.markers import Marker
@@ -17,6 +18,8 @@ from lockbuild.graph import Pin
 from lockbuild.lockfile import Entry, Header, read_lockfile, render_lockfile
 from lockbuild.model import Candidate
 from lockbuild.spec import read_spec
+
+pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -23,6 +23,8 @@ from lockbuild.resolve import Provider, Release, resolve
 from lockbuild.spec import IndexOptions
 from lockbuild.target import current
 
+pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
+
 TARGET = current()
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from lockbuild.check import pair_problems
 from lockbuild.lockfile import TARGET, read_lockfile
+
+pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
 ROOT = Path(__file__).resolve().parents[1]
 

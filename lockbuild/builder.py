@@ -36,7 +36,9 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from . import dists, limits
+from . import limits
+from .archive import extract_archive
+from .buildsystem import build_system
 from .cache import Cache
 from .errors import BuildError, LockbuildError
 from .index import IndexClient, Sources
@@ -350,7 +352,7 @@ class Builder:
                 job = job if job.sdist.sha256 else _with_sha(job, sha)
                 python = self._make_env(job, built, tmp / "env", log)
                 environment = self._read_back(python, job)
-                src = dists.extract_archive(data, job.sdist.filename, tmp / "src")
+                src = extract_archive(data, job.sdist.filename, tmp / "src")
                 wheel = self._build_wheel(job, src, python, tmp / "out", log, environment)
             except LockbuildError as exc:
                 log.write(f"# failed: {exc.message}\n")
@@ -477,7 +479,7 @@ class Builder:
         from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
 
         pyproject = src / "pyproject.toml"
-        system = dists.build_system(
+        system = build_system(
             pyproject.read_bytes() if pyproject.is_file() else None, job.sdist.filename
         )
         out.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,10 @@ from packaging.version import Version
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
-from .dists import CoreMetadata
 from .errors import InvalidMetadataError, ResolutionError
 from .hookfail import HookFailed, RuledOut, hint
 from .index import Listing
+from .metadata import CoreMetadata
 from .model import PYTHON, Candidate, DistFile, Kind, Req
 from .spec import IndexOptions, InputRequirement
 from .target import Target

@@ -17,11 +17,13 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from . import dists
+from .archive import extract_archive, read_sdist, wheel_metadata
+from .buildsystem import BuildSystem, build_system
 from .cache import Cache, sha256_hex
-from .dists import BuildSystem, CoreMetadata
+from .environments import EnvironmentPool
 from .errors import DistError, FetchError
 from .hookfail import HookFailed
+from .hooks import copy_project, hook_build_requires, hook_metadata
 from .index import (
     DaemonPool,
     IndexClient,
@@ -30,6 +32,7 @@ from .index import (
     make_dist_file,
     redact,
 )
+from .metadata import CoreMetadata, parse_metadata, static_project_metadata, usable_pkg_info
 from .model import Candidate, DistFile
 from .progress import Progress
 from .resolve import Release, choose_file
@@ -88,7 +91,7 @@ class IndexRepository:
         # Where hooks run (the interpreter's marker values): part of every cached answer.
         self.hook_identity = hook_identity
         self.progress = progress if progress is not None else Progress(sys.stderr, quiet=True)
-        self.environments = dists.EnvironmentPool(
+        self.environments = EnvironmentPool(
             pip_environment(options, client), base_python=hook_python
         )
         self._lock = threading.Lock()
@@ -183,8 +186,8 @@ class IndexRepository:
         """Start installing what an sdist's backend needs to prepare its metadata, ahead
         of the hook (installing numpy or cython takes longer than most hooks)."""
         pkg_info, pyproject = self._sdist_files(dist)
-        if dists.usable_pkg_info(pkg_info, dist.filename) is None:
-            system = dists.build_system(pyproject, dist.filename)
+        if usable_pkg_info(pkg_info, dist.filename) is None:
+            system = build_system(pyproject, dist.filename)
             self.environments.prepare(
                 system.requires,
                 dist.filename,
@@ -256,14 +259,14 @@ class IndexRepository:
             data = self.client.metadata(dist)
             if data is None:
                 data = self._wheel_metadata(dist)
-            return dists.parse_metadata(data, dist.filename)
+            return parse_metadata(data, dist.filename)
         pkg_info, pyproject = self._sdist_files(dist)
-        usable = dists.usable_pkg_info(pkg_info, dist.filename)
+        usable = usable_pkg_info(pkg_info, dist.filename)
         if usable is not None:
             return usable
         data = self._hook_metadata(dist, pyproject)
         try:
-            return dists.parse_metadata(data, dist.filename)
+            return parse_metadata(data, dist.filename)
         except DistError as exc:
             hook = "prepare_metadata_for_build_wheel"
             raise HookFailed(dist.filename, hook, f"returned invalid metadata: {exc}") from None
@@ -279,11 +282,11 @@ class IndexRepository:
         data = None
         if dist.url.startswith(("https://", "http://")):
             try:
-                data = dists.wheel_metadata(self.client.open_remote(dist), dist.filename)
+                data = wheel_metadata(self.client.open_remote(dist), dist.filename)
             except (FetchError, DistError):
                 data = None  # a server that answers ranges badly: read the whole wheel
         if data is None:
-            data = dists.wheel_metadata(self.client.download(dist, keep=False), dist.filename)
+            data = wheel_metadata(self.client.download(dist, keep=False), dist.filename)
         if dist.sha256:
             text = data.decode("utf-8", errors="surrogateescape")
             self.cache.put_json("wheel-metadata", dist.sha256, {"metadata": text})
@@ -307,7 +310,7 @@ class IndexRepository:
             return _maybe_bytes(record.get("pkg_info")), _maybe_bytes(record.get("pyproject"))
         with self.progress.activity(f"fetching {dist.filename}"):
             data = self.client.download(dist)
-        contents = dists.read_sdist(data, dist.filename)
+        contents = read_sdist(data, dist.filename)
         self.cache.put_json(
             "sdist-files",
             sha,
@@ -332,12 +335,12 @@ class IndexRepository:
         record = self.cache.get_json("hook-metadata", key)
         if isinstance(record, dict) and isinstance(record.get("metadata"), str):
             return str(record["metadata"]).encode("utf-8")
-        system = dists.build_system(pyproject, dist.filename)
+        system = build_system(pyproject, dist.filename)
         self.log(f"preparing metadata of {dist.filename} with its build backend")
         activity = self.progress.activity(f"preparing metadata of {dist.filename}")
         with activity, tempfile.TemporaryDirectory(prefix="lockbuild-sdist-") as tmp:
-            project = dists.extract_archive(self.client.download(dist), dist.filename, Path(tmp))
-            prepared = dists.hook_metadata(
+            project = extract_archive(self.client.download(dist), dist.filename, Path(tmp))
+            prepared = hook_metadata(
                 project,
                 system,
                 self.environments,
@@ -410,9 +413,9 @@ class IndexRepository:
             assert local is not None
             pyproject_path = local / "pyproject.toml"
             data = pyproject_path.read_bytes() if pyproject_path.exists() else None
-            system = dists.build_system(data, str(pyproject_path))
+            system = build_system(data, str(pyproject_path))
         else:
-            system = dists.build_system(self._sdist_files(source)[1], source.filename)
+            system = build_system(self._sdist_files(source)[1], source.filename)
         with self._lock:
             self._build_systems[key] = system
         return system
@@ -449,11 +452,11 @@ class IndexRepository:
         with activity, tempfile.TemporaryDirectory(prefix="lockbuild-hook-") as tmp:
             if source is not None:
                 data = self.client.download(source)
-                project = dists.extract_archive(data, source.filename, Path(tmp))
+                project = extract_archive(data, source.filename, Path(tmp))
             else:
                 assert local is not None
-                project = dists.copy_project(local, Path(tmp))
-            result = dists.hook_build_requires(
+                project = copy_project(local, Path(tmp))
+            result = hook_build_requires(
                 project, system, self.environments, pins, constraints, what
             )
         if key is not None:
@@ -498,14 +501,14 @@ class IndexRepository:
         if not pyproject_path.exists() and not (path / "setup.py").exists():
             raise DistError(f"{path}: not a Python project (no pyproject.toml or setup.py)")
         data = pyproject_path.read_bytes() if pyproject_path.exists() else None
-        meta = dists.static_project_metadata(data, str(pyproject_path))
+        meta = static_project_metadata(data, str(pyproject_path))
         if meta is None:
-            system = dists.build_system(data, str(pyproject_path))
+            system = build_system(data, str(pyproject_path))
             self.log(f"preparing metadata of {path} with its build backend")
             with tempfile.TemporaryDirectory(prefix="lockbuild-project-") as tmp:
-                project = dists.copy_project(path, Path(tmp))
-                prepared = dists.hook_metadata(project, system, self.environments, str(path))
-            meta = dists.parse_metadata(prepared.metadata, str(path))
+                project = copy_project(path, Path(tmp))
+                prepared = hook_metadata(project, system, self.environments, str(path))
+            meta = parse_metadata(prepared.metadata, str(path))
         candidate = Candidate(meta.name, meta.version, url=url, builds=True, editable=editable)
         return candidate, meta
 

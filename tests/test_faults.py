@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild import dists, index
+from lockbuild import index
+from lockbuild.archive import read_sdist
 from lockbuild.cache import Cache, CachedPage, sha256_hex
 from lockbuild.errors import DistError
 from lockbuild.lockfile import read_lockfile, write_pair
+from lockbuild.metadata import parse_metadata
 from lockbuild.pair import pair_problems
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env, make_sdist
 from tests.helpers import LOCKBUILD, compile_args, lockbuild, pins, write
@@ -450,7 +452,7 @@ def test_crafted_sdists_are_refused(kind: str, monkeypatch: pytest.MonkeyPatch) 
     data = make()
     assert len(data) < 64 * 1024  # the bombs are small on the wire
     with pytest.raises(DistError) as caught:
-        dists.read_sdist(data, f"{kind}-1.0.tar.gz")
+        read_sdist(data, f"{kind}-1.0.tar.gz")
     assert str(caught.value) == f"{kind}-1.0.tar.gz: {message}"
 
 
@@ -461,27 +463,27 @@ def test_pax_bomb_is_stopped_at_the_cap_not_after(monkeypatch: pytest.MonkeyPatc
     data = _pax_bomb("paxbomb", 64, CAP)  # 64 MiB of headers
     start = time.monotonic()
     with pytest.raises(DistError, match="unpacks to more than"):
-        dists.read_sdist(data, "paxbomb-1.0.tar.gz")
+        read_sdist(data, "paxbomb-1.0.tar.gz")
     assert time.monotonic() - start < 1
     monkeypatch.setenv("LOCKBUILD_MAX_UNPACKED_BYTES", str(2 * CAP))
     with pytest.raises(DistError, match="holds a 1048576-byte record|unpacks to more than"):
-        dists.read_sdist(_pax_bomb("paxbomb", 1, 32 * CAP), "paxbomb-1.0.tar.gz")
+        read_sdist(_pax_bomb("paxbomb", 1, 32 * CAP), "paxbomb-1.0.tar.gz")
 
 
 def test_crafted_zip_sdists_are_refused() -> None:
     info = b"Metadata-Version: 2.2\nName: z\nVersion: 1.0\n"
     with pytest.raises(DistError, match="escapes the archive: z-1.0/../../evil"):
-        dists.read_sdist(_zip({"z-1.0/PKG-INFO": info, "z-1.0/../../evil": b""}), "z-1.0.zip")
+        read_sdist(_zip({"z-1.0/PKG-INFO": info, "z-1.0/../../evil": b""}), "z-1.0.zip")
     with pytest.raises(DistError, match="link points outside the archive: z-1.0/l -> ../.."):
-        dists.read_sdist(_zip({"z-1.0/PKG-INFO": info}, {"z-1.0/l": "../.."}), "z-1.0.zip")
+        read_sdist(_zip({"z-1.0/PKG-INFO": info}, {"z-1.0/l": "../.."}), "z-1.0.zip")
     inside = _zip({"z-1.0/PKG-INFO": info}, {"z-1.0/l": "PKG-INFO"})
-    assert dists.read_sdist(inside, "z-1.0.zip").pkg_info == info
+    assert read_sdist(inside, "z-1.0.zip").pkg_info == info
 
 
 def test_valid_sdists_still_read(tmp_path: Path) -> None:
     for fmt in ("tar.gz", "zip"):
         path = make_sdist(tmp_path, "okpkg", "1.0", build_requires=["x"], fmt=fmt)
-        contents = dists.read_sdist(path.read_bytes(), path.name)
+        contents = read_sdist(path.read_bytes(), path.name)
         assert contents.pkg_info is not None and b"Name: okpkg" in contents.pkg_info
         assert contents.pyproject is not None and b'"x"' in contents.pyproject
 
@@ -868,13 +870,13 @@ def test_invalid_metadata_is_its_own_error(fields: str, expected: str) -> None:
 
     data = f"Metadata-Version: 2.1\nName: p\nVersion: 1.0\n{fields}".encode()
     with pytest.raises(InvalidMetadataError) as caught:
-        dists.parse_metadata(data, "p-1.0-py3-none-any.whl")
+        parse_metadata(data, "p-1.0-py3-none-any.whl")
     assert caught.value.message == f"p-1.0-py3-none-any.whl: {expected}"
 
 
 def test_valid_metadata_still_reads() -> None:
     data = b"Metadata-Version: 2.1\nName: p\nVersion: 1.0\nRequires-Dist: foo>=1\n"
-    meta = dists.parse_metadata(data, "p-1.0-py3-none-any.whl")
+    meta = parse_metadata(data, "p-1.0-py3-none-any.whl")
     assert meta.requires_dist == ("foo>=1",)
 
 

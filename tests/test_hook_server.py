@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild import dists
+from lockbuild.buildsystem import BuildSystem
+from lockbuild.environments import IsolatedEnvironment
+from lockbuild.errors import BuildError
+from lockbuild.hookfail import HookFailed
+from lockbuild.hooks import _both_hooks, run_hook
 
 BACKEND = """
 import os, json
@@ -52,10 +56,10 @@ def prepare_metadata_for_build_wheel(out_dir, config_settings=None):
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dists.IsolatedEnvironment]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IsolatedEnvironment]:
     log = tmp_path / "log.jsonl"
     monkeypatch.setenv("FORK_LOG", str(log))
-    environment = dists.IsolatedEnvironment({}).__enter__()
+    environment = IsolatedEnvironment({}).__enter__()
     purelib = subprocess.run(
         [environment.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
@@ -81,17 +85,17 @@ def _project(tmp_path: Path, name: str) -> Path:
     return project
 
 
-SYSTEM = dists.BuildSystem(("forkbackend",), "forkbackend", (), True)
+SYSTEM = BuildSystem(("forkbackend",), "forkbackend", (), True)
 
 
 def test_one_import_many_hooks_each_in_its_project(
-    tmp_path: Path, env: dists.IsolatedEnvironment
+    tmp_path: Path, env: IsolatedEnvironment
 ) -> None:
     results = []
     for name in ("one", "two", "three"):
         out = tmp_path / f"out-{name}"
         out.mkdir()
-        found = dists._both_hooks(_project(tmp_path, name), SYSTEM, env, out, name)
+        found = _both_hooks(_project(tmp_path, name), SYSTEM, env, out, name)
         assert found == ([], f"{name}-1.0.dist-info")
         assert (
             (out / f"{name}-1.0.dist-info" / "METADATA").read_text().startswith("Metadata-Version")
@@ -110,19 +114,19 @@ def test_one_import_many_hooks_each_in_its_project(
 
 
 def test_failing_hook_falls_back_and_the_server_goes_on(
-    tmp_path: Path, env: dists.IsolatedEnvironment
+    tmp_path: Path, env: IsolatedEnvironment
 ) -> None:
     bad = _project(tmp_path, "bad")
     (bad / "FAIL").write_text("")
     out = tmp_path / "out-bad"
     out.mkdir()
-    assert dists._both_hooks(bad, SYSTEM, env, out, "bad") is None
+    assert _both_hooks(bad, SYSTEM, env, out, "bad") is None
     # The fallback (pyproject_hooks) reports the backend's own error.
-    with pytest.raises(dists.BuildError, match="this project does not build"):
-        dists.run_hook(bad, SYSTEM, env, "get_requires_for_build_wheel", "bad-1.0")
+    with pytest.raises(BuildError, match="this project does not build"):
+        run_hook(bad, SYSTEM, env, "get_requires_for_build_wheel", "bad-1.0")
     out = tmp_path / "out-good"
     out.mkdir()
-    assert dists._both_hooks(_project(tmp_path, "good"), SYSTEM, env, out, "good") == (
+    assert _both_hooks(_project(tmp_path, "good"), SYSTEM, env, out, "good") == (
         [],
         "good-1.0.dist-info",
     )
@@ -131,16 +135,16 @@ def test_failing_hook_falls_back_and_the_server_goes_on(
 
 
 def test_backend_that_does_not_import_is_not_served(
-    tmp_path: Path, env: dists.IsolatedEnvironment
+    tmp_path: Path, env: IsolatedEnvironment
 ) -> None:
     assert env.hook_server("brokenbackend") is None
-    system = dists.BuildSystem(("x",), "brokenbackend", (), True)
+    system = BuildSystem(("x",), "brokenbackend", (), True)
     out = tmp_path / "out"
     out.mkdir()
-    assert dists._both_hooks(_project(tmp_path, "p"), system, env, out, "p") is None
+    assert _both_hooks(_project(tmp_path, "p"), system, env, out, "p") is None
 
 
-def test_dead_server_means_fallback(tmp_path: Path, env: dists.IsolatedEnvironment) -> None:
+def test_dead_server_means_fallback(tmp_path: Path, env: IsolatedEnvironment) -> None:
     server = env.hook_server("forkbackend")
     assert server is not None
     server._proc.kill()
@@ -148,7 +152,7 @@ def test_dead_server_means_fallback(tmp_path: Path, env: dists.IsolatedEnvironme
     out = tmp_path / "out"
     out.mkdir()
     # The request cannot be served: None from the server, then the one-process path.
-    assert dists._both_hooks(_project(tmp_path, "p"), SYSTEM, env, out, "p") == (
+    assert _both_hooks(_project(tmp_path, "p"), SYSTEM, env, out, "p") == (
         [],
         "p-1.0.dist-info",
     )
@@ -165,7 +169,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_hung_hook_is_killed_after_the_timeout(
-    tmp_path: Path, env: dists.IsolatedEnvironment, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, env: IsolatedEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOCKBUILD_HOOK_TIMEOUT", "2")
     hung = _project(tmp_path, "hung")
@@ -173,27 +177,27 @@ def test_hung_hook_is_killed_after_the_timeout(
     out = tmp_path / "out-hung"
     out.mkdir()
     started = time.monotonic()
-    with pytest.raises(dists.HookFailed, match="timed out after 2 s") as caught:
-        dists._both_hooks(hung, SYSTEM, env, out, "hung-1.0")
+    with pytest.raises(HookFailed, match="timed out after 2 s") as caught:
+        _both_hooks(hung, SYSTEM, env, out, "hung-1.0")
     assert time.monotonic() - started < 60
     assert caught.value.log is not None and caught.value.log.exists()
     # The server itself goes on serving.
     out = tmp_path / "out-after"
     out.mkdir()
-    found = dists._both_hooks(_project(tmp_path, "after"), SYSTEM, env, out, "after")
+    found = _both_hooks(_project(tmp_path, "after"), SYSTEM, env, out, "after")
     assert found == ([], "after-1.0.dist-info")
     assert [e for e in _events(tmp_path) if e["event"] == "import"][1:] == []
 
 
 def test_background_child_of_a_hook_neither_blocks_nor_outlives_it(
-    tmp_path: Path, env: dists.IsolatedEnvironment
+    tmp_path: Path, env: IsolatedEnvironment
 ) -> None:
     spawner = _project(tmp_path, "spawner")
     (spawner / "SPAWN").write_text("")
     out = tmp_path / "out-spawner"
     out.mkdir()
     started = time.monotonic()
-    found = dists._both_hooks(spawner, SYSTEM, env, out, "spawner")
+    found = _both_hooks(spawner, SYSTEM, env, out, "spawner")
     assert found == ([], "spawner-1.0.dist-info")
     # The child sleeps 120 s holding the hook's output open; the answer did not wait.
     assert time.monotonic() - started < 60

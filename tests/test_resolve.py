@@ -14,10 +14,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from lockbuild import graph as graphs
-from lockbuild.dists import CoreMetadata
 from lockbuild.errors import ResolutionError
 from lockbuild.hookfail import HookFailed
 from lockbuild.index import Listing, make_dist_file
+from lockbuild.metadata import CoreMetadata
 from lockbuild.model import Candidate, DistFile, Kind, Req
 from lockbuild.resolve import Provider, Release, resolve
 from lockbuild.spec import IndexOptions

@@ -25,9 +25,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from .conflict import describe_requirement
 from .errors import LockbuildError
 from .model import PYTHON, Candidate, Kind, Req
-from .resolve import Provider, choose_file, describe_requirement
+from .resolve import Provider, choose_file
 
 NOTE = "held back"
 _NOTE = re.compile(r"^held back \(newest ([^)\s]+)\): (.+)$")

@@ -30,6 +30,16 @@ class HookFailed(BuildError):
         self.timed_out = reason.startswith("timed out")
 
 
+class RuledOutWhilePinned(Exception):
+    """A release the resolver had already pinned turned out unusable (a wheel whose
+    metadata is invalid is only read once pinned): the resolution starts again without
+    it. Not a user-facing error: compile catches it."""
+
+    def __init__(self, ruled_out: RuledOut) -> None:
+        super().__init__(ruled_out.line())
+        self.ruled_out = ruled_out
+
+
 def last_line(text: str) -> str:
     """The backend's own last error line: the last non-empty line of its output that is
     not traceback framing (an exception's message is the last line Python prints)."""

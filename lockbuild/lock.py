@@ -20,7 +20,7 @@ from . import heldback, limits, pylock, replay
 from .atomic import check_writable
 from .cache import Cache
 from .errors import InputError, UsageError
-from .hookfail import HookFailed
+from .hookfail import HookFailed, RuledOutWhilePinned
 from .index import IndexClient, Sources, redact_text
 from .lockfile import (
     Entry,
@@ -287,13 +287,18 @@ def _resolve_with_hooks(
     progress = repository.progress
     while rounds < MAX_HOOK_ROUNDS:
         progress.phase("resolving")
-        resolution = resolve(
-            provider,
-            roots,
-            quiet=options.quiet,
-            on_pin=progress.pinned,
-            on_reject=progress.rejected,
-        )
+        try:
+            resolution = resolve(
+                provider,
+                roots,
+                quiet=options.quiet,
+                on_pin=progress.pinned,
+                on_reject=progress.rejected,
+            )
+        except RuledOutWhilePinned:
+            # The notice is out; each such round removes a release, so they end.
+            log("a pinned release turned out unusable; resolving again without it")
+            continue
         graph = graphs.build_graph(resolution)
         if not options.build_hooks:
             return graph, resolution

@@ -19,7 +19,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from .conflict import explain_conflict
 from .errors import InvalidMetadataError, ResolutionError
-from .hookfail import HookFailed, RuledOut
+from .hookfail import HookFailed, RuledOut, RuledOutWhilePinned
 from .index import Listing
 from .metadata import CoreMetadata
 from .model import PYTHON, Candidate, DistFile, Kind, Req
@@ -324,7 +324,14 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
         if candidate.name == PYTHON:
             return []
-        meta = self.repository.metadata(candidate)
+        try:
+            meta = self.repository.metadata(candidate)
+        except InvalidMetadataError as exc:
+            if candidate.url is not None or candidate.dist is None:
+                raise  # a direct reference has no other release to fall back to
+            failed = HookFailed(candidate.dist.filename, "metadata", exc.message)
+            self.rule_out(candidate.name, candidate.version, failed)
+            raise RuledOutWhilePinned(self.ruled_out[(candidate.name, candidate.version)]) from None
         deps: list[Req] = []
         if meta.requires_python is not None and not self.target.allows_python(meta.requires_python):
             deps.append(

@@ -235,7 +235,12 @@ CASES = [
     Case(
         "invalid-requires-dist-in-wheel-metadata",
         {"requirements.in": "badwheelmeta\n"},
-        ("badwheelmeta-1.0-py3-none-any.whl: metadata has an invalid Requires-Dist 'foo >>= 1'",),
+        (
+            "cannot resolve: no usable release of badwheelmeta",
+            "ruled out badwheelmeta 1.0: metadata: "
+            "badwheelmeta-1.0-py3-none-any.whl: metadata has an invalid Requires-Dist 'foo >>= 1'",
+        ),
+        one_line=False,  # the only release is ruled out: the notice, then the error
     ),
     Case(
         "invalid-requires-dist-in-pkg-info",
@@ -445,6 +450,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     idx.wheel("bhelper", "1.0")
     idx.sdist("newbad", "1.0")
     idx.sdist("newbad", "2.0", requires_dist=["foo >>= 1"])
+    idx.wheel("newbadwheel", "1.0")
+    idx.wheel("newbadwheel", "2.0", requires_dist=["foo >>= 1"])
     idx.write()
     links = root / "links"
     links.mkdir()
@@ -805,6 +812,29 @@ def test_a_release_with_invalid_metadata_is_ruled_out(
     assert "ruled out newbad 2.0: metadata: " in proc.stderr
     assert "invalid Requires-Dist 'foo >>= 1'" in proc.stderr
     assert "newbad==1.0" in (tmp_path / "requirements.txt").read_text()
+
+
+def test_a_wheel_with_invalid_metadata_is_ruled_out(
+    tmp_path: Path, sources: tuple[str, Path]
+) -> None:
+    """newbadwheel 2.0's wheel metadata has an invalid Requires-Dist: it is only read once
+    the resolver has pinned 2.0, and then 2.0 is ruled out with a notice and 1.0 locked."""
+    (tmp_path / "requirements.in").write_text("newbadwheel\n")
+    proc = subprocess.run(
+        [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q"],
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "ruled out newbadwheel 2.0: metadata: newbadwheel-2.0-py3-none-any.whl: "
+        "metadata has an invalid Requires-Dist 'foo >>= 1'"
+    ) in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "newbadwheel==1.0" in (tmp_path / "requirements.txt").read_text()
 
 
 def test_an_input_hash_is_honored(tmp_path: Path, sources: tuple[str, Path]) -> None:

@@ -41,7 +41,8 @@ from .archive import extract_archive
 from .buildsystem import build_system
 from .cache import Cache
 from .errors import BuildError, LockbuildError
-from .index import IndexClient, Sources
+from .fetcher import Sources
+from .index import IndexClient
 from .lockfile import SDIST, LockedFile, LockedPin
 from .provenance import BuildRecord, add_record, env_digest, normalized_pins, read_wheel_record
 from .spec import IndexOptions

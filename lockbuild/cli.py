@@ -57,7 +57,7 @@ def run_guarded(
     except LockbuildError as exc:
         if verbose:
             traceback.print_exc()
-        from .index import redact_text  # a URL's credentials never reach the terminal
+        from .credentials import redact_text  # a URL's credentials never reach the terminal
 
         click.echo(f"lockbuild: error: {redact_text(exc.message)}", err=True)
         sys.exit(error_code or exc.exit_code)

@@ -19,9 +19,11 @@ from . import graph as graphs
 from . import heldback, limits, pylock, replay
 from .atomic import check_writable
 from .cache import Cache
+from .credentials import redact_text
 from .errors import InputError, UsageError
+from .fetcher import Sources
 from .hookfail import HookFailed, RuledOutWhilePinned
-from .index import IndexClient, Sources, redact_text
+from .index import IndexClient
 from .lockfile import (
     Entry,
     Header,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .atomic import check_writable, locked_dirs, replace_all, signals_deferred
+from .credentials import redact_text
 from .errors import InputError
-from .index import redact_text
 
 if TYPE_CHECKING:
     from .graph import Pin

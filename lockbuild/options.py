@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .cache import Cache, default_cache_dir
+from .credentials import redact_text
 from .cutoff import Cutoff
 from .errors import UsageError
-from .index import pip_config_options, pip_default_index, redact_text
+from .pipconfig import pip_config_options, pip_default_index
 from .spec import IndexOptions, Spec, read_spec
 from .target import Target
 

@@ -20,7 +20,7 @@ from resolvelib.resolvers import ResolutionTooDeep
 from .conflict import explain_conflict
 from .errors import InvalidMetadataError, ResolutionError
 from .hookfail import HookFailed, RuledOut, RuledOutWhilePinned
-from .index import Listing
+from .listing import Listing
 from .metadata import CoreMetadata
 from .model import PYTHON, Candidate, DistFile, Kind, Req
 from .spec import IndexOptions, InputRequirement

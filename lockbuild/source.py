@@ -20,20 +20,17 @@ from packaging.version import Version
 from .archive import extract_archive, read_sdist, wheel_metadata
 from .buildsystem import BuildSystem, build_system
 from .cache import Cache, sha256_hex
+from .credentials import redact
 from .environments import EnvironmentPool
 from .errors import DistError, FetchError
+from .fetcher import local_path
 from .hookfail import HookFailed
 from .hooks import copy_project, hook_build_requires, hook_metadata
-from .index import (
-    DaemonPool,
-    IndexClient,
-    Listing,
-    local_path,
-    make_dist_file,
-    redact,
-)
+from .index import IndexClient
+from .listing import Listing, make_dist_file
 from .metadata import CoreMetadata, parse_metadata, static_project_metadata, usable_pkg_info
 from .model import Candidate, DistFile
+from .pool import DaemonPool
 from .progress import Progress
 from .resolve import Release, choose_file
 from .spec import IndexOptions

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from lockbuild import index
+from lockbuild import pipconfig
 from lockbuild.cache import Cache
+from lockbuild.pipconfig import _read_pip_config, pip_config_options
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
 
@@ -125,17 +126,17 @@ def test_pip_configuration_is_read_once_while_unchanged(
     variable) changed."""
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     calls: list[int] = []
-    real = index._read_pip_config
+    real = _read_pip_config
 
     def counting() -> Any:
         calls.append(1)
         return real()
 
-    monkeypatch.setattr(index, "_read_pip_config", counting)
+    monkeypatch.setattr(pipconfig, "_read_pip_config", counting)
     cache = Cache(tmp_path / "c")
-    first = index.pip_config_options(cache)
-    assert index.pip_config_options(cache) == first
+    first = pip_config_options(cache)
+    assert pip_config_options(cache) == first
     assert len(calls) == 1
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple/")
-    assert index.pip_config_options(cache).index_url == "http://127.0.0.1:9/simple/"
+    assert pip_config_options(cache).index_url == "http://127.0.0.1:9/simple/"
     assert len(calls) == 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from lockbuild.cache import Cache, CachedPage, sha256_hex
 from lockbuild.errors import DistError
 from lockbuild.lockfile import read_lockfile, write_pair
 from lockbuild.metadata import parse_metadata
+from lockbuild.page import JSON_TYPE, _page_listings, parse_html_page, parse_json_page
 from lockbuild.pair import pair_problems
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env, make_sdist
 from tests.helpers import LOCKBUILD, compile_args, lockbuild, pins, write
@@ -229,18 +231,18 @@ def test_links_from_a_remote_page_are_checked() -> None:
         '<a href="../../files/short-1.0.tar.gz#sha256=abc">short hash</a>'
         '<a href="https://cdn.example/abs-1.0.tar.gz">absolute</a>'
     ).encode()
-    files = index.parse_html_page(page, "https://host/simple/ok/")
+    files = parse_html_page(page, "https://host/simple/ok/")
     assert [(f.filename, f.url, f.sha256) for f in files] == [
         ("ok-1.0.tar.gz", "https://host/files/ok-1.0.tar.gz", digest),
         ("abs-1.0.tar.gz", "https://cdn.example/abs-1.0.tar.gz", None),
     ]
     # A local page may point at local files.
-    local = index.parse_html_page(page, "file:///srv/simple/ok/")
+    local = parse_html_page(page, "file:///srv/simple/ok/")
     assert "local-1.0.tar.gz" in [f.filename for f in local]
 
 
 def test_json_page_entries_with_bad_hashes_or_names_are_dropped() -> None:
-    body = index.json.dumps(
+    body = json.dumps(
         {
             "files": [
                 {"filename": "a-1.0.tar.gz", "url": "a-1.0.tar.gz", "hashes": {"sha256": "A" * 64}},
@@ -256,7 +258,7 @@ def test_json_page_entries_with_bad_hashes_or_names_are_dropped() -> None:
             ]
         }
     ).encode()
-    files = index.parse_json_page(body, "https://host/simple/a/")
+    files = parse_json_page(body, "https://host/simple/a/")
     assert [(f.filename, f.sha256) for f in files] == [
         ("a-1.0.tar.gz", "a" * 64),
         ("f-1.0-py3-none-any.whl", None),
@@ -834,7 +836,7 @@ def test_a_tampered_replay_record_is_not_replayed(
         (b"{}", "application/json", "answered with 'application/json', not an index page"),
         (
             b'{"meta": {"api-version": "9.0"}, "files": []}',
-            index.JSON_TYPE,
+            JSON_TYPE,
             "index API version '9.0' is not supported (lockbuild reads version 1.x)",
         ),
     ],
@@ -844,17 +846,15 @@ def test_pages_of_another_kind_or_version_are_refused(
     body: bytes, content_type: str, expected: str
 ) -> None:
     with pytest.raises(index.FetchError) as caught:
-        index._page_listings(body, content_type, "https://host/simple/p/", None, "p")
+        _page_listings(body, content_type, "https://host/simple/p/", None, "p")
     assert expected in caught.value.message
     assert caught.value.message.startswith("https://host/simple/p/: ")
 
 
-@pytest.mark.parametrize(
-    "content_type", [index.JSON_TYPE, "application/vnd.pypi.simple.latest+json"]
-)
+@pytest.mark.parametrize("content_type", [JSON_TYPE, "application/vnd.pypi.simple.latest+json"])
 def test_pages_of_api_version_one_are_read(content_type: str) -> None:
     body = b'{"meta": {"api-version": "1.3"}, "name": "p", "files": []}'
-    assert index._page_listings(body, content_type, "https://host/simple/p/", None, "p") == []
+    assert _page_listings(body, content_type, "https://host/simple/p/", None, "p") == []
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,15 @@ from typing import Any
 
 import pytest
 
-from lockbuild import index, pagejson
+from lockbuild import pagejson
 from lockbuild.errors import FetchError
+from lockbuild.page import (
+    _JSON_KEYS,
+    _CountingKeep,
+    _stdlib_json_listings,
+    json_listings,
+    parse_json_page,
+)
 from lockbuild.target import current
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, lockbuild, write
@@ -105,7 +112,7 @@ IRREGULAR = {
 
 def outcome(fn: Any, body: bytes, keep: Any) -> Any:
     """Listings, their files, and the wheels dropped; or the error message."""
-    counting = index._CountingKeep(keep) if keep is not None else None
+    counting = _CountingKeep(keep) if keep is not None else None
     try:
         listings = fn(body, PAGE_URL, counting, "demo")
     except FetchError as exc:
@@ -122,8 +129,8 @@ def outcome(fn: Any, body: bytes, keep: Any) -> Any:
 def test_same_listings_as_the_standard_library(name: str, with_filter: bool) -> None:
     body = REGULAR.get(name) or IRREGULAR[name]
     keep = current().wheel_name_filter() if with_filter else None
-    fast = outcome(index.json_listings, body, keep)
-    assert fast == outcome(index._stdlib_json_listings, body, keep)
+    fast = outcome(json_listings, body, keep)
+    assert fast == outcome(_stdlib_json_listings, body, keep)
 
 
 @pytest.mark.parametrize("name", sorted(REGULAR))
@@ -139,9 +146,9 @@ def test_irregular_pages_fall_back(name: str) -> None:
 
 
 def test_entry_has_a_field_for_every_kept_key() -> None:
-    """A key index.py starts keeping must be decoded on the fast path too."""
+    """A key page.py starts keeping must be decoded on the fast path too."""
     fields = set(pagejson.Entry.__struct_fields__)
-    assert {key.replace("-", "_") for key in index._JSON_KEYS} <= fields
+    assert {key.replace("-", "_") for key in _JSON_KEYS} <= fields
 
 
 def test_fast_path_reads_every_field() -> None:
@@ -156,13 +163,13 @@ def test_fast_path_reads_every_field() -> None:
     )
     assert entry.core_metadata == entry.dist_info_metadata == {"sha256": SHA}
     assert entry.upload_time == "2024-01-02T03:04:05.678901Z"
-    [dist] = index.parse_json_page(page(wheel("1.0", yanked="broken")), PAGE_URL)
+    [dist] = parse_json_page(page(wheel("1.0", yanked="broken")), PAGE_URL)
     assert dist.sha256 == SHA and dist.is_yanked
 
 
 def test_bad_page_error_is_unchanged() -> None:
     with pytest.raises(FetchError, match=r"host\.test/simple/demo/: invalid PEP 691 JSON page"):
-        index.json_listings(b"{", PAGE_URL)
+        json_listings(b"{", PAGE_URL)
 
 
 def test_json_and_html_pages_lock_the_same(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from packaging.version import Version
 from lockbuild import graph as graphs
 from lockbuild.errors import ResolutionError
 from lockbuild.hookfail import HookFailed
-from lockbuild.index import Listing, make_dist_file
+from lockbuild.listing import Listing, make_dist_file
 from lockbuild.metadata import CoreMetadata
 from lockbuild.model import Candidate, DistFile, Kind, Req
 from lockbuild.resolve import Provider, Release, resolve

@@ -1,0 +1,83 @@
+"""URL credentials: redaction (a password or token never reaches a message or a
+file), credentials kept per host, and netrc."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import threading
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def redact(url: str) -> str:
+    """``url`` with any password or token replaced by ``****``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0]
+    shown = f"{user}:****" if ":" in userinfo else "****"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+def redact_text(text: str) -> str:
+    """Every URL inside ``text`` redacted."""
+    return re.sub(r"[a-z][a-z0-9+.-]*://[^\s'\"]+", lambda m: redact(m.group(0)), text)
+
+
+class Credentials:
+    """HTTP basic auth as pip sends it: the credentials in the URL; else those last given
+    in a URL for the same scheme, host and port (an index URL's, for its files); else the
+    host's entry in the netrc file. The credentials never leave this object."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str, int | None], tuple[str, str] | None] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Request:
+        url = request.url
+        key = (url.scheme, url.host, url.port)
+        found: tuple[str, str] | None
+        if url.username or url.password:
+            found = (url.username, url.password)
+            with self._lock:
+                self._known[key] = found
+        else:
+            with self._lock:
+                known = key in self._known
+                found = self._known.get(key)
+            if not known:
+                found = netrc_credentials(url.host)
+                with self._lock:
+                    self._known.setdefault(key, found)
+        if found is not None:
+            token = base64.b64encode(f"{found[0]}:{found[1]}".encode()).decode("ascii")
+            request.headers["Authorization"] = f"Basic {token}"
+        return request
+
+
+def netrc_credentials(host: str) -> tuple[str, str] | None:
+    """Login and password for ``host`` from $NETRC or ~/.netrc (~/_netrc), found and read
+    the way pip (through requests) does; an unreadable file is ignored."""
+    import netrc
+
+    env = os.environ.get("NETRC")
+    candidates = [env] if env else ["~/.netrc", "~/_netrc"]
+    for candidate in candidates:
+        path = os.path.expanduser(candidate)
+        if not os.path.exists(path):
+            continue
+        try:
+            entry = netrc.netrc(path).authenticators(host)
+        except (netrc.NetrcParseError, OSError, UnicodeDecodeError):
+            return None
+        if entry is None:
+            return None
+        login, account, password = entry
+        return (login or account or ""), (password or "")
+    return None

@@ -362,6 +362,7 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
 
     def action() -> int:
         from . import lock
+        from .outputs import write_outputs
         from .progress import Progress
 
         options, chosen = _compile_options(ctx, params)
@@ -380,7 +381,7 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
         try:
             result = lock.compile_lock(options, chosen, log, progress)
             progress.phase("writing")
-            lock.write_outputs(options, result)
+            write_outputs(options, result)
         finally:
             progress.close()
         log(

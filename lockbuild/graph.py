@@ -179,3 +179,32 @@ def build_set(graph: DiGraph) -> set[str]:
 def parents(graph: DiGraph, name: str) -> list[tuple[str, frozenset[str]]]:
     """Who requires ``name``, and by which kinds of edge."""
     return [(p, graph.edges[p, name]["kinds"]) for p in graph.predecessors(name)]
+
+
+def build_candidates(graph: DiGraph) -> list[Candidate]:
+    """Candidates whose build requirements are locked (they have build edges or build)."""
+    found = []
+    for name, data in graph.nodes(data=True):
+        pin = data.get("pin")
+        if pin is None:
+            continue
+        has_build_edges = any(Kind.BUILD in kinds for _, _, kinds in graph.out_edges(name, "kinds"))
+        if pin.builds or has_build_edges:
+            found.append(pin.candidate)
+    return sorted(found, key=lambda c: c.name)
+
+
+def build_environments(graph: DiGraph) -> dict[str, list[str]]:
+    """``name version`` of every sdist built -> the pins of its build environment."""
+    builds = {}
+    for candidate in build_candidates(graph):
+        roots = [
+            child
+            for _, child, kinds in graph.out_edges(candidate.name, "kinds")
+            if Kind.BUILD in kinds
+        ]
+        env = set(roots) | runtime_closure(graph, roots)
+        builds[f"{candidate.name} {candidate.version}"] = [
+            f"{p.name}=={p.version}" for p in pins(graph, env)
+        ]
+    return builds

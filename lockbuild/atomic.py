@@ -1,11 +1,15 @@
-"""Guards for the moment output files are replaced: no other lockbuild run replaces files
-in the same directories at the same time, and a signal cannot split a pair of renames."""
+"""Files replaced atomically, the one way lockbuild writes what others read: a new file is
+written under a temporary name beside the old one and renamed over it, so a reader sees
+the old or the new file, never a part (cache entries, built wheels, the wheelhouse, the
+lock pair). For a pair: no other lockbuild run replaces files in the same directories at
+the same time, and a signal cannot split the renames."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -14,6 +18,39 @@ from types import FrameType
 from .errors import InputError
 
 _DEFERRED = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file (descriptor, name) in ``path``'s directory: on the same
+    filesystem, so renaming it over ``path`` replaces that atomically."""
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write; when the block ends it replaces ``path``
+    (one rename), when the block raises it is removed and ``path`` is left as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = temp_beside(path)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a part.
+
+    No fsync: what is written this way is checked when read (a cache entry by its hash, a
+    wheel by its record), so a file cut short by a power loss is made again, and
+    durability is not worth a disk flush per file. The lock pair (``write_pair``) is
+    flushed."""
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
 
 
 @contextlib.contextmanager

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,23 +34,20 @@ from packaging.version import Version
 
 from . import limits
 from .archive import extract_archive
+from .buildjob import BuildJob, BuildResult, python_key, slot_path, with_sha256
 from .buildsystem import build_system
 from .cache import Cache
 from .errors import BuildError, LockbuildError
 from .fetcher import Sources
 from .index import IndexClient
-from .lockfile import SDIST, LockedFile, LockedPin
-from .provenance import BuildRecord, add_record, env_digest, normalized_pins, read_wheel_record
+from .indexargs import location_args
+from .interpreter import installed_pins, markers_of
+from .process import ProcessTimeout, run_bounded
+from .provenance import BuildRecord, add_record, normalized_pins, read_wheel_record
 from .spec import IndexOptions
+from .uv import uv_binary
 
 Log = Callable[[str], None]
-
-_READ_BACK = (
-    "import importlib.metadata as m\n"
-    "for d in m.distributions():\n"
-    "    n = d.metadata['Name']\n"
-    "    if n: print(n, d.version)\n"
-)
 
 
 class SdistBuildError(BuildError):
@@ -64,104 +57,6 @@ class SdistBuildError(BuildError):
         super().__init__(f"{text}; full log: {log}")
         self.text = text
         self.log = log
-
-
-@dataclass(frozen=True)
-class SdistPin:
-    """A pin the lock builds from an index's sdist on its target (a ``lockbuild-sdist``
-    header line: ``name==version filename sha256:hex``)."""
-
-    name: NormalizedName
-    version: str
-    filename: str
-    sha256: str | None = None
-
-
-def parse_sdist_line(text: str) -> SdistPin | None:
-    words = text.split()
-    if len(words) not in (2, 3) or "==" not in words[0]:
-        return None
-    name, _, version = words[0].partition("==")
-    digest = None
-    if len(words) == 3:
-        if not words[2].startswith("sha256:") or len(words[2]) != 71:
-            return None
-        digest = words[2].removeprefix("sha256:").lower()
-    if not name or not version or "/" in words[1]:
-        return None
-    return SdistPin(canonicalize_name(name), version, words[1], digest)
-
-
-def sdist_pins(*files: LockedFile) -> dict[NormalizedName, SdistPin]:
-    """Every pin the pair builds from source, read from both files' headers."""
-    found: dict[NormalizedName, SdistPin] = {}
-    for locked in files:
-        for line in locked.meta.get(SDIST, []):
-            pin = parse_sdist_line(line)
-            if pin is not None:
-                found.setdefault(pin.name, pin)
-    return found
-
-
-@dataclass(frozen=True)
-class BuildJob:
-    sdist: SdistPin
-    pins: tuple[LockedPin, ...]  # what goes into its build environment
-    hashes: tuple[str, ...] = ()  # allowed sha256 of the sdist (from the lock's --hash)
-
-    @property
-    def environment(self) -> tuple[str, ...]:
-        return normalized_pins((p.name, p.version) for p in self.pins)
-
-    @property
-    def digest(self) -> str:
-        return env_digest(self.environment)
-
-    @property
-    def label(self) -> str:
-        return f"{self.sdist.name} {self.sdist.version}"
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    job: BuildJob
-    wheel: Path
-    record: BuildRecord
-    reused: bool
-    log: Path | None = None
-
-    def describe(self) -> str:
-        verb = "reused" if self.reused else "built"
-        return f"{verb} {self.job.label} against {self.record.against()}"
-
-
-def plan_jobs(
-    names: Iterable[NormalizedName],
-    sdists: Mapping[NormalizedName, SdistPin],
-    environment: Callable[[NormalizedName], Sequence[LockedPin]],
-    hashes: Callable[[NormalizedName], tuple[str, ...]],
-) -> dict[NormalizedName, BuildJob]:
-    """The jobs for ``names`` and, first, for every sdist their build environments need."""
-    jobs: dict[NormalizedName, BuildJob] = {}
-    visiting: list[NormalizedName] = []
-
-    def visit(name: NormalizedName) -> None:
-        if name in jobs:
-            return
-        if name in visiting:
-            chain = " -> ".join([*visiting[visiting.index(name) :], name])
-            raise BuildError(f"cannot build: the build environments form a cycle: {chain}")
-        visiting.append(name)
-        pins = tuple(environment(name))
-        for pin in pins:
-            if pin.name in sdists:
-                visit(pin.name)
-        visiting.pop()
-        jobs[name] = BuildJob(sdists[name], pins, hashes(name))
-
-    for name in names:
-        visit(name)
-    return jobs
 
 
 @dataclass(frozen=True)
@@ -177,33 +72,10 @@ class BuildSettings:
     markers: tuple[tuple[str, str], ...] = ()  # the target's, for the backend's requirements
 
 
-def slot_path(wheelhouse: Path, sdist_sha256: str | None, python: str, digest: str) -> Path:
-    """Where the wheels of one sdist built against one environment on one kind of
-    interpreter are kept."""
-    sha = sdist_sha256 or "unknown"
-    return wheelhouse / sha / python / digest.removeprefix("sha256:")[:32]
-
-
-_MARKERS = (
-    "import json, platform, sys; print(json.dumps({"
-    "'implementation_name': sys.implementation.name,"
-    "'python_version': '.'.join(platform.python_version_tuple()[:2]),"
-    "'sys_platform': sys.platform, 'platform_machine': platform.machine()}))"
-)
-
-
 def interpreter_key(python: str) -> str | None:
     """The key of an interpreter (where compile's hook built a wheel), asked of it."""
-    try:
-        proc = subprocess.run(
-            [python, "-I", "-c", _MARKERS], capture_output=True, text=True, timeout=60
-        )
-        data = json.loads(proc.stdout)
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        return None
-    if proc.returncode != 0 or not isinstance(data, dict):
-        return None
-    return python_key({str(k): str(v) for k, v in data.items()})
+    markers = markers_of(python)
+    return None if markers is None else python_key(markers)
 
 
 def keep_metadata_wheel(
@@ -243,16 +115,6 @@ def keep_metadata_wheel(
 
 def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def python_key(markers: Mapping[str, str]) -> str:
-    parts = (
-        markers.get("implementation_name", "python"),
-        markers.get("python_version", "?"),
-        markers.get("sys_platform", "?"),
-        markers.get("platform_machine", "?"),
-    )
-    return "-".join(p.replace("/", "_") for p in parts)
 
 
 class Builder:
@@ -350,7 +212,7 @@ class Builder:
             try:
                 data = self._sdist_bytes(job)
                 sha = hashlib.sha256(data).hexdigest()
-                job = job if job.sdist.sha256 else _with_sha(job, sha)
+                job = job if job.sdist.sha256 else with_sha256(job, sha)
                 python = self._make_env(job, built, tmp / "env", log)
                 environment = self._read_back(python, job)
                 src = extract_archive(data, job.sdist.filename, tmp / "src")
@@ -435,14 +297,10 @@ class Builder:
         return python
 
     def _read_back(self, python: str, job: BuildJob) -> tuple[str, ...]:
-        proc = subprocess.run(
-            [python, "-I", "-c", _READ_BACK], capture_output=True, text=True, timeout=120
-        )
-        pairs = [tuple(line.split(" ", 1)) for line in proc.stdout.splitlines() if " " in line]
-        found = normalized_pins((n, v) for n, v in pairs)
-        if proc.returncode != 0 or found != job.environment:
+        found = installed_pins(python)
+        if found != job.environment:
             raise BuildError(
-                f"its build environment holds {' '.join(found) or 'nothing'}, "
+                f"its build environment holds {' '.join(found or ()) or 'nothing'}, "
                 f"not the locked {' '.join(job.environment) or 'nothing'}"
             )
         return found
@@ -530,8 +388,7 @@ def _installer(python: str) -> tuple[list[str], dict[str, str]]:
         head = [sys.executable, "-m", "pip", "--python", python, "install"]
         head += ["--disable-pip-version-check", "--no-input", "--no-warn-script-location"]
         return [*head, "--no-deps"], env
-    beside = Path(sys.executable).with_name("uv")
-    uv = str(beside) if beside.is_file() else shutil.which("uv")
+    uv = uv_binary()
     if uv is None:
         raise BuildError(
             f"no installer to fill build environments: {sys.executable} has no pip and "
@@ -539,27 +396,6 @@ def _installer(python: str) -> tuple[list[str], dict[str, str]]:
         )
     env["UV_INDEX_STRATEGY"] = "unsafe-best-match"  # look where pip would: every index
     return [uv, "pip", "install", "--python", python, "--no-deps"], env
-
-
-def _with_sha(job: BuildJob, sha: str) -> BuildJob:
-    sdist = SdistPin(job.sdist.name, job.sdist.version, job.sdist.filename, sha)
-    return BuildJob(sdist, job.pins, job.hashes)
-
-
-def location_args(options: IndexOptions) -> list[str]:
-    args: list[str] = []
-    if options.no_index:
-        args.append("--no-index")
-    else:
-        if options.index_url:
-            args += ["--index-url", options.index_url]
-        for url in options.extra_index_urls:
-            args += ["--extra-index-url", url]
-    for link in options.find_links:
-        args += ["--find-links", link]
-    for host in options.trusted_hosts:
-        args += ["--trusted-host", host]
-    return args
 
 
 def _backend_env(python: str) -> dict[str, str]:
@@ -580,39 +416,17 @@ def _run(
     cwd: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> None:
-    """Run a step of a build with its output in the log, in its own process group, which
-    is killed when the step outlives ``timeout`` seconds."""
+    """Run a step of a build with its output in the log, bounded (process.run_bounded:
+    its own process group, killed when the step outlives ``timeout`` seconds)."""
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
-            stdout=log.fileno(),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        code = run_bounded(argv, cwd=cwd, env=env, log=log.fileno(), timeout=timeout)
     except OSError as exc:
         raise BuildError(f"cannot run {argv[0]}: {exc}") from None
-    try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
+    except ProcessTimeout:
         raise BuildError(f"{Path(argv[0]).name} did not finish within {timeout:g} s") from None
-    except BaseException:
-        _kill_group(proc)
-        raise
     if code != 0:
         what = "the build backend" if "_in_process" in " ".join(argv) else Path(argv[0]).name
         step = " ".join(argv[1:4])
         raise BuildError(f"{what} failed (exit {code}) running {step}")
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        proc.kill()
-    proc.wait()

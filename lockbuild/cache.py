@@ -8,11 +8,12 @@ import json
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from .atomic import write_atomic
+from .credentials import without_userinfo
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 
@@ -31,29 +32,8 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "lockbuild"
 
 
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            # No fsync: an entry cut short by a power loss fails its hash check when read
-            # and is fetched again, so durability is not worth a disk flush per entry.
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)
@@ -143,7 +123,7 @@ class Cache:
         """A kept page; with ``body=False`` only what revalidation needs (the body stays
         on disk until a 304 says it is current)."""
         record = self.get_json("pages", sha256_hex(url.encode()))
-        if not isinstance(record, dict) or record.get("url") != _without_userinfo(url):
+        if not isinstance(record, dict) or record.get("url") != without_userinfo(url):
             return None
         content = self.get_blob("page-bodies", record.get("body", "")) if body else b""
         if content is None:
@@ -178,7 +158,7 @@ class Cache:
         if not (self._path("page-bodies", body_key)).exists():
             self.put_blob("page-bodies", body_key, page.body)
         record = {
-            "url": _without_userinfo(page.url),  # no credentials on disk
+            "url": without_userinfo(page.url),  # no credentials on disk
             "body": body_key,
             "content_type": page.content_type,
             "etag": page.etag,

@@ -6,19 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import InputError
-from .lockfile import EXCLUDE_NEWER, INPUTS, TARGET, LockedFile, read_lockfile
+from .lockfile import EXCLUDE_NEWER, TARGET, read_lockfile
 from .options import CompileOptions, input_digests, prepare
-from .pair import pair_problems
+from .pair import pair_problems, recorded_inputs
 from .pylock import is_pylock, text_build_problems
 from .target import Target
-
-
-def recorded_inputs(locked: LockedFile) -> dict[str, str]:
-    result = {}
-    for value in locked.meta.get(INPUTS, []):
-        what, _, digest = value.rpartition(" ")
-        result[what] = digest
-    return result
 
 
 def recorded_command(lockfile: Path) -> str | None:

@@ -8,21 +8,49 @@ import os
 import re
 import threading
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import httpx
 
 
-def redact(url: str) -> str:
-    """``url`` with any password or token replaced by ``****``."""
+def _userinfo(url: str) -> tuple[SplitResult, str | None, str]:
+    """``url`` split, with the user info of its authority (None when there is none) and
+    the host part after it."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
-        return url
+        return parts, None, parts.netloc
     userinfo, host = parts.netloc.rsplit("@", 1)
+    return parts, userinfo, host
+
+
+def redact(url: str) -> str:
+    """``url`` with any password or token replaced by ``****``."""
+    parts, userinfo, host = _userinfo(url)
+    if userinfo is None:
+        return url
     user = userinfo.split(":", 1)[0]
     shown = f"{user}:****" if ":" in userinfo else "****"
     return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+def unredacted(url: str) -> str:
+    """A URL ``redact`` wrote, without the ``****``: ``user@host`` lets pip and uv find
+    the password in keyring or netrc, as they would for an ``--index-url`` without one."""
+    parts, userinfo, host = _userinfo(url)
+    if userinfo is None:
+        return url
+    user, _, password = userinfo.partition(":")
+    if "****" not in (password or user):
+        return url
+    netloc = host if user == "****" else f"{user}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with no credentials at all (what may be kept on disk)."""
+    parts, _, host = _userinfo(url)
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def redact_text(text: str) -> str:

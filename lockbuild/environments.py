@@ -1,10 +1,14 @@
 """Isolated build environments: a venv filled by pip or uv with a requirement set
-(bound by constraints and an upload cutoff), and the pool that shares them in a run."""
+(bound by constraints and an upload cutoff), and the pool that shares them in a run.
+
+An environment is a pypa ``build`` ``IsolatedEnv`` (its two members: the interpreter,
+``python_executable``, and the variables a hook runs with, ``make_extra_environ``); what
+fills it is one of two strategies, uv (when it is at hand: several times faster) or pip,
+chosen as LOCKBUILD_HOOK_INSTALLER says."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,16 +18,44 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
-from packaging.utils import canonicalize_name
+from build.env import IsolatedEnv
 
 from . import limits
 from .errors import BuildError, UsageError
 from .hookfail import HookFailed, LogKeeper, last_line
 from .hookserver import HookServer
+from .interpreter import installed_pins
+from .uv import uv_binary
 
 
-class IsolatedEnvironment:
+@dataclass(frozen=True)
+class EnvKey:
+    """What shapes an isolated environment (environments are shared by this key)."""
+
+    requirements: tuple[str, ...]
+    no_deps: bool
+    constraints: tuple[str, ...]
+    uploaded_before: datetime | None
+
+    @classmethod
+    def of(
+        cls,
+        requirements: Sequence[str],
+        constraints: Sequence[str],
+        no_deps: bool,
+        uploaded_before: datetime | None,
+    ) -> EnvKey:
+        return cls(
+            tuple(sorted(set(requirements))),
+            no_deps,
+            tuple(sorted(set(constraints))),
+            uploaded_before,
+        )
+
+
+class IsolatedEnvironment(IsolatedEnv):
     """A fresh virtual environment holding exactly the requirements given, never the
     user's environment; removed when the context ends. ``pip_env`` carries the index
     options as PIP_* variables (never on a command line, where a token would show)."""
@@ -88,124 +120,133 @@ class IsolatedEnvironment:
                 self._servers[backend] = server if server.ready() else None
             return self._servers[backend]
 
-    def install(
-        self,
-        requirements: Sequence[str],
-        what: str,
-        *,
-        constraints: Sequence[str] = (),
-        no_deps: bool = False,
-        uploaded_before: datetime | None = None,
-    ) -> None:
-        """Install ``requirements``; ``constraints`` bind them and also any build
+    @property
+    def python_executable(self) -> str:
+        """The environment's interpreter (``IsolatedEnv``)."""
+        return self.python
+
+    def make_extra_environ(self) -> dict[str, str]:
+        """What a hook's process adds to lockbuild's environment (``IsolatedEnv``): the
+        index options as PIP_* variables and the venv's scripts first on PATH."""
+        return {**self.pip_env, "PATH": self.bindir + os.pathsep + os.environ.get("PATH", "")}
+
+    def environ(self) -> dict[str, str]:
+        """The whole environment a hook or an installer runs with here: lockbuild's, with
+        ``make_extra_environ`` over it and nothing that would reach outside the venv
+        (PYTHONPATH, PIP_REQUIRE_VIRTUALENV)."""
+        env = dict(os.environ)
+        env.update(self.make_extra_environ())
+        env.pop("PYTHONPATH", None)
+        env.pop("PIP_REQUIRE_VIRTUALENV", None)
+        return env
+
+    def install(self, key: EnvKey, what: str) -> None:
+        """Install ``key.requirements``; its constraints bind them and also any build
         environment the installer makes on the way (for build requirements that are
         themselves sdists); ``uploaded_before`` admits only files uploaded by then."""
-        if not requirements:
+        if not key.requirements:
             return
+        uv = hook_uv()
+        strategy: _Strategy = _UvStrategy(uv) if uv is not None else _PipStrategy()
         with tempfile.TemporaryDirectory(prefix="lockbuild-req-") as tmp:
             req_file = Path(tmp) / "requirements.txt"
-            req_file.write_text("\n".join(requirements) + "\n")
+            req_file.write_text("\n".join(key.requirements) + "\n")
             constraint_file = Path(tmp) / "build-constraints.txt"
-            constraint_file.write_text("\n".join(constraints) + "\n")
-            uv = uv_binary()
-            if uv is not None:
-                cmd, env = self._uv_command(uv, no_deps, constraints, constraint_file)
-                if uploaded_before is not None:
-                    cmd += ["--exclude-newer", _rfc3339(uploaded_before)]
-            else:
-                cmd, env = self._pip_command(no_deps, constraints, constraint_file)
-                if uploaded_before is not None:
-                    # pip admits uploads strictly before the time given.
-                    later = uploaded_before + timedelta(seconds=1)
-                    cmd += ["--uploaded-prior-to", _rfc3339(later)]
-            if constraints:
+            constraint_file.write_text("\n".join(key.constraints) + "\n")
+            cmd, env = strategy.command(self, key, constraint_file)
+            if key.constraints:
                 cmd += ["-c", str(constraint_file)]
             proc = subprocess.run(
                 [*cmd, "-r", str(req_file)], capture_output=True, text=True, env=env
             )
         if proc.returncode != 0:
             output = (proc.stdout or "") + (proc.stderr or "")
-            hook = f"installing build requirements {', '.join(requirements)}"
+            hook = f"installing build requirements {', '.join(key.requirements)}"
             log = self.logs.keep(what, "install", f"$ {' '.join(cmd)}\n{output}")
             raise HookFailed(what, hook, f"failed: {last_line(proc.stderr or proc.stdout)}", log)
-
-    def _pip_command(
-        self, no_deps: bool, constraints: Sequence[str], constraint_file: Path
-    ) -> tuple[list[str], dict[str, str]]:
-        cmd = [sys.executable, "-m", "pip", "--python", self.python, "install"]
-        cmd += ["--disable-pip-version-check", "--no-input", "--no-warn-script-location", "-q"]
-        if no_deps:
-            cmd.append("--no-deps")
-        env = self.environ()
-        if constraints:
-            if _pip_version() >= (25, 3):
-                cmd += ["--build-constraint", str(constraint_file)]
-            else:
-                env["PIP_CONSTRAINT"] = " ".join(
-                    p for p in (env.get("PIP_CONSTRAINT"), str(constraint_file)) if p
-                )
-        return cmd, env
-
-    def _uv_command(
-        self, uv: str, no_deps: bool, constraints: Sequence[str], constraint_file: Path
-    ) -> tuple[list[str], dict[str, str]]:
-        """The same install through uv, several times faster than pip; the index options
-        are translated so that uv looks where pip would (all indexes, best match)."""
-        cmd = [uv, "pip", "install", "--python", self.python, "--quiet"]
-        if no_deps:
-            cmd.append("--no-deps")
-        if constraints:
-            cmd += ["--build-constraints", str(constraint_file)]
-        env = self.environ()
-        env["UV_NO_CONFIG"] = "1"
-        env["UV_INDEX_STRATEGY"] = "unsafe-best-match"
-        if self.pip_env.get("PIP_NO_INDEX"):
-            cmd.append("--no-index")
-        if self.pip_env.get("PIP_INDEX_URL"):
-            env["UV_INDEX_URL"] = self.pip_env["PIP_INDEX_URL"]
-        if self.pip_env.get("PIP_EXTRA_INDEX_URL"):
-            env["UV_EXTRA_INDEX_URL"] = self.pip_env["PIP_EXTRA_INDEX_URL"]
-        for link in self.pip_env.get("PIP_FIND_LINKS", "").split():
-            cmd += ["--find-links", link]
-        if self.pip_env.get("PIP_PRE"):
-            cmd += ["--prerelease", "allow"]
-        return cmd, env
 
     def pins(self) -> tuple[str, ...]:
         """``name==version`` of everything installed here, sorted (asked once)."""
         if self._pins is None:
-            code = (
-                "import importlib.metadata as m\n"
-                "for d in m.distributions(): print(d.metadata['Name'], d.version)"
-            )
-            proc = subprocess.run(
-                [self.python, "-I", "-c", code], capture_output=True, text=True, check=False
-            )
-            found = set()
-            for line in proc.stdout.splitlines():
-                name, _, version = line.partition(" ")
-                if name and version:
-                    found.add(f"{canonicalize_name(name)}=={version}")
-            self._pins = tuple(sorted(found))
+            self._pins = tuple(sorted(set(installed_pins(self.python) or ())))
         return self._pins
 
-    def environ(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.pip_env)
-        env["PATH"] = self.bindir + os.pathsep + env.get("PATH", "")
-        env.pop("PYTHONPATH", None)
-        env.pop("PIP_REQUIRE_VIRTUALENV", None)
-        return env
+
+class _Strategy(Protocol):
+    """How an isolated environment is filled: the install command (before ``-c`` and
+    ``-r``) and the environment it runs with."""
+
+    def command(
+        self, env: IsolatedEnvironment, key: EnvKey, constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]: ...
 
 
-def uv_binary() -> str | None:
+class _PipStrategy:
+    """The pip beside lockbuild, pointed at the environment with ``--python``."""
+
+    def command(
+        self, env: IsolatedEnvironment, key: EnvKey, constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        cmd = [sys.executable, "-m", "pip", "--python", env.python, "install"]
+        cmd += ["--disable-pip-version-check", "--no-input", "--no-warn-script-location", "-q"]
+        if key.no_deps:
+            cmd.append("--no-deps")
+        environ = env.environ()
+        if key.constraints:
+            if _pip_version() >= (25, 3):
+                cmd += ["--build-constraint", str(constraint_file)]
+            else:
+                environ["PIP_CONSTRAINT"] = " ".join(
+                    p for p in (environ.get("PIP_CONSTRAINT"), str(constraint_file)) if p
+                )
+        if key.uploaded_before is not None:
+            # pip admits uploads strictly before the time given.
+            later = key.uploaded_before + timedelta(seconds=1)
+            cmd += ["--uploaded-prior-to", _rfc3339(later)]
+        return cmd, environ
+
+
+class _UvStrategy:
+    """The same install through uv; the index options are translated so that uv looks
+    where pip would (all indexes, best match)."""
+
+    def __init__(self, uv: str) -> None:
+        self.uv = uv
+
+    def command(
+        self, env: IsolatedEnvironment, key: EnvKey, constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        cmd = [self.uv, "pip", "install", "--python", env.python, "--quiet"]
+        if key.no_deps:
+            cmd.append("--no-deps")
+        if key.constraints:
+            cmd += ["--build-constraints", str(constraint_file)]
+        environ = env.environ()
+        environ["UV_NO_CONFIG"] = "1"
+        environ["UV_INDEX_STRATEGY"] = "unsafe-best-match"
+        pip_env = env.pip_env
+        if pip_env.get("PIP_NO_INDEX"):
+            cmd.append("--no-index")
+        if pip_env.get("PIP_INDEX_URL"):
+            environ["UV_INDEX_URL"] = pip_env["PIP_INDEX_URL"]
+        if pip_env.get("PIP_EXTRA_INDEX_URL"):
+            environ["UV_EXTRA_INDEX_URL"] = pip_env["PIP_EXTRA_INDEX_URL"]
+        for link in pip_env.get("PIP_FIND_LINKS", "").split():
+            cmd += ["--find-links", link]
+        if pip_env.get("PIP_PRE"):
+            cmd += ["--prerelease", "allow"]
+        if key.uploaded_before is not None:
+            cmd += ["--exclude-newer", _rfc3339(key.uploaded_before)]
+        return cmd, environ
+
+
+def hook_uv() -> str | None:
     """uv, when it is at hand (beside this Python, or on PATH), to fill hook environments;
     LOCKBUILD_HOOK_INSTALLER=pip keeps pip, =uv insists on uv."""
     chosen = limits.hook_installer()
     if chosen == "pip":
         return None
-    beside = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
-    found = str(beside) if beside.is_file() else shutil.which("uv")
+    found = uv_binary()
     if found is None and chosen == "uv":
         raise UsageError("LOCKBUILD_HOOK_INSTALLER=uv: uv is neither beside lockbuild nor on PATH")
     return found
@@ -269,12 +310,7 @@ class EnvironmentPool:
         no_deps: bool = False,
         uploaded_before: datetime | None = None,
     ) -> IsolatedEnvironment:
-        key = EnvKey(
-            tuple(sorted(set(requirements))),
-            no_deps,
-            tuple(sorted(set(constraints))),
-            uploaded_before,
-        )
+        key = EnvKey.of(requirements, constraints, no_deps, uploaded_before)
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
@@ -284,13 +320,7 @@ class EnvironmentPool:
                     self.pip_env, base_python=self.base_python, logs=self.logs
                 ).__enter__()
                 try:
-                    env.install(
-                        key.requirements,
-                        what,
-                        constraints=key.constraints,
-                        no_deps=no_deps,
-                        uploaded_before=uploaded_before,
-                    )
+                    env.install(key, what)
                 except BaseException:
                     env.__exit__()
                     raise
@@ -309,13 +339,3 @@ class EnvironmentPool:
             envs, self._envs = list(self._envs.values()), {}
         for env in envs:
             env.__exit__()
-
-
-@dataclass(frozen=True)
-class EnvKey:
-    """What shapes an isolated environment (environments are shared by this key)."""
-
-    requirements: tuple[str, ...]
-    no_deps: bool
-    constraints: tuple[str, ...]
-    uploaded_before: datetime | None

@@ -4,7 +4,6 @@ ranges of remote files read as seekable files, over HTTP(S) or from ``file://``.
 from __future__ import annotations
 
 import errno
-import io
 import os
 import re
 import threading
@@ -16,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import pathname2url, url2pathname
 
 from . import limits
+from .archive import SeekableReader
 from .cache import Cache, CachedPage, sha256_hex
 from .errors import FetchError
 from .spec import IndexOptions
@@ -301,7 +301,7 @@ class Fetcher:
         raise FetchError(f"{redact(url)}: failed after {attempts} attempts ({last_error})")
 
 
-class RemoteFile(io.RawIOBase):
+class RemoteFile(SeekableReader):
     """A file on a server, read through HTTP range requests, for ``zipfile`` to seek
     around in: what was read is kept, and each miss fetches at least ``MIN_FETCH`` bytes,
     so reading a wheel's METADATA takes one to three requests."""
@@ -317,15 +317,6 @@ class RemoteFile(io.RawIOBase):
         self._pos = 0
         self._spans: list[tuple[int, bytes]] = [(size - len(tail), tail)]
         self.requests = 1
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
 
     def seek(self, offset: int, whence: int = 0) -> int:
         base = {0: 0, 1: self._pos, 2: self._size}[whence]

@@ -19,7 +19,7 @@ from .archive import MAX_MEMBER_BYTES
 from .buildsystem import BuildSystem
 from .environments import EnvironmentPool, IsolatedEnvironment
 from .hookfail import HookFailed, last_line
-from .hookproc import HookTimeout, run_bounded
+from .process import ProcessTimeout, run_bounded
 
 
 def _invalid_requires(answer: object) -> str | None:
@@ -99,7 +99,7 @@ def run_hook(
             system.backend,
             backend_path=list(system.backend_path) or None,
             runner=runner,
-            python_executable=env.python,
+            python_executable=env.python_executable,
         )
         try:
             if hook == "get_requires_for_build_wheel":
@@ -117,7 +117,7 @@ def run_hook(
                     raise fail(found)
                 return found
             raise ValueError(hook)
-        except HookTimeout as exc:
+        except ProcessTimeout as exc:
             raise fail(str(exc)) from None
         except BackendUnavailable as exc:
             raise fail(
@@ -174,7 +174,7 @@ def _both_hooks(
             env=env.environ(),
             log=log,
         )
-    except HookTimeout as exc:
+    except ProcessTimeout as exc:
         kept = env.logs.keep(what, _BOTH, _log_text(log))
         raise HookFailed(what, _BOTH, str(exc), kept) from None
     return _both_result(result_file, code)

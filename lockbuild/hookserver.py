@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import limits, programs
-from .hookproc import HookTimeout, kill_group
+from .process import ProcessTimeout, kill_group
 
 if TYPE_CHECKING:
     from .environments import IsolatedEnvironment
@@ -83,7 +83,7 @@ class HookServer:
             waiter.event.set()
 
     def run(self, project_dir: Path, out_dir: Path, result_file: Path, log: Path) -> int | None:
-        """The child's exit code; None when the server is gone. Raises HookTimeout (the
+        """The child's exit code; None when the server is gone. Raises ProcessTimeout (the
         child's group killed) when it runs longer than LOCKBUILD_HOOK_TIMEOUT."""
         pending = _Pending()
         with self._lock:
@@ -113,7 +113,7 @@ class HookServer:
                 pid = pending.pid
             if pid is not None:
                 kill_group(pid)
-            raise HookTimeout(seconds)
+            raise ProcessTimeout(seconds)
         return pending.code
 
     def close(self) -> None:

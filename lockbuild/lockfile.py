@@ -7,7 +7,6 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from .atomic import check_writable, locked_dirs, replace_all, signals_deferred
+from .atomic import check_writable, locked_dirs, replace_all, signals_deferred, temp_beside
 from .credentials import redact_text
 from .errors import InputError
 
@@ -190,7 +189,7 @@ def write_pair(files: Mapping[Path, str]) -> None:
         for path, text in files.items():
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                fd, tmp = temp_beside(path)
             except OSError as exc:
                 raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
             temps.append((tmp, path))
@@ -265,13 +264,17 @@ def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
         from . import pylock
 
         return pylock.read(path, what)
+    return parse_lockfile(read_text(path, what), path)
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a lock file, or a one-line error naming it as ``what``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {what}: {exc}") from None
-    return parse_lockfile(text, path)
 
 
 def parse_lockfile(text: str, path: Path) -> LockedFile:

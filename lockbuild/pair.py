@@ -7,6 +7,10 @@ A digest reads ``sha256:<hex of all covered lines> lines=<fp>,<fp>,...``: one sh
 fingerprint per covered line, in order, is what lets the check name the edited line.
 The digests guard against edits and mix-ups, not against someone who rewrites both
 files and recomputes them (nothing offline could).
+
+``read_pair`` and ``check_pair`` are what sync and wheelhouse start from: the two files
+read (refusing files that are neither), then checked against each other and against the
+inputs recorded in the lockfile.
 """
 
 from __future__ import annotations
@@ -14,9 +18,21 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from .lockfile import BUILD_DIGEST, LOCK_DIGEST, LockedFile, parse_lockfile, pins_digest
+from .errors import InputError, StaleError
+from .lockfile import (
+    BUILD_DIGEST,
+    INPUTS,
+    LOCK_DIGEST,
+    LockedFile,
+    build_file_for,
+    is_lockbuild_file,
+    parse_lockfile,
+    pins_digest,
+    read_lockfile,
+)
 from .spec import display_path
 
 _FINGERPRINT_CHARS = 8
@@ -123,3 +139,92 @@ def _pin_problems(lock: LockedFile, build: LockedFile) -> list[str]:
     if lock.first(BUILD_DIGEST) != pins_digest(build.pin_pairs()):
         return [f"{build.path} was changed after it was compiled with {lock.path}"]
     return []
+
+
+def recorded_inputs(locked: LockedFile) -> dict[str, str]:
+    """The inputs compile recorded in ``locked``'s header, each with its digest."""
+    result = {}
+    for value in locked.meta.get(INPUTS, []):
+        what, _, digest = value.rpartition(" ")
+        result[what] = digest
+    return result
+
+
+@dataclass(frozen=True)
+class LockPair:
+    lock: LockedFile
+    build: LockedFile
+
+    @property
+    def lock_path(self) -> Path:
+        return self.lock.path
+
+    @property
+    def build_path(self) -> Path:
+        return self.build.path
+
+    @property
+    def command(self) -> str:
+        return self.lock.command or self.build.command or "lockbuild compile"
+
+
+def read_pair(lockfile: Path, build_file: Path | None = None) -> LockPair:
+    """Read a lockfile and its build constraints file, refusing files that are neither."""
+    lock = _read_as(lockfile, "lockfile")
+    if not is_lockbuild_file(lock) or lock.first(BUILD_DIGEST) is None:
+        if lock.first(LOCK_DIGEST) is not None:
+            raise InputError(
+                f"{lockfile} is a build constraints file, not a lockfile; "
+                f"give the lockfile it belongs to (its pins are what sync installs)"
+            )
+        raise InputError(
+            f"{lockfile} is not a lockfile written by lockbuild compile "
+            f"(no '# {BUILD_DIGEST}:' header line); run lockbuild compile first"
+        )
+    build_path = build_file or build_file_for(lockfile)
+    if not build_path.exists():
+        raise InputError(
+            f"{build_path}: no such build constraints file (the one beside {lockfile} "
+            "is expected; give another with --build-constraints FILE)"
+        )
+    build = _read_as(build_path, "build constraints file")
+    if build.first(LOCK_DIGEST) is None:
+        raise InputError(
+            f"{build_path} is not a build constraints file written by lockbuild compile "
+            f"(no '# {LOCK_DIGEST}:' header line)"
+        )
+    return LockPair(lock, build)
+
+
+def _read_as(path: Path, what: str) -> LockedFile:
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a {what}")
+    try:
+        return read_lockfile(path, what=what)
+    except InputError as exc:
+        if "no such" in exc.message:
+            raise
+        detail = exc.message.removeprefix(f"{path}").lstrip(": ")
+        raise InputError(f"{path} is not a {what} ({detail})") from None
+
+
+def check_pair(pair: LockPair) -> None:
+    """Refuse a pair that does not belong together or whose inputs changed since compile."""
+    lock_name = display_path(pair.lock_path)
+    fix = f"recompile both with: {pair.command}"
+    problems = pair_problems(pair.lock, pair.build)
+    if problems:
+        raise StaleError(f"{problems[0]}; {fix}")
+    base = pair.lock_path.parent
+    for what, digest in recorded_inputs(pair.lock).items():
+        if not what or what == "options" or not digest.startswith("sha256:"):
+            continue
+        path = base / what
+        if not path.is_file():
+            continue  # inputs not at hand: nothing to compare
+        actual = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+        if actual != digest:
+            raise StaleError(
+                f"{display_path(path)} changed since {lock_name} was compiled; "
+                f"recompile with: {pair.command}"
+            )

@@ -1,18 +1,45 @@
-"""What compile is doing, for the person waiting: on a terminal one status line redrawn
-every second (pins so far, the phase, the longest-running fetch or hook and for how
-long); elsewhere (CI logs) a line per phase and at least one line every 30 s while a
-phase lasts. Quiet shows nothing."""
+"""What lockbuild is doing, for the person waiting.
+
+compile (``Progress``): on a terminal one status line redrawn every second (pins so far,
+the phase, the longest-running fetch or hook and for how long); elsewhere (CI logs) a
+line per phase and at least one line every 30 s while a phase lasts. Quiet shows nothing.
+
+sync (``InstallerProgress``): the installer's milestone lines (collecting, building,
+installing ...) as one status line on a terminal, as indented lines elsewhere."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import re
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
 HEARTBEAT = 30.0
+
+
+class _StatusLine:
+    """The one line on a terminal that is drawn over in place and cleared before any
+    other line is written."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = False
+
+    def draw(self, text: str) -> None:
+        self.stream.write("\r" + text + "\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
 
 
 class Progress:
@@ -39,7 +66,7 @@ class Progress:
         self._activities: dict[int, tuple[str, float]] = {}
         self._ids = itertools.count()
         self._last_line = clock()
-        self._shown = False  # a status line is on the terminal
+        self._line = _StatusLine(stream)
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
@@ -124,15 +151,10 @@ class Progress:
         if self.quiet or not self.tty:
             return
         with self._lock:
-            self.stream.write("\r" + self._status()[:200] + "\x1b[K")
-            self.stream.flush()
-            self._shown = True
+            self._line.draw(self._status()[:200])
 
     def _clear(self) -> None:
-        if self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._shown = False
+        self._line.clear()
 
     def _write_line(self, text: str) -> None:
         self._clear()
@@ -155,3 +177,34 @@ class Progress:
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
             self.tick()
+
+
+_MILESTONE = re.compile(
+    r"^\s*(Collecting|Downloading|Processing|Installing build dependencies|"
+    r"Getting requirements|Preparing metadata|Building|Built|Installing collected|"
+    r"Uninstalling|Successfully|Resolved|Prepared|Installed|Uninstalled)\b"
+)
+
+
+class InstallerProgress:
+    """A one-line status on a terminal (milestone lines otherwise) on stderr."""
+
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and self.stream.isatty()
+        self._line = _StatusLine(self.stream)
+
+    def line(self, text: str) -> None:
+        if not self.enabled or not _MILESTONE.match(text) or text.endswith("'done'"):
+            return
+        text = " ".join(text.split())
+        if self.tty:
+            width = shutil.get_terminal_size((100, 20)).columns - 1
+            self._line.draw(f"lockbuild: {text}"[:width])
+        else:
+            self.stream.write(f"  {text}\n")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        self._line.clear()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from .atomic import replacing
 from .errors import BuildError
 from .lockfile import pins_digest
 
@@ -134,32 +133,24 @@ def add_record(wheel: Path, record: BuildRecord, dest: Path) -> Path:
             info_dir = record_name.rsplit("/", 1)[0]
             ours = f"{info_dir}/{RECORD_NAME}"
             body = record.to_json().encode("utf-8")
-            dest.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{wheel.name}.", suffix=".tmp", dir=dest)
-            os.close(fd)
-            try:
-                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
-                    for info in source.infolist():
-                        if info.filename in (record_name, ours):
-                            continue
-                        out.writestr(info, source.read(info))
-                    out.writestr(ours, body)
-                    lines = [
-                        line
-                        for line in source.read(record_name).decode("utf-8").splitlines()
-                        if line and not line.startswith(f"{ours},")
-                    ]
-                    at = next(
-                        (i for i, line in enumerate(lines) if line.startswith(f"{record_name},")),
-                        len(lines),
-                    )
-                    lines.insert(at, f"{ours},{_record_hash(body)},{len(body)}")
-                    out.writestr(record_name, "\n".join(lines) + "\n")
-                final = dest / wheel.name
-                os.replace(tmp, final)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            final = dest / wheel.name
+            with replacing(final) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+                for info in source.infolist():
+                    if info.filename in (record_name, ours):
+                        continue
+                    out.writestr(info, source.read(info))
+                out.writestr(ours, body)
+                lines = [
+                    line
+                    for line in source.read(record_name).decode("utf-8").splitlines()
+                    if line and not line.startswith(f"{ours},")
+                ]
+                at = next(
+                    (i for i, line in enumerate(lines) if line.startswith(f"{record_name},")),
+                    len(lines),
+                )
+                lines.insert(at, f"{ours},{_record_hash(body)},{len(body)}")
+                out.writestr(record_name, "\n".join(lines) + "\n")
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
         raise BuildError(f"{wheel.name}: cannot add the build record: {exc}") from None
     return final

@@ -40,6 +40,7 @@ from .lockfile import (
     Header,
     LockedFile,
     LockedPin,
+    read_text,
 )
 from .target import Target
 
@@ -310,12 +311,7 @@ def read(path: Path, what: str = "lockfile") -> LockedFile:
     """A pylock file written by lockbuild, as the text reader gives a text lockfile."""
     from packaging.pylock import Pylock, PylockValidationError
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc}") from None
+    text = read_text(path, what)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

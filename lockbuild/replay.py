@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import InvalidVersion, Version
 
 from . import __version__
-from .cache import Cache, _without_userinfo, sha256_hex
+from .cache import Cache, sha256_hex
+from .credentials import without_userinfo
 from .errors import LockbuildError
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ def record(
     fetcher = client.fetcher
     if fetcher.unrepeatable or not fetcher.pages_read:
         return
-    if any(_without_userinfo(url) != url for url in fetcher.pages_read):
+    if any(without_userinfo(url) != url for url in fetcher.pages_read):
         return  # credentials are not written to the cache
     pages = [[url, digest] for url, digest in sorted(fetcher.pages_read.items())]
     entry: dict[str, Any] = {"pages": pages, "result": result}

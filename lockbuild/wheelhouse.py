@@ -22,24 +22,19 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, NormalizedName, parse_wheel_filename
 from packaging.version import Version
 
-from .builder import Builder, BuildResult, location_args
+from .atomic import replacing
+from .builder import Builder
+from .buildjob import BuildResult
+from .diagnosis import show_tail
 from .errors import InputError, InstallError, UsageError
+from .indexargs import location_args, lock_index_options, override_index_options
+from .installer import requirements_text
+from .interpreter import probe, target_python
 from .lockfile import LockedPin, write_pair
+from .pair import check_pair, read_pair
+from .plan import applies
 from .spec import IndexOptions, display_path
-from .sync import (
-    SyncOptions,
-    _show_tail,
-    applies,
-    build_jobs,
-    build_settings,
-    check_pair,
-    lock_builds,
-    lock_index_options,
-    override_index_options,
-    probe,
-    read_pair,
-    requirements_text,
-)
+from .sync import SyncOptions, build_jobs, build_settings, lock_builds
 
 Log = Callable[[str], None]
 
@@ -54,8 +49,6 @@ def wheelhouse_python(python: str | None) -> str:
     """The interpreter builds are made for: --python, else the active venv, else the
     one lockbuild runs on."""
     if python:
-        from .sync import target_python
-
         return target_python(python, True)
     venv = os.environ.get("VIRTUAL_ENV")
     if venv and (Path(venv) / "bin" / "python").exists():
@@ -83,7 +76,7 @@ def wheelhouse(options: WheelhouseOptions, out: Log, err: Log) -> int:
     builds = lock_builds(pair)
     to_build = [p.name for p in wanted if p.name in builds]
     from_index = [p for p in wanted if p.name not in builds]
-    index = override_index_options(lock_index_options(pair.lock), sync)
+    index = override_index_options(lock_index_options(pair.lock), sync.index_flags)
     dest.mkdir(parents=True, exist_ok=True)
     say = (lambda _m: None) if sync.quiet else err
     results: dict[NormalizedName, BuildResult] = {}
@@ -125,7 +118,7 @@ def _download(
     if proc.returncode != 0:
         lines = (proc.stdout + proc.stderr).splitlines()
         if not verbose:
-            _show_tail(err, lines, "pip download output")
+            show_tail(err, lines, "pip download output")
         last = next((x for x in reversed(lines) if x.startswith("ERROR")), "no output")
         raise InstallError(f"downloading the index's wheels failed: {last}")
 
@@ -170,11 +163,5 @@ def sha256_file(path: Path) -> str:
 
 
 def _copy_in(wheel: Path, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{wheel.name}.", suffix=".tmp", dir=dest)
-    os.close(fd)
-    try:
+    with replacing(dest / wheel.name) as tmp:
         shutil.copyfile(wheel, tmp)
-        os.replace(tmp, dest / wheel.name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -22,7 +22,22 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from lockbuild import sync
+from lockbuild import (
+    buildjob,
+    diagnosis,
+    indexargs,
+    interpreter,
+    sync,
+)
+from lockbuild import (
+    installer as installers,
+)
+from lockbuild import (
+    pair as pairs,
+)
+from lockbuild import (
+    plan as plans,
+)
 from lockbuild.errors import UsageError
 from lockbuild.lockfile import LockedFile, LockedPin, pins_digest, read_lockfile
 from lockbuild.spec import IndexOptions
@@ -158,7 +173,7 @@ def old_pip_synced(
     mine.write_text("abicore<3\n")
     env = make_env(tmp)
     python = new_venv(tmp / "venv", env)
-    if pip_version(python, env) >= sync.PIP_BUILD_CONSTRAINT:
+    if pip_version(python, env) >= installers.PIP_BUILD_CONSTRAINT:
         pytest.skip("ensurepip here bundles pip >= 25.3: no old pip to test with")
     proc = lockbuild(
         ["sync", "--python", python, "-v"], {**env, "PIP_CONSTRAINT": str(mine)}, project
@@ -198,7 +213,7 @@ def test_abi_current_pip_gets_build_constraint(
     current_pip_wheels: Path,
     hashes: bool,
 ) -> None:
-    if Version(importlib.metadata.version("pip")) < sync.PIP_BUILD_CONSTRAINT:
+    if Version(importlib.metadata.version("pip")) < installers.PIP_BUILD_CONSTRAINT:
         pytest.skip("lockbuild's own pip is older than 25.3")
     project: Path = request.getfixturevalue("hashed_project" if hashes else "project")
     env = make_env(tmp_path)
@@ -209,7 +224,7 @@ def test_abi_current_pip_gets_build_constraint(
         + ["--find-links", current_pip_wheels, "pip"],
         env,
     )
-    assert pip_version(python, env) >= sync.PIP_BUILD_CONSTRAINT
+    assert pip_version(python, env) >= installers.PIP_BUILD_CONSTRAINT
     # A wheel of abiext built against abicore 2.0 sits in pip's own cache already.
     scratch = new_venv(tmp_path / "scratch", env, with_pip=False)
     run(
@@ -235,7 +250,7 @@ def test_hashed_lock_with_old_pip(tmp_path: Path, hashed_project: Path) -> None:
     and the runtime pins are hash-checked by pip."""
     env = make_env(tmp_path)
     python = new_venv(tmp_path / "venv", env)
-    if pip_version(python, env) >= sync.PIP_BUILD_CONSTRAINT:
+    if pip_version(python, env) >= installers.PIP_BUILD_CONSTRAINT:
         pytest.skip("ensurepip here bundles pip >= 25.3: no old pip to test with")
     proc = lockbuild(["sync", "--python", python, "-v"], env, hashed_project)
     assert "not hash-checked" not in proc.stderr
@@ -455,13 +470,13 @@ def _locked(path: Path, *pins: LockedPin, options: Sequence[str] = ()) -> Locked
     return LockedFile(path, {p.name: p for p in pins}, list(options))
 
 
-def _env(*dists: sync.Installed) -> sync.Environment:
+def _env(*dists: interpreter.Installed) -> interpreter.Environment:
     markers = (("python_version", "3.11"), ("sys_platform", "linux"))
-    return sync.Environment("/v/bin/python", "/v", True, markers, dists)
+    return interpreter.Environment("/v/bin/python", "/v", True, markers, dists)
 
 
-def _dist(name: str, version: str, *requires: str) -> sync.Installed:
-    return sync.Installed(canonicalize_name(name), version, requires)
+def _dist(name: str, version: str, *requires: str) -> interpreter.Installed:
+    return interpreter.Installed(canonicalize_name(name), version, requires)
 
 
 def test_make_plan() -> None:
@@ -483,7 +498,7 @@ def test_make_plan() -> None:
         _dist("other-os", "1.0"),
         _dist("pip", "23.2.1"),
     )
-    plan = sync.make_plan(locked, env, sync.protected_names(env, "pip"))
+    plan = plans.make_plan(locked, env, interpreter.protected_names(env, "pip"))
     assert [c.describe() for c in plan.changes] == [
         "downgrade down 1.1 -> 1.0",
         "install new 3.0",
@@ -506,11 +521,15 @@ def test_direct_references_match_their_installed_url() -> None:
         _pin("moved", "", "moved @ file:///new/moved-1.0.tar.gz"),
     )
     env = _env(
-        sync.Installed(canonicalize_name("proj"), "0.3", (), "file:///src/proj"),
-        sync.Installed(canonicalize_name("whl"), "1.0", (), "file:///w/whl-1.0-py3-none-any.whl"),
-        sync.Installed(canonicalize_name("moved"), "1.0", (), "file:///old/moved-1.0.tar.gz"),
+        interpreter.Installed(canonicalize_name("proj"), "0.3", (), "file:///src/proj"),
+        interpreter.Installed(
+            canonicalize_name("whl"), "1.0", (), "file:///w/whl-1.0-py3-none-any.whl"
+        ),
+        interpreter.Installed(
+            canonicalize_name("moved"), "1.0", (), "file:///old/moved-1.0.tar.gz"
+        ),
     )
-    plan = sync.make_plan(locked, env)
+    plan = plans.make_plan(locked, env)
     assert plan.unchanged == ("proj", "whl")
     assert [c.describe() for c in plan.changes] == [
         "reinstall moved 1.0 (from its locked reference)"
@@ -532,8 +551,8 @@ def test_protected_names_keep_lockbuild_and_what_it_needs() -> None:
         _dist("setuptools", "65"),
         _dist("uv", "0.5"),
     )
-    assert sync.protected_names(env, "pip") == {"lockbuild", "click", "setuptools"}
-    assert sync.protected_names(env, "uv") == {"lockbuild", "click", "setuptools", "uv"}
+    assert interpreter.protected_names(env, "pip") == {"lockbuild", "click", "setuptools"}
+    assert interpreter.protected_names(env, "uv") == {"lockbuild", "click", "setuptools", "uv"}
 
 
 def test_index_options_recorded_and_overridden(tmp_path: Path) -> None:
@@ -548,9 +567,9 @@ def test_index_options_recorded_and_overridden(tmp_path: Path) -> None:
             "--no-binary abiext",
         ],
     )
-    recorded = sync.lock_index_options(locked)
+    recorded = indexargs.lock_index_options(locked)
     assert recorded.find_links == (str((tmp_path.parent / "wheels").resolve()),)
-    assert sync.index_args(recorded) == [
+    assert indexargs.index_args(recorded) == [
         "--index-url",
         "https://example.org/simple/",
         "--extra-index-url",
@@ -565,15 +584,21 @@ def test_index_options_recorded_and_overridden(tmp_path: Path) -> None:
         "abiext",
     ]
     cli = sync.SyncOptions(Path("x"), index_url="http://127.0.0.1:1/simple/")
-    assert sync.override_index_options(recorded, cli).index_url == "http://127.0.0.1:1/simple/"
-    assert sync.override_index_options(recorded, cli).extra_index_urls == recorded.extra_index_urls
-    offline = sync.override_index_options(
-        recorded, sync.SyncOptions(Path("x"), no_index=True, find_links=("/w",))
+    assert (
+        indexargs.override_index_options(recorded, cli.index_flags).index_url
+        == "http://127.0.0.1:1/simple/"
     )
-    assert sync.index_args(offline)[:3] == ["--no-index", "--find-links", "/w"]
-    no_index = sync.lock_index_options(_locked(tmp_path / "r.txt", options=["--no-index"]))
+    assert (
+        indexargs.override_index_options(recorded, cli.index_flags).extra_index_urls
+        == recorded.extra_index_urls
+    )
+    offline = indexargs.override_index_options(
+        recorded, sync.SyncOptions(Path("x"), no_index=True, find_links=("/w",)).index_flags
+    )
+    assert indexargs.index_args(offline)[:3] == ["--no-index", "--find-links", "/w"]
+    no_index = indexargs.lock_index_options(_locked(tmp_path / "r.txt", options=["--no-index"]))
     assert no_index == IndexOptions(no_index=True)
-    assert not sync.override_index_options(no_index, cli).no_index
+    assert not indexargs.override_index_options(no_index, cli.index_flags).no_index
 
 
 def test_redacted_credentials_are_left_to_keyring_or_netrc(tmp_path: Path) -> None:
@@ -585,7 +610,7 @@ def test_redacted_credentials_are_left_to_keyring_or_netrc(tmp_path: Path) -> No
             "--extra-index-url https://plain.example/simple/",
         ],
     )
-    recorded = sync.lock_index_options(locked)
+    recorded = indexargs.lock_index_options(locked)
     assert recorded.index_url == "https://me@private.example/simple/"
     assert recorded.extra_index_urls == (
         "https://other.example/simple/",
@@ -595,9 +620,11 @@ def test_redacted_credentials_are_left_to_keyring_or_netrc(tmp_path: Path) -> No
 
 def test_pip_constraint_value_keeps_the_users() -> None:
     ours = Path("/tmp/b.txt")
-    assert sync.constraint_env_value(ours, None, []) == "/tmp/b.txt"
-    assert sync.constraint_env_value(ours, "/u/c.txt", ["/etc/c.txt"]) == "/u/c.txt /tmp/b.txt"
-    assert sync.constraint_env_value(ours, " ", ["/etc/c.txt"]) == "/etc/c.txt /tmp/b.txt"
+    assert installers.constraint_env_value(ours, None, []) == "/tmp/b.txt"
+    assert (
+        installers.constraint_env_value(ours, "/u/c.txt", ["/etc/c.txt"]) == "/u/c.txt /tmp/b.txt"
+    )
+    assert installers.constraint_env_value(ours, " ", ["/etc/c.txt"]) == "/etc/c.txt /tmp/b.txt"
 
 
 def test_old_pip_route_with_hashes(
@@ -606,13 +633,13 @@ def test_old_pip_route_with_hashes(
     hashed = LockedPin(canonicalize_name("abicore"), "1.0", "abicore==1.0", (), ("ab" * 32,))
     build = _locked(tmp_path / "requirements-build.txt", hashed)
     lock = _locked(tmp_path / "requirements.txt", hashed, options=["--no-index"])
-    pair = sync.LockPair(lock, build)
-    installer = sync.Installer("pip", ("py", "-m", "pip"), Version("23.2.1"), "py")
+    pair = pairs.LockPair(lock, build)
+    installer = installers.Installer("pip", ("py", "-m", "pip"), Version("23.2.1"), "py")
     options = sync.SyncOptions(lock.path)
     monkeypatch.setenv("PIP_CONSTRAINT", "/user/c.txt")
     monkeypatch.setenv("LOCKBUILD_CACHE_DIR", str(tmp_path / "cache"))
     messages: list[str] = []
-    env = sync.Environment("py", "/v", True, (), ())
+    env = interpreter.Environment("py", "/v", True, (), ())
     ctx = sync._Context(pair, env, installer, options, print, messages.append)
     argv, run_env = sync._install_command(ctx, tmp_path / "req.txt", tmp_path)
     copy = tmp_path / "build-constraints.txt"
@@ -623,9 +650,9 @@ def test_old_pip_route_with_hashes(
     cache = argv[argv.index("--cache-dir") + 1]
     digest = pins_digest([("abicore", "1.0")]).removeprefix("sha256:")[:16]
     assert cache == str(tmp_path / "cache" / "installers" / "pip" / digest)
-    assert sync.requirements_text([hashed]) == f"abicore==1.0 --hash=sha256:{'ab' * 32}\n"
+    assert installers.requirements_text([hashed]) == f"abicore==1.0 --hash=sha256:{'ab' * 32}\n"
 
-    new = sync.Installer("pip", ("py", "-m", "pip"), Version("25.3"), "py")
+    new = installers.Installer("pip", ("py", "-m", "pip"), Version("25.3"), "py")
     ctx = sync._Context(pair, env, new, options, print, messages.append)
     argv, run_env = sync._install_command(ctx, tmp_path / "req.txt", tmp_path)
     assert run_env.get("PIP_CONSTRAINT") == "/user/c.txt"  # untouched
@@ -673,7 +700,7 @@ Collecting abiext==1.0 (from -r /tmp/r.txt (line 2))
 )
 def test_failed_builds(output: str, expected: list[str]) -> None:
     known = ["abicore", "abiext", "brokenext"]
-    assert sync.failed_builds(output.splitlines(), known) == expected
+    assert diagnosis.failed_builds(output.splitlines(), known) == expected
 
 
 def test_build_dependencies_follow_annotations(tmp_path: Path) -> None:
@@ -684,7 +711,7 @@ def test_build_dependencies_follow_annotations(tmp_path: Path) -> None:
         _pin("jaraco-text", "3", via=("setuptools",)),
         _pin("unrelated", "1", via=("other (build)",)),
     )
-    names = [p.name for p in sync.build_dependencies(build, "AbiExt")]
+    names = [p.name for p in buildjob.build_dependencies(build, "AbiExt")]
     assert names == ["abicore", "jaraco-text", "setuptools"]
 
 
@@ -692,10 +719,10 @@ def test_target_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").touch()
-    assert sync.target_python(str(venv), False) == str(venv / "bin" / "python")
+    assert interpreter.target_python(str(venv), False) == str(venv / "bin" / "python")
     monkeypatch.setenv("VIRTUAL_ENV", str(venv))
-    assert sync.target_python(None, False) == str(venv / "bin" / "python")
+    assert interpreter.target_python(None, False) == str(venv / "bin" / "python")
     monkeypatch.delenv("VIRTUAL_ENV")
     with pytest.raises(UsageError, match="no virtual environment is active"):
-        sync.target_python(None, False)
-    assert os.path.basename(sync.target_python(None, True)).startswith("python")
+        interpreter.target_python(None, False)
+    assert os.path.basename(interpreter.target_python(None, True)).startswith("python")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from lockbuild import builder, provenance
+from lockbuild import builder, buildjob, provenance
 from lockbuild.errors import BuildError
 from lockbuild.lockfile import read_lockfile
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
@@ -430,11 +430,11 @@ def test_second_sync_waits_for_the_first(tmp_path: Path, server: IndexServer) ->
     [
         (
             "abiext==1.0 abiext-1.0.tar.gz sha256:" + "a" * 64,
-            builder.SdistPin(canonicalize_name("abiext"), "1.0", "abiext-1.0.tar.gz", "a" * 64),
+            buildjob.SdistPin(canonicalize_name("abiext"), "1.0", "abiext-1.0.tar.gz", "a" * 64),
         ),
         (
             "Foo_Bar==2 foo_bar-2.zip",
-            builder.SdistPin(canonicalize_name("foo-bar"), "2", "foo_bar-2.zip", None),
+            buildjob.SdistPin(canonicalize_name("foo-bar"), "2", "foo_bar-2.zip", None),
         ),
         ("abiext==1.0", None),
         ("abiext 1.0 x.tar.gz", None),
@@ -443,8 +443,8 @@ def test_second_sync_waits_for_the_first(tmp_path: Path, server: IndexServer) ->
         ("abiext==1.0 ../x.tar.gz", None),
     ],
 )
-def test_parse_sdist_line(line: str, expected: builder.SdistPin | None) -> None:
-    assert builder.parse_sdist_line(line) == expected
+def test_parse_sdist_line(line: str, expected: buildjob.SdistPin | None) -> None:
+    assert buildjob.parse_sdist_line(line) == expected
 
 
 def _record(env: tuple[str, ...] = ("numpy==2.4.6",)) -> provenance.BuildRecord:
@@ -515,16 +515,16 @@ def test_plan_jobs_orders_and_refuses_cycles() -> None:
         return LockedPin(canonicalize_name(name), "1", f"{name}==1", ())
 
     sdists = {
-        canonicalize_name(n): builder.SdistPin(canonicalize_name(n), "1", f"{n}-1.tar.gz")
+        canonicalize_name(n): buildjob.SdistPin(canonicalize_name(n), "1", f"{n}-1.tar.gz")
         for n in ("a", "b", "c")
     }
     envs = {"a": [pin("b"), pin("w")], "b": [pin("w")], "c": [pin("a")]}
-    jobs = builder.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())
+    jobs = buildjob.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())
     assert list(jobs) == ["b", "a", "c"]
     assert jobs[canonicalize_name("a")].environment == ("b==1", "w==1")
     envs["b"] = [pin("c")]
     with pytest.raises(BuildError, match="cycle: c -> a -> b -> c"):
-        builder.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())
+        buildjob.plan_jobs([canonicalize_name("c")], sdists, lambda n: envs[n], lambda n: ())
 
 
 # --------------------------------------------------------------------------- wheelhouse
@@ -593,7 +593,8 @@ def test_wheelhouse_installs_offline(tmp_path: Path, server: IndexServer, hashes
 
 
 def test_make_plan_judges_builds() -> None:
-    from lockbuild import sync
+    from lockbuild import interpreter
+    from lockbuild import plan as plans
     from lockbuild.lockfile import LockedFile, LockedPin
 
     def pin(name: str, version: str) -> LockedPin:
@@ -604,8 +605,8 @@ def test_make_plan_judges_builds() -> None:
         Path("requirements.txt"),
         {p.name: p for p in (pin("numpy", "2.4.6"), pin("pyworld", "0.3.4"))},
     )
-    job = builder.BuildJob(
-        builder.SdistPin(canonicalize_name("pyworld"), "0.3.4", "pyworld-0.3.4.tar.gz", sha),
+    job = buildjob.BuildJob(
+        buildjob.SdistPin(canonicalize_name("pyworld"), "0.3.4", "pyworld-0.3.4.tar.gz", sha),
         (pin("cython", "3.1"), pin("numpy", "2.4.6")),
     )
 
@@ -627,20 +628,20 @@ def test_make_plan_judges_builds() -> None:
         ),
     ]
     for built, expected in cases:
-        env = sync.Environment(
+        env = interpreter.Environment(
             "/v/bin/python",
             "/v",
             True,
             (),
             (
-                sync.Installed(canonicalize_name("numpy"), "2.4.6"),
-                sync.Installed(canonicalize_name("pyworld"), "0.3.4", record=built),
+                interpreter.Installed(canonicalize_name("numpy"), "2.4.6"),
+                interpreter.Installed(canonicalize_name("pyworld"), "0.3.4", record=built),
             ),
         )
-        plan = sync.make_plan(lock, env, (), {job.sdist.name: job})
+        plan = plans.make_plan(lock, env, (), {job.sdist.name: job})
         assert [c.describe() for c in plan.changes] == ([expected] if expected else [])
         # without the lock's build knowledge, versions alone decide (index wheels)
-        assert sync.make_plan(lock, env).changes == ()
+        assert plans.make_plan(lock, env).changes == ()
 
 
 def test_build_envs_filled_by_uv_where_lockbuild_has_no_pip(

@@ -1,8 +1,9 @@
-"""Run with ``python -I environment.py`` inside the interpreter that ``lockbuild sync``
-targets: prints as JSON where it is, whether it is a venv, its marker values (computed
-here without packaging, which the target may lack) and every installed distribution
-with its requirements, direct URL and lockbuild build record. Kept to syntax that old
-interpreters read."""
+"""Run with ``python -I environment.py`` inside an interpreter lockbuild asks about
+itself (the one ``lockbuild sync`` targets; a build environment read back after it was
+filled; an interpreter whose wheel is kept in the wheelhouse): prints as JSON where it is,
+whether it is a venv, its marker values (computed here without packaging, which the
+target may lack) and every installed distribution with its requirements, direct URL and
+lockbuild build record. Kept to what CPython 3.8 reads and has (importlib.metadata)."""
 
 from __future__ import annotations
 

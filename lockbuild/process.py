@@ -1,6 +1,8 @@
-"""Running a build backend's process, bounded: its own process group, output to a file
-(never a pipe, so a background child that keeps the output open cannot hold compile), a
-time limit after which the whole group is killed, and nothing of the group left behind."""
+"""Running foreign code (a build backend's hook, a step of a build), bounded: its own
+process group, output to a file (never a pipe, so a background child that keeps the
+output open cannot hold lockbuild), a time limit after which the whole group is killed,
+and nothing of the group left behind once it ends. Hooks, the hook server and sync's
+builds all start their children through here."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from . import limits
 
 
-class HookTimeout(Exception):
+class ProcessTimeout(Exception):
     """The process did not end within the time limit (its group has been killed)."""
 
     def __init__(self, seconds: float) -> None:
@@ -34,19 +36,22 @@ def run_bounded(
     cmd: Sequence[str],
     *,
     cwd: str | Path | None,
-    env: Mapping[str, str],
-    log: Path,
+    env: Mapping[str, str] | None,
+    log: Path | int,
     timeout: float | None = None,
 ) -> int:
-    """Run ``cmd`` with stdin from /dev/null and stdout and stderr appended to ``log``;
-    its exit code. Raises HookTimeout after ``timeout`` seconds (LOCKBUILD_HOOK_TIMEOUT
-    by default). Whatever the process started and left running is killed when it ends."""
+    """Run ``cmd`` with stdin from /dev/null and stdout and stderr appended to ``log`` (a
+    file, or the descriptor of one already open); its exit code. ``env`` None inherits
+    lockbuild's. Raises ProcessTimeout after ``timeout`` seconds (LOCKBUILD_HOOK_TIMEOUT
+    by default), OSError when it cannot start. Whatever the process started and left
+    running is killed when it ends."""
     seconds = limits.hook_timeout() if timeout is None else timeout
-    with open(log, "ab") as out:
+    with contextlib.ExitStack() as stack:
+        out = log if isinstance(log, int) else stack.enter_context(open(log, "ab"))
         proc = subprocess.Popen(
             list(cmd),
             cwd=cwd,
-            env=dict(env),
+            env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -55,14 +60,16 @@ def run_bounded(
     try:
         code = proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        proc.kill()
-        proc.wait()
-        raise HookTimeout(seconds) from None
+        _end(proc)
+        raise ProcessTimeout(seconds) from None
     except BaseException:
-        kill_group(proc.pid)
-        proc.kill()
-        proc.wait()
+        _end(proc)
         raise
     kill_group(proc.pid)
     return code
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    kill_group(proc.pid)
+    proc.kill()
+    proc.wait()

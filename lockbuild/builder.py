@@ -39,6 +39,7 @@ from .buildsystem import build_system
 from .cache import Cache
 from .errors import BuildError, LockbuildError
 from .fetcher import Sources
+from .hooks import backend_caller
 from .index import IndexClient
 from .indexargs import location_args
 from .interpreter import installed_pins, markers_of
@@ -335,7 +336,7 @@ class Builder:
         log: TextIO,
         environment: Sequence[str],
     ) -> Path:
-        from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
+        from pyproject_hooks import BackendUnavailable, HookMissing
 
         pyproject = src / "pyproject.toml"
         system = build_system(
@@ -346,20 +347,10 @@ class Builder:
         env = _backend_env(python)
         env.update(dict(self.settings.extra_env))
 
-        def runner(
-            cmd: Sequence[str],
-            cwd: str | None = None,
-            extra_environ: Mapping[str, str] | None = None,
-        ) -> None:
-            _run(list(cmd), log, deadline, cwd=cwd, env={**env, **(extra_environ or {})})
+        def run(cmd: Sequence[str], cwd: str | None, extra: Mapping[str, str]) -> None:
+            _run(list(cmd), log, deadline, cwd=cwd, env={**env, **extra})
 
-        caller = BuildBackendHookCaller(
-            str(src),
-            system.backend,
-            backend_path=list(system.backend_path) or None,
-            runner=runner,
-            python_executable=python,
-        )
+        caller = backend_caller(src, system, python, run)
         try:
             asked = caller.get_requires_for_build_wheel({})
             self._check_asked(job, asked, environment)

@@ -11,7 +11,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .errors import BuildError
-from .lockfile import SDIST, LockedFile, LockedPin
+from .lockfile import SDIST, LockedFile, LockedPin, parse_via
 from .provenance import BuildRecord, env_digest, normalized_pins
 
 
@@ -119,7 +119,7 @@ def build_dependencies(build: LockedFile, project: str) -> list[LockedPin]:
     name = canonicalize_name(project)
     chosen: dict[NormalizedName, LockedPin] = {}
     for pin in build.pins.values():
-        if any(_via_name(v) == (name, True) for v in pin.via):
+        if any(v.kind == "pin" and v.parent == name and v.build for v in map(parse_via, pin.via)):
             chosen[pin.name] = pin
     grew = True
     while grew:
@@ -127,18 +127,11 @@ def build_dependencies(build: LockedFile, project: str) -> list[LockedPin]:
         for pin in build.pins.values():
             if pin.name in chosen:
                 continue
-            if any(_via_name(v)[0] in chosen and not _via_name(v)[1] for v in pin.via):
+            vias = map(parse_via, pin.via)
+            if any(v.kind == "pin" and v.parent in chosen and not v.build for v in vias):
                 chosen[pin.name] = pin
                 grew = True
     return sorted(chosen.values(), key=lambda p: p.name)
-
-
-def _via_name(via: str) -> tuple[NormalizedName | str, bool]:
-    text = via.strip()
-    if text.startswith(("-r ", "-c ")):
-        return text, False
-    build = text.endswith("(build)")
-    return canonicalize_name(text.removesuffix("(build)").strip()), build
 
 
 def python_key(markers: Mapping[str, str]) -> str:

@@ -10,7 +10,7 @@ from packaging.utils import canonicalize_name
 
 from .errors import InputError
 from .heldback import from_note
-from .lockfile import LockedFile, build_file_for, read_lockfile
+from .lockfile import LockedFile, build_file_for, parse_via, read_lockfile
 
 MAX_PATHS = 50
 
@@ -22,18 +22,12 @@ def annotation_graph(files: list[LockedFile]) -> tuple[nx.DiGraph, set[str]]:
     for locked in files:
         for pin in locked.pins.values():
             graph.add_node(pin.name)
-            for via in pin.via:
-                if via == "build override" or via.startswith("-c "):
+            for via in map(parse_via, pin.via):
+                if via.kind in ("override", "constraint"):
                     continue
-                build = via.endswith(" (build)")
-                parent = via[: -len(" (build)")] if build else via
-                if parent.startswith("-r "):
-                    parent = parent[3:]
+                parent, build = via.parent, via.build
+                if via.kind == "input":
                     roots.add(parent)
-                elif parent.endswith(")") and " (" in parent:
-                    roots.add(parent)  # a project input: "name (pyproject.toml)"
-                else:
-                    parent = canonicalize_name(parent)
                 if graph.has_edge(parent, pin.name):
                     graph.edges[parent, pin.name]["build"] |= build
                     graph.edges[parent, pin.name]["runtime"] |= not build

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -20,6 +21,9 @@ from .buildsystem import BuildSystem
 from .environments import EnvironmentPool, IsolatedEnvironment
 from .hookfail import HookFailed, last_line
 from .process import ProcessTimeout, run_bounded
+
+if TYPE_CHECKING:
+    from pyproject_hooks import BuildBackendHookCaller
 
 
 def _invalid_requires(answer: object) -> str | None:
@@ -62,6 +66,33 @@ def _log_text(log: Path) -> str:
         return ""
 
 
+Run = Callable[[Sequence[str], str | None, Mapping[str, str]], None]
+
+
+def backend_caller(
+    project_dir: Path, system: BuildSystem, python: str, run: Run
+) -> BuildBackendHookCaller:
+    """pyproject_hooks' caller of ``system``'s backend for ``project_dir`` in the
+    interpreter ``python``; each hook's process is started by ``run(cmd, cwd, extra
+    environment)``, which bounds it (process.run_bounded) and raises when it fails."""
+    from pyproject_hooks import BuildBackendHookCaller
+
+    def runner(
+        cmd: Sequence[str],
+        cwd: str | None = None,
+        extra_environ: Mapping[str, str] | None = None,
+    ) -> None:
+        run(cmd, cwd, extra_environ or {})
+
+    return BuildBackendHookCaller(
+        str(project_dir),
+        system.backend,
+        backend_path=list(system.backend_path) or None,
+        runner=runner,
+        python_executable=python,
+    )
+
+
 def run_hook(
     project_dir: Path,
     system: BuildSystem,
@@ -74,7 +105,7 @@ def run_hook(
     the requirements get_requires_for_build_wheel returned, or the METADATA that
     prepare_metadata_for_build_wheel wrote. Any failure, timeout or invalid answer is a
     HookFailed whose log is kept."""
-    from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
+    from pyproject_hooks import BackendUnavailable, HookMissing
 
     with tempfile.TemporaryDirectory(prefix="lockbuild-log-") as logdir:
         log = Path(logdir) / "hook.log"
@@ -83,24 +114,12 @@ def run_hook(
         def fail(reason: str) -> HookFailed:
             return HookFailed(what, hook, reason, env.logs.keep(what, hook, _log_text(log)))
 
-        def runner(
-            cmd: Sequence[str],
-            cwd: str | None = None,
-            extra_environ: Mapping[str, str] | None = None,
-        ) -> None:
-            environ = env.environ()
-            environ.update(extra_environ or {})
-            code = run_bounded(cmd, cwd=cwd, env=environ, log=log)
+        def run(cmd: Sequence[str], cwd: str | None, extra: Mapping[str, str]) -> None:
+            code = run_bounded(cmd, cwd=cwd, env={**env.environ(), **extra}, log=log)
             if code != 0:
                 raise subprocess.CalledProcessError(code, cmd)
 
-        caller = BuildBackendHookCaller(
-            str(project_dir),
-            system.backend,
-            backend_path=list(system.backend_path) or None,
-            runner=runner,
-            python_executable=env.python_executable,
-        )
+        caller = backend_caller(project_dir, system, env.python_executable, run)
         try:
             if hook == "get_requires_for_build_wheel":
                 answer = caller.get_requires_for_build_wheel({})

@@ -148,20 +148,23 @@ def protected_names(env: Environment, installer: str) -> frozenset[NormalizedNam
     return frozenset(keep)
 
 
+def _ask_or_none(python: str) -> Any:
+    try:
+        return _ask(python)
+    except UsageError:
+        return None
+
+
 def installed_pins(python: str) -> tuple[str, ...] | None:
     """``name==version`` (canonical names, sorted) of every distribution ``python``
     sees; None when it cannot be asked."""
-    try:
-        data = _ask(python)
-    except UsageError:
+    data = _ask_or_none(python)
+    if data is None:
         return None
     return normalized_pins((str(d["name"]), str(d["version"])) for d in data["dists"])
 
 
 def markers_of(python: str) -> dict[str, str] | None:
     """The marker values ``python`` reports; None when it cannot be asked."""
-    try:
-        data = _ask(python)
-    except UsageError:
-        return None
-    return {str(k): str(v) for k, v in data["markers"].items()}
+    data = _ask_or_none(python)
+    return None if data is None else {str(k): str(v) for k, v in data["markers"].items()}

@@ -222,6 +222,34 @@ class LockedPin:
     notes: tuple[str, ...] = ()  # e.g. "held back (newest 2.0): ..."
 
 
+@dataclass(frozen=True)
+class Via:
+    """One ``# via`` annotation of a pin, read: ``parent`` requires it (``build``: for
+    its build environment). ``kind`` says what the parent is: ``pin`` (a canonical
+    project name pinned in the pair), ``input`` (``-r FILE`` or ``name (pyproject.toml)``),
+    ``constraint`` (``-c FILE``) or ``override`` (a build override)."""
+
+    parent: str
+    build: bool
+    kind: str
+
+
+def parse_via(text: str) -> Via:
+    """A ``# via`` entry as compile writes it (outputs.py)."""
+    text = text.strip()
+    if text == "build override":
+        return Via(text, True, "override")
+    if text.startswith("-c "):
+        return Via(text[3:], False, "constraint")
+    build = text.endswith("(build)")
+    parent = text.removesuffix("(build)").strip() if build else text
+    if parent.startswith("-r "):
+        return Via(parent[3:], build, "input")
+    if parent.endswith(")") and " (" in parent:
+        return Via(parent, build, "input")  # a project input: "name (pyproject.toml)"
+    return Via(canonicalize_name(parent), build, "pin")
+
+
 @dataclass
 class LockedFile:
     path: Path

@@ -37,6 +37,7 @@ from .archive import extract_archive
 from .buildjob import BuildJob, BuildResult, python_key, slot_path, with_sha256
 from .buildsystem import build_system
 from .cache import Cache
+from .environments import venv_environ
 from .errors import BuildError, LockbuildError
 from .fetcher import Sources
 from .hooks import backend_caller
@@ -344,7 +345,7 @@ class Builder:
         )
         out.mkdir(parents=True, exist_ok=True)
         deadline = limits.build_timeout()
-        env = _backend_env(python)
+        env = venv_environ(python)
         env.update(dict(self.settings.extra_env))
 
         def run(cmd: Sequence[str], cwd: str | None, extra: Mapping[str, str]) -> None:
@@ -387,16 +388,6 @@ def _installer(python: str) -> tuple[list[str], dict[str, str]]:
         )
     env["UV_INDEX_STRATEGY"] = "unsafe-best-match"  # look where pip would: every index
     return [uv, "pip", "install", "--python", python, "--no-deps"], env
-
-
-def _backend_env(python: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    env.pop("PYTHONHOME", None)
-    bindir = str(Path(python).parent)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env["VIRTUAL_ENV"] = str(Path(python).parent.parent)
-    return env
 
 
 def _run(

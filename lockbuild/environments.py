@@ -97,7 +97,6 @@ class IsolatedEnvironment(IsolatedEnv):
                 )
         bindir = "Scripts" if os.name == "nt" else "bin"
         self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))
-        self.bindir = str(root / bindir)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -127,18 +126,12 @@ class IsolatedEnvironment(IsolatedEnv):
 
     def make_extra_environ(self) -> dict[str, str]:
         """What a hook's process adds to lockbuild's environment (``IsolatedEnv``): the
-        index options as PIP_* variables and the venv's scripts first on PATH."""
-        return {**self.pip_env, "PATH": self.bindir + os.pathsep + os.environ.get("PATH", "")}
+        index options as PIP_* variables, and the venv first on PATH and as VIRTUAL_ENV."""
+        return {**self.pip_env, **_venv_vars(self.python)}
 
     def environ(self) -> dict[str, str]:
-        """The whole environment a hook or an installer runs with here: lockbuild's, with
-        ``make_extra_environ`` over it and nothing that would reach outside the venv
-        (PYTHONPATH, PIP_REQUIRE_VIRTUALENV)."""
-        env = dict(os.environ)
-        env.update(self.make_extra_environ())
-        env.pop("PYTHONPATH", None)
-        env.pop("PIP_REQUIRE_VIRTUALENV", None)
-        return env
+        """The whole environment a hook or an installer runs with here."""
+        return venv_environ(self.python, self.pip_env)
 
     def install(self, key: EnvKey, what: str) -> None:
         """Install ``key.requirements``; its constraints bind them and also any build
@@ -238,6 +231,27 @@ class _UvStrategy:
         if key.uploaded_before is not None:
             cmd += ["--exclude-newer", _rfc3339(key.uploaded_before)]
         return cmd, environ
+
+
+def _venv_vars(python: str) -> dict[str, str]:
+    bindir = Path(python).parent
+    return {
+        "PATH": str(bindir) + os.pathsep + os.environ.get("PATH", ""),
+        "VIRTUAL_ENV": str(bindir.parent),
+    }
+
+
+def venv_environ(python: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a process runs with inside the venv of ``python`` (a hook's, a
+    build's): lockbuild's own with ``extra`` over it, the venv first on PATH and as
+    VIRTUAL_ENV, and nothing that would reach outside it (PYTHONPATH, PYTHONHOME,
+    PIP_REQUIRE_VIRTUALENV)."""
+    env = dict(os.environ)
+    env.update(extra or {})
+    env.update(_venv_vars(python))
+    for name in ("PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV"):
+        env.pop(name, None)
+    return env
 
 
 def hook_uv() -> str | None:

@@ -93,6 +93,29 @@ class Cache:
         with contextlib.suppress(OSError):
             write_atomic(self._path(bucket, sha256), data)
 
+    def get_keyed(self, bucket: str, key: str) -> bytes | None:
+        """Bytes stored under ``key`` (a digest of what they were derived from), checked
+        against the sha256 kept in front of them; None when absent or corrupted."""
+        if self.root is None:
+            return None
+        try:
+            path = self._path(bucket, key)
+            data = path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        digest, payload = data[:64], data[64:]
+        if digest != sha256_hex(payload).encode():
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        return payload
+
+    def put_keyed(self, bucket: str, key: str, payload: bytes) -> None:
+        if self.root is None or not _KEY.fullmatch(key):
+            return
+        with contextlib.suppress(OSError):
+            write_atomic(self._path(bucket, key), sha256_hex(payload).encode() + payload)
+
     def get_json(self, bucket: str, key: str) -> Any:
         """A JSON record stored under ``key`` (itself derived from content hashes)."""
         if self.root is None or not _KEY.fullmatch(key):

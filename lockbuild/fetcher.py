@@ -127,6 +127,11 @@ class Fetcher:
                 self.pages_read[url] = digest
         return page
 
+    def page_digest(self, url: str) -> str | None:
+        """The sha256 of the page this run read at ``url`` (None: none read, or local)."""
+        with self._lock:
+            return self.pages_read.get(url)
+
     def preload(self, url: str, page: tuple[bytes, str, str] | None) -> None:
         """A page already fetched in this run: the next get_page of ``url`` returns it."""
         with self._lock:

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
@@ -28,9 +28,11 @@ if TYPE_CHECKING:
     pass
 from .credentials import redact
 from .fetcher import Fetcher, RemoteFile, Sources, file_url, local_path
+from .listcache import ListingCache
 from .listing import KeepWheel, Listing, _for_project, _listing, _parse_time, make_dist_file
-from .page import _CountingKeep, _materialize, _page_listings, html_listings
+from .page import _CountingKeep, _materialize, _page_listings, html_listings, is_json_type
 from .pool import DaemonPool
+from .target import WheelNameFilter
 
 
 class IndexClient:
@@ -68,6 +70,12 @@ class IndexClient:
         self._files: dict[str, Future[tuple[Listing, ...]]] = {}
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: tuple[Listing, ...] | None = None
+        # Pages served again byte for byte are not parsed again (listcache.py); only with
+        # a wheel filter whose decisions can be named.
+        self._listed: ListingCache | None = None
+        if cache.enabled and (keep_wheel is None or isinstance(keep_wheel, WheelNameFilter)):
+            identity = keep_wheel.identity if keep_wheel is not None else "every file"
+            self._listed = ListingCache(cache, identity)
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -90,9 +98,14 @@ class IndexClient:
         for name in names:
             self._files_future(canonicalize_name(name))
 
+    def when_listed(self, name: str, then: Callable[[], object]) -> None:
+        """Call ``then`` (in a worker) once the page of ``name`` is read, whether that
+        succeeded or not; the page starts being fetched now if it has not yet."""
+        self._files_future(canonicalize_name(name)).add_done_callback(lambda _: then())
+
     def listings(self, name: str) -> tuple[Listing, ...]:
         """Every file of project ``name`` from all sources, parsed lazily (empty if none)."""
-        return self._files_future(canonicalize_name(name)).result()
+        return self._pool.wait(self._files_future(canonicalize_name(name)))
 
     def files(self, name: str) -> tuple[DistFile, ...]:
         """Every usable file of project ``name``, fully parsed."""
@@ -140,7 +153,7 @@ class IndexClient:
         return tuple(found.values())
 
     def _iter_project(
-        self, name: NormalizedName, keep: KeepWheel | None = None
+        self, name: NormalizedName, keep: _CountingKeep | None = None
     ) -> Iterator[Listing]:
         for index in self.sources.index_urls:
             page_url = f"{index}{name}/"
@@ -153,17 +166,43 @@ class IndexClient:
                     self._pages.setdefault(name, []).append(
                         (zlib.compress(body, 1), content_type, final_url)
                     )
-            # Parsing holds the GIL anyway; bounding it bounds the memory that several
-            # large pages parsed at once would take, at no cost in time.
-            with self._parsing:
-                listings = _page_listings(body, content_type, final_url, keep, name)
-            yield from listings
+            yield from self._page_listings(page_url, body, content_type, final_url, keep, name)
         for item in self.find_links_listings():
             if item.filename.endswith(".whl"):
                 if keep is None or keep(item.filename):
                     yield item
             else:
                 yield _for_project(item, name)
+
+    def _page_listings(
+        self,
+        page_url: str,
+        body: bytes,
+        content_type: str,
+        final_url: str,
+        keep: _CountingKeep | None,
+        name: NormalizedName,
+    ) -> list[Listing]:
+        """The page's listings: parsed, or as a run served the same JSON page kept them."""
+        key = None
+        digest = self.fetcher.page_digest(page_url)
+        if self._listed is not None and digest is not None and is_json_type(content_type):
+            key = self._listed.key(digest, content_type, final_url, name)
+            found = self._listed.get(key, final_url, name)
+            if found is not None:
+                listings, dropped = found
+                if keep is not None:
+                    keep.dropped += dropped
+                return listings
+        dropped_before = keep.dropped if keep is not None else 0
+        # Parsing holds the GIL anyway; bounding it bounds the memory that several
+        # large pages parsed at once would take, at no cost in time.
+        with self._parsing:
+            listings = _page_listings(body, content_type, final_url, keep, name)
+        if key is not None and self._listed is not None:
+            dropped = keep.dropped - dropped_before if keep is not None else 0
+            self._listed.put(key, listings, dropped)
+        return listings
 
     def version_files(self, name: str, version: Version) -> tuple[DistFile, ...]:
         """Every file of one release, usable by the target or not (hashes cover them all)."""
@@ -222,7 +261,7 @@ class IndexClient:
             if future is None:
                 future = self._pool.submit(self._fetch_metadata, dist)
                 self._metadata[dist.url] = future
-        return future.result()
+        return self._pool.wait(future)
 
     def prefetch_metadata(self, dist: DistFile) -> None:
         if dist.has_metadata:

@@ -12,13 +12,23 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
+from packaging.version import Version
+
 from .errors import FetchError
 from .model import DistFile
 
 if TYPE_CHECKING:
     from .pagejson import Entry
 from .credentials import redact
-from .listing import KeepWheel, Listing, _hash_fragment, _listing, checked_sha256, make_dist_file
+from .listing import (
+    KeepWheel,
+    Listing,
+    _canonical,
+    _hash_fragment,
+    _listing,
+    checked_sha256,
+    make_dist_file,
+)
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
@@ -207,6 +217,11 @@ def _page_listings(
 _JSON_TYPES = (JSON_TYPE, "application/vnd.pypi.simple.latest+json")
 
 
+def is_json_type(content_type: str) -> bool:
+    """Whether a page of this content type is read as PEP 691 JSON."""
+    return content_type.lower() in _JSON_TYPES
+
+
 _HTML_TYPES = (
     "text/html",
     "application/xhtml+xml",
@@ -258,6 +273,45 @@ def _json_compact_entry(
     if "hashes" in entry:
         entry["hashes"] = {"sha256": entry["hashes"]}
     return _json_entry(entry, page_url, project)
+
+
+# A JSON page's listing as kept by listcache: file name, project name and version as
+# _listing read them, upload time, and the fields _compact keeps (the page's URL and the
+# project asked for are the cache key's).
+JsonRecord = tuple[str, str, str, Any, tuple[Any, ...]]
+
+
+def json_records(listings: Iterable[Listing]) -> list[JsonRecord] | None:
+    """What ``json_listings_from_records`` needs to make ``listings`` again; None when one
+    of them is not a JSON page's listing."""
+    records: list[JsonRecord] = []
+    for item in listings:
+        make = item.make
+        if not isinstance(make, functools.partial) or make.func is not _json_compact_entry:
+            return None
+        records.append(
+            (item.filename, item.name, item.version_text, item.upload_time, make.args[0])
+        )
+    return records
+
+
+def json_listings_from_records(
+    records: Iterable[JsonRecord], page_url: str, project: str
+) -> list[Listing]:
+    """The listings ``json_listings`` made from the page at ``page_url``, from records of
+    them (names and versions were checked when they were first read; the wheels the
+    filter dropped were never recorded)."""
+    versions: dict[str, Version] = {}
+    listings: list[Listing] = []
+    for filename, name, version_text, upload_time, fields in records:
+        version = versions.get(version_text)
+        if version is None:
+            version = versions[version_text] = Version(version_text)
+        make = functools.partial(_json_compact_entry, fields, page_url, project=project)
+        listings.append(
+            Listing(filename, _canonical(name), version, version_text, upload_time, make)
+        )
+    return listings
 
 
 def _materialize(listings: Iterable[Listing]) -> list[DistFile]:

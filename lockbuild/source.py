@@ -3,6 +3,7 @@ wheels, PKG-INFO or PEP 517 hooks, and build requirements read from sdists."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
@@ -39,6 +40,8 @@ from .target import Target
 Log = Callable[[str], None]
 HOOK_WORKERS = 3
 SPECULATION_WORKERS = 4
+# Wheels' metadata: each is one or two requests to the index (PEP 658 or range reads).
+WHEEL_METADATA_WORKERS = 8
 
 
 def pip_environment(options: IndexOptions, client: IndexClient) -> dict[str, str]:
@@ -98,6 +101,7 @@ class IndexRepository:
         # resolver asking, as soon as a candidate becomes the likely choice.
         self._hooks = DaemonPool(HOOK_WORKERS)
         self._speculation = DaemonPool(SPECULATION_WORKERS)
+        self._metadata_workers = DaemonPool(WHEEL_METADATA_WORKERS)
         self._speculated: set[str] = set()
         self._build_systems: dict[str, BuildSystem] = {}
         self._sdist_locks: dict[str, threading.Lock] = {}
@@ -114,6 +118,7 @@ class IndexRepository:
         """Stop fetching and remove the isolated environments made for hooks."""
         self._hooks.shutdown()
         self._speculation.shutdown()
+        self._metadata_workers.shutdown()
         self.client.close()
         self.environments.close()
 
@@ -143,7 +148,8 @@ class IndexRepository:
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Fetch pages ahead of the resolver, and walk ahead of it: for each project, the
-        newest usable wheel's metadata, then its dependencies' pages, and so on."""
+        newest usable wheel's metadata, then its dependencies' pages, and so on. Each step
+        starts when the one before it is done (no worker waits on another's fetch)."""
         fresh = []
         with self._lock:
             for name in names:
@@ -151,9 +157,10 @@ class IndexRepository:
                 if canonical not in self._speculated:
                     self._speculated.add(canonical)
                     fresh.append(canonical)
-        self.client.prefetch(fresh)
         for name in fresh:
-            self._speculation.submit(self._speculate, name)
+            self.client.when_listed(
+                name, functools.partial(self._speculation.submit, self._speculate, name)
+            )
 
     def _speculate(self, name: NormalizedName) -> None:
         """Best effort: any error here surfaces again when the resolver asks."""
@@ -167,14 +174,11 @@ class IndexRepository:
                 candidate = Candidate(name, release.version, dist=dist, files=release.files)
                 if not dist.is_wheel:
                     self._prepare_environment(dist)
-                future = self._metadata_future(candidate)
-                if dist.is_wheel:
-                    self._walk_on(future)
-                else:
-                    # An sdist's metadata may need its build backend (and an environment
-                    # holding its build requirements): started now, in the hook pool,
-                    # and the walk goes on from it when it is done.
-                    future.add_done_callback(self._walk_on)
+                # An sdist's metadata may need its build backend (and an environment
+                # holding its build requirements): started now, in the hook pool; a
+                # wheel's is read by a metadata worker. The walk goes on from it when
+                # it is done.
+                self._metadata_future(candidate).add_done_callback(self._walk_on)
                 return
         except Exception:  # noqa: BLE001 - speculation never fails the run
             return
@@ -216,14 +220,23 @@ class IndexRepository:
         return self.client.dropped_wheels(name)
 
     def prefetch_candidate(self, candidate: Candidate) -> None:
-        if candidate.dist is not None and candidate.dist.is_wheel:
-            self.client.prefetch_metadata(candidate.dist)
-        elif candidate.dist is not None:
+        if candidate.dist is not None:
             self._metadata_future(candidate)
 
     # --- metadata ---------------------------------------------------------------
     def metadata(self, candidate: Candidate) -> CoreMetadata:
-        return self._metadata_future(candidate).result()
+        future = self._metadata_future(candidate)
+        if self._metadata_pool(candidate) is self._metadata_workers:
+            # Not yet begun by a worker: read here rather than queue behind prefetches.
+            return self._metadata_workers.wait(future)
+        return future.result()  # backends run only in the hook pool (bounded)
+
+    def _metadata_pool(self, candidate: Candidate) -> DaemonPool:
+        """Where a release's metadata is computed: a wheel's (one read from the index)
+        by a metadata worker, anything else (a backend may run) in the hook pool."""
+        if candidate.url is None and candidate.dist is not None and candidate.dist.is_wheel:
+            return self._metadata_workers
+        return self._hooks
 
     def _metadata_future(self, candidate: Candidate) -> Future[CoreMetadata]:
         """One computation per release, shared by every caller (and by prefetching)."""
@@ -231,7 +244,7 @@ class IndexRepository:
         with self._lock:
             future = self._metadata.get(base)
             if future is None:
-                future = self._hooks.submit(self._compute_metadata, base)
+                future = self._metadata_pool(base).submit(self._compute_metadata, base)
                 self._metadata[base] = future
         return future
 

@@ -103,6 +103,13 @@ class WheelNameFilter:
         # Wheels of one project share a handful of tag triples: decide each once.
         self._seen: dict[str, bool] = {}
 
+    @property
+    def identity(self) -> str:
+        """What decides which names pass (two filters with one identity agree)."""
+        return "|".join(
+            ",".join(sorted(part)) for part in (self.interpreters, self.abis, self.platforms)
+        )
+
     def __call__(self, filename: str) -> bool:
         parts = filename[:-4].rsplit("-", 3)
         if len(parts) != 4:

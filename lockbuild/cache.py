@@ -177,9 +177,13 @@ class Cache:
         """
         if self.root is None:
             return
-        body_key = sha256_hex(page.body)
-        if not (self._path("page-bodies", body_key)).exists():
-            self.put_blob("page-bodies", body_key, page.body)
+        # A page made from a response carries its body's sha256 (computed once, by the
+        # fetcher); one read from here does too (checked when its body was read).
+        body_key = page.body_key or sha256_hex(page.body)
+        path = self._path("page-bodies", body_key)
+        if not path.exists():
+            with contextlib.suppress(OSError):
+                write_atomic(path, page.body)
         record = {
             "url": without_userinfo(page.url),  # no credentials on disk
             "body": body_key,

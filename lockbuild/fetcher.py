@@ -117,12 +117,14 @@ class Fetcher:
         with self._lock:
             preloaded = url in self._preloaded
             page = self._preloaded.pop(url, None)
+        digest = None
         if not preloaded:
-            page = self._get_page(url)
+            page, digest = self._get_page(url)
         if url.startswith("file:"):
             self.refuse_replay(f"{url} is a local page")
         else:
-            digest = None if page is None else sha256_hex(page[0])
+            if page is not None and digest is None:
+                digest = sha256_hex(page[0])
             with self._lock:
                 self.pages_read[url] = digest
         return page
@@ -141,7 +143,9 @@ class Fetcher:
         with self._lock:
             self.unrepeatable = self.unrepeatable or why
 
-    def _get_page(self, url: str) -> tuple[bytes, str, str] | None:
+    def _get_page(self, url: str) -> tuple[tuple[bytes, str, str] | None, str | None]:
+        """The page, and its body's sha256 when that is already known (None: not yet
+        computed, or no page)."""
         limit = limits.max_page_bytes()
         if url.startswith("file:"):
             path = local_path(url)
@@ -150,12 +154,12 @@ class Fetcher:
                     path = path / "index.html"
                 if path.stat().st_size > limit:
                     raise FetchError(f"{redact(url)}: page larger than {limit} bytes")
-                return path.read_bytes(), "text/html", url
+                return (path.read_bytes(), "text/html", url), None
             except FileNotFoundError:
-                return None
+                return None, None
             except OSError as exc:
                 if exc.errno == errno.ENAMETOOLONG:
-                    return None  # no project of that name can be on a local index
+                    return None, None  # no project of that name can be on a local index
                 raise FetchError(f"{redact(url)}: {exc.strerror or exc}") from None
         fresh = self.cache.get_page(url, body=False)
         usable = fresh is not None and (
@@ -171,7 +175,7 @@ class Fetcher:
         if self.offline:
             if cached is None:
                 raise FetchError(f"{redact(url)}: not in the cache (--offline)")
-            return None if cached.missing else (cached.body, cached.content_type, url)
+            return _kept(cached, url)
         if (
             cached is not None
             and not self.refresh
@@ -179,7 +183,7 @@ class Fetcher:
             and time.time() < cached.fresh_until
         ):
             # Still fresh by the index's own Cache-Control: no request, as pip and uv do.
-            return None if cached.missing else (cached.body, cached.content_type, url)
+            return _kept(cached, url)
         headers = {"Accept": ACCEPT}
         if cached is not None:
             if cached.etag:
@@ -190,14 +194,15 @@ class Fetcher:
         if response is None:
             # Remembered so that --offline knows the project is not on this index.
             self.cache.put_page(CachedPage(url, b"", "", None, None, missing=True))
-            return None
+            return None, None
         status, body, resp_headers, final_url = response
         fresh_until = _fresh_until(resp_headers.get("cache-control"))
         if status == 304 and cached is not None and not cached.missing and cached.body:
             if fresh_until is not None:
                 self.cache.put_page(replace(cached, fresh_until=fresh_until))
-            return cached.body, cached.content_type, url
+            return _kept(cached, url)
         content_type = resp_headers.get("content-type", "text/html").split(";")[0].strip()
+        digest = sha256_hex(body)  # once: the cache's key of the body and what replay checks
         self.cache.put_page(
             CachedPage(
                 url=url,
@@ -206,9 +211,10 @@ class Fetcher:
                 etag=resp_headers.get("etag"),
                 last_modified=resp_headers.get("last-modified"),
                 fresh_until=fresh_until,
+                body_key=digest,
             )
         )
-        return body, content_type, final_url
+        return (body, content_type, final_url), digest
 
     def get_bytes(self, url: str, limit: int = MAX_FILE_BYTES) -> bytes:
         """The body at ``url``; a missing file is an error."""
@@ -284,17 +290,21 @@ class Fetcher:
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > limit:
                         raise FetchError(f"{redact(url)}: response larger than {limit} bytes")
-                    body = bytearray()
+                    # Chunks joined once at the end: one copy of a multi-megabyte page.
+                    chunks: list[bytes] = []
+                    size = 0
                     for chunk in response.iter_bytes():
-                        body.extend(chunk)
-                        if len(body) > limit:
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > limit:
                             raise FetchError(f"{redact(url)}: response larger than {limit} bytes")
                         if time.monotonic() - started > deadline:
                             raise FetchError(
                                 f"{redact(url)}: response still incomplete after {deadline:g}s "
                                 "(LOCKBUILD_DEADLINE)"
                             )
-                    return response.status_code, bytes(body), response.headers, str(response.url)
+                    body = b"".join(chunks)
+                    return response.status_code, body, response.headers, str(response.url)
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise FetchError(f"{redact(url)}: cannot fetch: {redact_text(str(exc))}") from None
             except httpx.TimeoutException:
@@ -353,6 +363,13 @@ class RemoteFile(SeekableReader):
             raise FetchError(f"{redact(self._url)}: the file changed between range requests")
         self._spans.append((start, chunk))
         return chunk[:count]
+
+
+def _kept(cached: CachedPage, url: str) -> tuple[tuple[bytes, str, str] | None, str | None]:
+    """A page from the cache, with its digest (the cache checked the body against it)."""
+    if cached.missing:
+        return None, None
+    return (cached.body, cached.content_type, url), cached.body_key or None
 
 
 def _fresh_until(cache_control: str | None) -> float | None:

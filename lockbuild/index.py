@@ -98,6 +98,17 @@ class IndexClient:
         for name in names:
             self._files_future(canonicalize_name(name))
 
+    def projects_of(self, page_urls: Iterable[str]) -> list[NormalizedName]:
+        """The projects whose pages on this client's indexes are ``page_urls``."""
+        names: dict[NormalizedName, None] = {}
+        for url in page_urls:
+            for index in self.sources.index_urls:
+                if url.startswith(index) and url.endswith("/"):
+                    name = url[len(index) : -1]
+                    if name and "/" not in name and canonicalize_name(name) == name:
+                        names[canonicalize_name(name)] = None
+        return list(names)
+
     def when_listed(self, name: str, then: Callable[[], object]) -> None:
         """Call ``then`` (in a worker) once the page of ``name`` is read, whether that
         succeeded or not; the page starts being fetched now if it has not yet."""

@@ -96,6 +96,11 @@ def compile_lock(
                 "run read are unchanged: its result is reused (--no-replay resolves again)"
             )
             return replayed
+    # A run that resolves although an identical earlier one was recorded (--no-replay,
+    # -v): the pages that run read are fetched ahead of the resolver, all at once.
+    ahead: list[str] = []
+    if key is None and cache.root is not None:
+        ahead = replay.recorded_pages(cache, replay.run_key(options, spec, index_options, target))
     constraints = [
         Req.from_requirement(
             c.requirement, Kind.CONSTRAINT, url=c.url, origin=str(c.origin), via=c.via
@@ -137,6 +142,7 @@ def compile_lock(
             as_of_release=options.build_deps_as_of_release,
         )
         repository.prefetch(r.name for r in roots)
+        repository.prefetch(client.projects_of(ahead))
         graph, resolution = hookrounds.resolve_with_hooks(options, provider, repository, roots, log)
         locked = {p.name: p.candidate.version for p in graphs.pins(graph, graph.nodes)}
         held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))

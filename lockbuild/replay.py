@@ -156,6 +156,13 @@ def replay(
     return dict(record["result"]) if same else None
 
 
+def recorded_pages(cache: Cache, key: str) -> list[str]:
+    """The index pages an identical earlier run read (none when there is no record): a
+    run that resolves anyway (``--no-replay``, ``-v``) fetches them ahead of the resolver."""
+    record = cache.get_json(BUCKET, key)
+    return [url for url, _ in record["pages"]] if _well_formed(record) else []
+
+
 def record(
     cache: Cache,
     key: str,

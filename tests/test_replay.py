@@ -176,3 +176,31 @@ def test_local_things_are_never_replayed(tmp_path: Path, env: dict[str, str]) ->
         for _ in range(3):
             assert REUSED not in _compile(server, cache, env, tmp_path)
         assert "alpha" in pins(tmp_path / "requirements.txt")
+
+
+def test_a_run_that_resolves_anyway_fetches_the_recorded_pages_ahead(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """--no-replay with a record of an identical run: the pages that run read are
+    fetched from the start, even one this resolution turns out not to need."""
+    idx = FixtureIndex(tmp_path / "idx")
+    idx.wheel("alpha", "1.0", requires_dist=["beta"])
+    idx.wheel("beta", "1.0")
+    idx.write()
+    write(tmp_path / "requirements.in", "alpha\n")
+    cache = tmp_path / "cache"
+    outputs = [tmp_path / "requirements.txt", tmp_path / "requirements-build.txt"]
+    with IndexServer(idx.root) as server:
+        _compile(server, cache, env, tmp_path)
+        assert pins(outputs[0]) == {"alpha": "1.0", "beta": "1.0"}
+        for path in outputs:
+            path.unlink()  # the same run again (existing outputs are part of its key)
+        idx.wheel("alpha", "2.0")  # needs nothing: beta is not part of the new lock
+        idx.write()
+        # alpha's page is slow: the recorded beta page is asked for meanwhile.
+        server.faults["/simple/alpha/"] = ("delay", 0.5)
+        server.clear()
+        said = _compile(server, cache, env, tmp_path, "--no-replay")
+        assert REUSED not in said
+        assert pins(outputs[0]) == {"alpha": "2.0"}
+        assert "/simple/beta/" in _paths(server)

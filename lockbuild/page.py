@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import re
 import sys
 from collections.abc import Iterable
@@ -112,7 +113,10 @@ def json_listings(
         filename = entry.filename
         if filename is None:
             continue
-        item = _listing(filename, entry.upload_time, None, versions, keep, project)
+        # Most entries of a large page are wheels for other targets: dropped here.
+        if keep is not None and filename.endswith(".whl") and not keep(filename):
+            continue
+        item = _listing(filename, entry.upload_time, None, versions, None, project)
         if item is not None:
             item.make = functools.partial(
                 _json_compact_entry, _compact_struct(entry), page_url, project=project
@@ -252,7 +256,10 @@ def _compact_json(entry: dict[str, Any]) -> tuple[Any, ...]:
 def _compact_struct(entry: Entry) -> tuple[Any, ...]:
     """_compact_json of an entry msgspec decoded (the same tuple): each key of _JSON_KEYS
     is the attribute of that name with '_' for '-'."""
-    return _compact([getattr(entry, key.replace("-", "_")) for key in _JSON_KEYS])
+    return _compact(list(_STRUCT_FIELDS(entry)))
+
+
+_STRUCT_FIELDS = operator.attrgetter(*(key.replace("-", "_") for key in _JSON_KEYS))
 
 
 def _compact(values: list[Any]) -> tuple[Any, ...]:

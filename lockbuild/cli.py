@@ -184,7 +184,7 @@ def compile_params(func: F) -> F:
         click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache directory."),
         click.option(
             "--workers",
-            default="4",
+            default="8",
             show_default=True,
             metavar="N",
             help="Concurrent index requests (1 to 64).",

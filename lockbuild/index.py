@@ -73,6 +73,9 @@ class IndexClient:
         # Pages served again byte for byte are not parsed again (listcache.py); only with
         # a wheel filter whose decisions can be named.
         self._listed: ListingCache | None = None
+        # False while a recorded result is checked against the pages: what they list is
+        # then read from the pages themselves, never from the cache (see replay.py).
+        self.reuse_listings = True
         if cache.enabled and (keep_wheel is None or isinstance(keep_wheel, WheelNameFilter)):
             identity = keep_wheel.identity if keep_wheel is not None else "every file"
             self._listed = ListingCache(cache, identity)
@@ -197,7 +200,12 @@ class IndexClient:
         """The page's listings: parsed, or as a run served the same JSON page kept them."""
         key = None
         digest = self.fetcher.page_digest(page_url)
-        if self._listed is not None and digest is not None and is_json_type(content_type):
+        if (
+            self._listed is not None
+            and self.reuse_listings
+            and digest is not None
+            and is_json_type(content_type)
+        ):
             key = self._listed.key(digest, content_type, final_url, name)
             found = self._listed.get(key, final_url, name)
             if found is not None:

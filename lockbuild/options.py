@@ -36,7 +36,7 @@ class CompileOptions:
     replay: bool = True  # reuse an identical earlier run's result (see replay.py)
     quiet: bool = False
     verbose: bool = False
-    workers: int = 4
+    workers: int = 8
     command: str = "lockbuild compile"
     build_hooks: bool = True
     build_deps_for: str = "needed"

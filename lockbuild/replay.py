@@ -257,11 +257,17 @@ def unverified(
             return "its input digests are not this run's"
     if tuple(lock.options) != expected.options or build.options:
         return "its option lines are not this run's"
-    for locked in (lock, build):
-        for pin in locked.pins.values():
-            problem = _unserved(client, pin.name, pin.version, pin.line, pin.hashes)
-            if problem:
-                return problem
+    # The pages' own listings, not what the cache says was read from them: a rewritten
+    # cache cannot vouch for a rewritten record.
+    client.reuse_listings = False
+    try:
+        for locked in (lock, build):
+            for pin in locked.pins.values():
+                problem = _unserved(client, pin.name, pin.version, pin.line, pin.hashes)
+                if problem:
+                    return problem
+    finally:
+        client.reuse_listings = True
     return None
 
 

@@ -826,6 +826,41 @@ def test_a_tampered_replay_record_is_not_replayed(
         assert (tmp_path / name).read_bytes() == data
 
 
+def test_a_tampered_record_and_listing_cache_are_not_replayed(
+    tmp_path: Path, server: IndexServer
+) -> None:
+    """A record naming a release the index does not serve, beside page listings in the
+    cache rewritten to list it: the record is checked against the pages themselves."""
+    import msgspec
+
+    from lockbuild.listcache import BUCKET
+
+    env = _env(tmp_path)
+    args = [a for a in compile_args(server.url, tmp_path / "cache") if a != "-q"]
+    write(tmp_path / "requirements.in", "beta\n")
+    lockbuild(args, env, tmp_path)
+    lockbuild(args, env, tmp_path)  # recorded with the outputs in place
+    assert "its result is reused" in lockbuild(args, env, tmp_path).stderr
+    assert _tamper_records(tmp_path / "cache", _in_lock("beta==1.0", "beta==9.9")) >= 1
+    rewritten = 0
+    for path in (tmp_path / "cache" / BUCKET).rglob("*"):
+        if not path.is_file():
+            continue
+        dropped, records = msgspec.msgpack.decode(path.read_bytes()[64:])
+        for record in records:
+            if record[1] == "beta" and record[2] == "1.0":
+                record[2] = "9.9"
+                record[0] = record[0].replace("1.0", "9.9")
+                rewritten += 1
+        payload = msgspec.msgpack.encode([dropped, records])
+        path.write_bytes(sha256_hex(payload).encode() + payload)
+    assert rewritten >= 1
+    said = lockbuild(args, env, tmp_path).stderr
+    assert "its result is reused" not in said
+    assert "does not match the index pages served now (beta==9.9 is on none of" in said, said
+    assert "beta==1.0" in (tmp_path / "requirements.txt").read_text()
+
+
 # --------------------------------------------------------------------------- hostile pages
 
 

@@ -142,7 +142,10 @@ def compile_lock(
             as_of_release=options.build_deps_as_of_release,
         )
         repository.prefetch(r.name for r in roots)
+        # Ahead of the resolver, all at once: the pages an identical recorded run read,
+        # and those of the existing lockfile's pins (an edited input keeps most of them).
         repository.prefetch(client.projects_of(ahead))
+        repository.prefetch(provider.preferences)
         graph, resolution = hookrounds.resolve_with_hooks(options, provider, repository, roots, log)
         locked = {p.name: p.candidate.version for p in graphs.pins(graph, graph.nodes)}
         held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))

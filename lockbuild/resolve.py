@@ -156,6 +156,10 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         self.notice = notice
         self.as_of_release = as_of_release
         self._no_upload_time: set[str] = set()
+        # is_satisfied_by answers by the identity of the pair asked about (both frozen):
+        # resolvelib asks again, every round, whether each current pin satisfies each
+        # requirement on it. The pair is kept with the answer, so an id is never reused.
+        self._satisfied: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
 
     def rule_out(self, name: NormalizedName, version: Version, failure: HookFailed) -> bool:
         """Leave a release out from now on because its backend failed (one notice per
@@ -312,6 +316,15 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         return min(times) if times else None
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        key = (id(requirement), id(candidate))
+        seen = self._satisfied.get(key)
+        if seen is not None and seen[0] is requirement and seen[1] is candidate:
+            return seen[2]
+        answer = self._satisfies(requirement, candidate)
+        self._satisfied[key] = (requirement, candidate, answer)
+        return answer
+
+    def _satisfies(self, requirement: Req, candidate: Candidate) -> bool:
         if requirement.name == PYTHON:
             return requirement.specifier.contains(candidate.version, prereleases=True)
         if requirement.url and candidate.url and requirement.url != candidate.url:

@@ -204,3 +204,24 @@ def test_a_run_that_resolves_anyway_fetches_the_recorded_pages_ahead(
         assert REUSED not in said
         assert pins(outputs[0]) == {"alpha": "2.0"}
         assert "/simple/beta/" in _paths(server)
+
+
+def test_the_existing_lockfiles_pins_are_fetched_ahead(tmp_path: Path, env: dict[str, str]) -> None:
+    """After an input is edited (no replay: another key), the pages of the pins in the
+    existing lockfile are asked for from the start, even one the new lock drops."""
+    idx = FixtureIndex(tmp_path / "idx")
+    idx.wheel("alpha", "1.0", requires_dist=["beta"])
+    idx.wheel("beta", "1.0")
+    idx.wheel("gamma", "1.0")
+    idx.write()
+    write(tmp_path / "requirements.in", "alpha\n")
+    cache = tmp_path / "cache"
+    with IndexServer(idx.root) as server:
+        _compile(server, cache, env, tmp_path)
+        assert pins(tmp_path / "requirements.txt") == {"alpha": "1.0", "beta": "1.0"}
+        write(tmp_path / "requirements.in", "gamma\n")
+        server.faults["/simple/gamma/"] = ("delay", 0.5)
+        server.clear()
+        _compile(server, cache, env, tmp_path)
+        assert pins(tmp_path / "requirements.txt") == {"gamma": "1.0"}
+        assert "/simple/beta/" in _paths(server)

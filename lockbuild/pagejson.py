@@ -15,9 +15,12 @@ from __future__ import annotations
 import msgspec
 
 
-class Entry(msgspec.Struct):
+class Entry(msgspec.Struct, gc=False):
     """One file of a PEP 691 page; a field the page leaves out is None. There is one
-    field for each key of index._JSON_KEYS (its name with '_' for '-')."""
+    field for each key of index._JSON_KEYS (its name with '_' for '-'). Not tracked by
+    the garbage collector (its fields are strings, numbers and a table of strings, so it
+    is never part of a cycle): a large page is tens of thousands of entries, which the
+    collector would otherwise walk again and again while they are read."""
 
     filename: str | None = None
     url: str | None = None
@@ -32,7 +35,7 @@ class Entry(msgspec.Struct):
     size: int | None = None
 
 
-class _Page(msgspec.Struct):
+class _Page(msgspec.Struct, gc=False):
     files: list[Entry]
 
 

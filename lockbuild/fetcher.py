@@ -88,15 +88,21 @@ class Fetcher:
             if self._client is None:
                 import httpx
 
+                from .hostaddr import transport
+
                 verify: Any = os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT") or True
+                limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
                 self._client = httpx.Client(
                     timeout=self.timeout,
                     follow_redirects=True,
                     verify=verify,
                     trust_env=True,
                     auth=self._auth,
-                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                    limits=limits,
                     headers={"User-Agent": "lockbuild"},
+                    # Direct connections look each host up once (hostaddr.py); proxies
+                    # from the environment get httpx's own transports.
+                    transport=transport(verify=verify, trust_env=True, limits=limits),
                     # HTTP/1.1 with a pool of kept-alive connections: httpcore's HTTP/2
                     # connection is not safe across the worker threads (seen here: a
                     # KeyError in its stream bookkeeping under concurrent requests).

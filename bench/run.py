@@ -1163,6 +1163,34 @@ def previous_notes(path: Path) -> str:
     return text.split(NOTES_MARKER, 1)[1]
 
 
+BUILD_ALL_HEADING = "### Set (c) with `--build-deps-for all`"
+
+
+def section_body(text: str, heading: str) -> str | None:
+    """What stands under the line ``heading`` up to the next heading (None: no such line)."""
+    marker = "\n" + heading + "\n"
+    start = text.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = text.find("\n#", start)
+    return text[start : end + 1 if end >= 0 else len(text)]
+
+
+def keep_earlier_section(text: str, previous: str, heading: str, measured: bool) -> str:
+    """``text`` with the section under ``heading`` as the earlier RESULTS.md had it, when
+    this run did not measure it and that one did (a section measured by a run of its own,
+    such as set c with --build-deps-for all, is not lost to "not measured" by a run of
+    other sets; it names the run that measured it)."""
+    if measured:
+        return text
+    earlier, now = section_body(previous, heading), section_body(text, heading)
+    if earlier is None or now is None or earlier.rstrip().endswith("- not measured"):
+        return text
+    start = text.find("\n" + heading + "\n") + len(heading) + 2
+    return text[:start] + earlier + text[start + len(now) :]
+
+
 def say(message: str) -> None:
     print(message, flush=True)
 
@@ -1348,7 +1376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("")
         say(report.text())
         notes = previous_notes(config.results_md)
-        config.results_md.write_text(report.markdown(notes))
+        previous = config.results_md.read_text() if config.results_md.exists() else ""
+        text = keep_earlier_section(
+            report.markdown(notes), previous, BUILD_ALL_HEADING, bool(report.build_all_lines())
+        )
+        config.results_md.write_text(text)
         say(f"\nwrote {display(config.results_md)} and {display(config.results_json)}")
         return 0
     finally:

@@ -5,7 +5,6 @@ requirements they are given, and running them with their output streamed."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 import shlex
@@ -104,28 +103,6 @@ def _version_of(argv: Sequence[str], pattern: str) -> Version | None:
         return Version(match.group(1))
     except InvalidVersion:
         return None
-
-
-def pip_config_constraints(installer: Installer) -> list[str]:
-    """Constraint files the target pip's configuration files name ([install] over
-    [global]), which a PIP_CONSTRAINT variable would otherwise silently replace."""
-    try:
-        proc = subprocess.run(
-            [*installer.argv, "config", "list"], capture_output=True, text=True, timeout=120
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    found: dict[str, str] = {}
-    for line in proc.stdout.splitlines():
-        key, eq, value = line.partition("=")
-        section, _, option = key.partition(".")
-        if eq and option == "constraint" and section in ("global", "install"):
-            try:
-                found[section] = str(ast.literal_eval(value))
-            except (ValueError, SyntaxError):
-                found[section] = value.strip("'\"")
-    chosen = found.get("install", found.get("global", ""))
-    return chosen.split()
 
 
 def constraint_env_value(ours: Path, existing_env: str | None, config: Sequence[str]) -> str:

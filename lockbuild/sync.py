@@ -33,7 +33,6 @@ from .installer import (
     find_installer,
     hash_free_copy,
     installer_cache_dir,
-    pip_config_constraints,
     requirements_text,
     run_installer,
 )
@@ -46,6 +45,7 @@ from .interpreter import (
 )
 from .lockfile import TARGET
 from .pair import LockPair, check_pair, read_pair
+from .pipconfig import configured_constraints
 from .plan import (
     DOWNGRADE,
     INSTALL,
@@ -369,7 +369,7 @@ def _install_command(
             "the build environments through PIP_CONSTRAINT, which cannot carry hashes"
         )
     existing = os.environ.get("PIP_CONSTRAINT")
-    config = [] if existing and existing.strip() else pip_config_constraints(ctx.installer)
+    config = [] if existing and existing.strip() else configured_constraints(ctx.env.prefix)
     env["PIP_CONSTRAINT"] = constraint_env_value(ours, existing, config)
     if ctx.options.verbose:
         ctx.err(f"lockbuild: PIP_CONSTRAINT={env['PIP_CONSTRAINT']}")

@@ -11,7 +11,7 @@ import pytest
 
 from lockbuild import pipconfig
 from lockbuild.cache import Cache
-from lockbuild.pipconfig import _read_pip_config, pip_config_options
+from lockbuild.pipconfig import pip_config_options, read_config
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
 
@@ -122,17 +122,17 @@ def test_fresh_pages_are_not_asked_again_unless_refresh(
 def test_pip_configuration_is_read_once_while_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """pip's configuration code is imported only when a file pip reads (or a PIP_*
+    """pip's configuration files are read again only when one of them (or a PIP_*
     variable) changed."""
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     calls: list[int] = []
-    real = _read_pip_config
+    real = read_config
 
-    def counting() -> Any:
+    def counting(*args: Any) -> Any:
         calls.append(1)
-        return real()
+        return real(*args)
 
-    monkeypatch.setattr(pipconfig, "_read_pip_config", counting)
+    monkeypatch.setattr(pipconfig, "read_config", counting)
     cache = Cache(tmp_path / "c")
     first = pip_config_options(cache)
     assert pip_config_options(cache) == first

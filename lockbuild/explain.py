@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import networkx as nx
 from packaging.utils import canonicalize_name
 
 from .errors import InputError
+from .graph import DiGraph, simple_edge_paths
 from .heldback import from_note
 from .lockfile import LockedFile, build_file_for, parse_via, read_lockfile
 
 MAX_PATHS = 50
 
 
-def annotation_graph(files: list[LockedFile]) -> tuple[nx.DiGraph, set[str]]:
+def annotation_graph(files: list[LockedFile]) -> tuple[DiGraph, set[str]]:
     """Edges parent -> pin with a ``build`` flag, and the roots (input files, projects)."""
-    graph = nx.DiGraph()
+    graph = DiGraph()
     roots: set[str] = set()
     for locked in files:
         for pin in locked.pins.values():
@@ -50,7 +50,7 @@ def why(name: str, lockfile: Path, build_file: Path | None = None) -> list[str]:
     for root in sorted(roots):
         if root not in graph:
             continue
-        for path in nx.all_simple_edge_paths(graph, root, target):
+        for path in simple_edge_paths(graph, root, target):
             lines.extend(_render(graph, path))
             if len(lines) >= MAX_PATHS:
                 return (
@@ -77,7 +77,7 @@ def held_back_lines(files: list[LockedFile], name: str) -> list[str]:
     return found
 
 
-def _render(graph: nx.DiGraph, path: list[tuple[str, str]]) -> list[str]:
+def _render(graph: DiGraph, path: list[tuple[str, str]]) -> list[str]:
     """A path of edges as text; an edge that is both runtime and build gives two lines."""
     variants = [[path[0][0]]]
     for parent, child in path:

@@ -12,7 +12,8 @@ from .errors import InputError, UsageError
 from .lockfile import read_lockfile
 from .model import Kind, Req
 from .options import CompileOptions
-from .spec import display_path, read_spec
+from .reqfile import read_spec
+from .spec import display_path
 from .target import Target
 
 

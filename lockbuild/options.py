@@ -15,7 +15,8 @@ from .credentials import redact_text
 from .cutoff import Cutoff
 from .errors import UsageError
 from .pipconfig import pip_config_options, pip_default_index
-from .spec import IndexOptions, Spec, read_spec
+from .reqfile import read_spec
+from .spec import IndexOptions, Spec
 from .target import Target
 
 
@@ -172,19 +173,33 @@ def command_line(argv: Sequence[str]) -> str:
         "--no-replay",
     }
     skip_values = {"--cache-dir", "--workers"}
-    kept: list[str] = []
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        key = arg.split("=", 1)[0]
-        if key in skip_flags:
-            continue
-        if key in skip_values:
-            if "=" not in arg and args:
-                args.pop(0)
-            continue
-        kept.append(arg)
+    kept = drop_options(argv, skip_flags | skip_values, skip_values)
     return redact_text(" ".join(["lockbuild", *(shlex.quote(a) for a in kept)]))
+
+
+def drop_options(
+    words: Sequence[str],
+    dropped: set[str],
+    valued: set[str],
+    *,
+    drop_positionals: bool = False,
+) -> list[str]:
+    """Command-line ``words`` without the options named in ``dropped``. An option named
+    in ``valued`` takes the next word as its value unless written ``--opt=value``; the
+    value goes (or stays) with it. Positional words go too with ``drop_positionals``."""
+    kept: list[str] = []
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        key = word.split("=", 1)[0]
+        if key in dropped or key in valued:
+            value = rest.pop(0) if key in valued and "=" not in word and rest else None
+            if key not in dropped:
+                kept += [word] if value is None else [word, value]
+            continue
+        if word.startswith("-") or not drop_positionals:
+            kept.append(word)
+    return kept
 
 
 def cache_root(cache_dir: Path | None, no_cache: bool) -> Path | None:

@@ -243,18 +243,10 @@ def _render_pylock(
         display_path(text_build),
     )
     out_dir = options.output_file.parent
-    lock_text = pylock.render_lock(
-        header, target, lock_entries, records, build_digest, names, out_dir
-    )
+    pair = pylock.Pair(header, target, records, names, out_dir)
+    lock_text = pylock.render_lock(pair, lock_entries, build_digest)
     build_text = pylock.render_build(
-        header,
-        target,
-        build_entries,
-        records,
-        lock_digest,
-        graphs.build_environments(graph),
-        names,
-        out_dir,
+        pair, build_entries, lock_digest, graphs.build_environments(graph)
     )
     text = render_build_file(
         header, build_entries, names[0], names[2], lock_digest, newline_of(text_build)

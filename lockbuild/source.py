@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -21,15 +20,14 @@ from packaging.version import Version
 from .archive import extract_archive, read_sdist, wheel_metadata
 from .buildsystem import BuildSystem, build_system
 from .cache import Cache, sha256_hex
-from .credentials import redact
+from .direct import DirectReferences, local_file
 from .environments import EnvironmentPool
 from .errors import DistError, FetchError
-from .fetcher import local_path
 from .hookfail import HookFailed
 from .hooks import copy_project, hook_build_requires, hook_metadata
 from .index import IndexClient
-from .listing import Listing, make_dist_file
-from .metadata import CoreMetadata, parse_metadata, static_project_metadata, usable_pkg_info
+from .listing import Listing
+from .metadata import CoreMetadata, parse_metadata, usable_pkg_info
 from .model import Candidate, DistFile
 from .pool import DaemonPool
 from .progress import Progress
@@ -106,7 +104,7 @@ class IndexRepository:
         self._build_systems: dict[str, BuildSystem] = {}
         self._sdist_locks: dict[str, threading.Lock] = {}
         self._sdist_seen: dict[str, tuple[bytes | None, bytes | None]] = {}
-        self._url_candidates: dict[str, tuple[Candidate, CoreMetadata]] = {}
+        self.direct = DirectReferences(target, self.environments, self._dist_metadata, log)
         # (name, version) -> requirements the build backend added (get_requires_for_build_wheel)
         self.dynamic: dict[tuple[str, str], tuple[str, ...]] = {}
         # (name, version) -> what the hook returned in the last round (for -v)
@@ -250,7 +248,7 @@ class IndexRepository:
 
     def _compute_metadata(self, candidate: Candidate) -> CoreMetadata:
         if candidate.url:
-            return self._url_candidate(candidate.url, candidate.editable)[1]
+            return self.direct.candidate(candidate.url, candidate.editable)[1]
         assert candidate.dist is not None
         meta = self._dist_metadata(candidate.dist)
         if meta.name != candidate.name or meta.version != candidate.version:
@@ -407,7 +405,7 @@ class IndexRepository:
 
     def _build_origin(self, candidate: Candidate) -> tuple[DistFile | None, Path | None]:
         """What a build starts from: an sdist, or (for a local project) its directory."""
-        local = _local_path(candidate.url) if candidate.url else None
+        local = local_file(candidate.url) if candidate.url else None
         if local is not None and local.is_dir():
             return None, local
         return self.build_source(candidate), local
@@ -473,58 +471,8 @@ class IndexRepository:
             self.cache.put_json("build-requires", key, list(result))
         return tuple(result)
 
-    # --- direct references --------------------------------------------------------
     def url_candidate(self, url: str, editable: bool) -> Candidate:
-        return self._url_candidate(url, editable)[0]
-
-    def _url_candidate(self, url: str, editable: bool) -> tuple[Candidate, CoreMetadata]:
-        with self._lock:
-            cached = self._url_candidates.get(url)
-        if cached is not None:
-            return cached
-        path = _local_path(url)
-        if path is not None and path.is_dir():
-            result = self._local_project(path, url, editable)
-        else:
-            filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-            dist = make_dist_file(filename, url.split("#", 1)[0])
-            if dist is None:
-                raise DistError(f"{redact(url)}: not a wheel or sdist archive")
-            meta = self._dist_metadata(dist)
-            builds = not dist.is_wheel
-            if dist.is_wheel and self.target.tag_rank(dist.tags) is None:
-                raise DistError(
-                    f"{filename}: wheel is not compatible with {self.target.description}"
-                )
-            candidate = Candidate(
-                meta.name, meta.version, url=url, dist=dist, builds=builds, files=(dist,)
-            )
-            result = (candidate, meta)
-        with self._lock:
-            self._url_candidates[url] = result
-        return result
-
-    def _local_project(
-        self, path: Path, url: str, editable: bool
-    ) -> tuple[Candidate, CoreMetadata]:
-        pyproject_path = path / "pyproject.toml"
-        if not pyproject_path.exists() and not (path / "setup.py").exists():
-            raise DistError(f"{path}: not a Python project (no pyproject.toml or setup.py)")
-        data = pyproject_path.read_bytes() if pyproject_path.exists() else None
-        meta = static_project_metadata(data, str(pyproject_path))
-        if meta is None:
-            system = build_system(data, str(pyproject_path))
-            self.log(f"preparing metadata of {path} with its build backend")
-            with tempfile.TemporaryDirectory(prefix="lockbuild-project-") as tmp:
-                project = copy_project(path, Path(tmp))
-                prepared = hook_metadata(project, system, self.environments, str(path))
-            meta = parse_metadata(prepared.metadata, str(path))
-        candidate = Candidate(meta.name, meta.version, url=url, builds=True, editable=editable)
-        return candidate, meta
-
-
-def _local_path(url: str) -> Path | None:
-    return local_path(url) if url.startswith("file:") else None
+        return self.direct.candidate(url, editable)[0]
 
 
 def _maybe_text(data: bytes | None) -> str | None:

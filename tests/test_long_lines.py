@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 
 from lockbuild.errors import InputError
 from lockbuild.lockfile import parse_lockfile
-from lockbuild.spec import read_spec
+from lockbuild.reqfile import read_spec
 
 GENEROUS_SECONDS = 20.0
 

@@ -17,7 +17,7 @@ from lockbuild.errors import InputError
 from lockbuild.graph import Pin
 from lockbuild.lockfile import Entry, Header, read_lockfile, render_lockfile
 from lockbuild.model import Candidate
-from lockbuild.spec import read_spec
+from lockbuild.reqfile import read_spec
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 

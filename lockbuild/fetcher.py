@@ -63,9 +63,18 @@ class Fetcher:
     """Bytes from http(s) and file URLs, with bounded retries and page revalidation."""
 
     def __init__(
-        self, cache: Cache, *, offline: bool = False, timeout: float = 30.0, refresh: bool = False
+        self,
+        cache: Cache,
+        *,
+        offline: bool = False,
+        timeout: float = 30.0,
+        refresh: bool = False,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.cache = cache
+        # What carries the requests (None: the network, see client()); tests give an
+        # httpx.MockTransport.
+        self.transport = transport
         self.offline = offline
         self.refresh = refresh  # revalidate every page, fresh or not
         self.timeout = timeout
@@ -96,13 +105,16 @@ class Fetcher:
                     timeout=self.timeout,
                     follow_redirects=True,
                     verify=verify,
-                    trust_env=True,
+                    # Proxies from the environment, unless a transport was given (it
+                    # carries every request then).
+                    trust_env=self.transport is None,
                     auth=self._auth,
                     limits=limits,
                     headers={"User-Agent": "lockbuild"},
                     # Direct connections look each host up once (hostaddr.py); proxies
                     # from the environment get httpx's own transports.
-                    transport=transport(verify=verify, trust_env=True, limits=limits),
+                    transport=self.transport
+                    or transport(verify=verify, trust_env=True, limits=limits),
                     # HTTP/1.1 with a pool of kept-alive connections: httpcore's HTTP/2
                     # connection is not safe across the worker threads (seen here: a
                     # KeyError in its stream bookkeeping under concurrent requests).

@@ -141,6 +141,12 @@ def test_conflict_exit_code_and_existing_files_untouched(
     write(tmp_path / "requirements.in", "corelib==1.5\nextmod==2.0\n")
     proc = lockbuild(compile_args(server.url, tmp_path / "cache"), env, tmp_path, check=False)
     assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "lockbuild: error: cannot resolve: conflicting requirements for corelib:",
+        "  requirements.in line 1: corelib==1.5",
+        "  extmod 2.0 requires corelib",
+        "  extmod 2.0 (build) requires corelib>=2",
+    ]
     assert (lock.read_bytes(), build.read_bytes()) == before
 
 
@@ -369,7 +375,11 @@ def test_changed_pip_configuration_is_seen_by_the_next_run(
     write(tmp_path / "requirements.in", "alpha\n")
     args = ["compile", "-q", "--cache-dir", str(tmp_path / "c")]
     first = lockbuild(args, env, tmp_path, check=False)
-    assert first.returncode != 0  # nothing listens there
+    assert first.returncode == 1
+    assert first.stderr == (  # nothing listens there
+        "lockbuild: error: http://127.0.0.1:9/simple/alpha/: failed after 4 attempts "
+        "(ConnectError)\n"
+    )
     assert list((tmp_path / "c" / "pip-config").rglob("*"))
     write(tmp_path / "pip.conf", f"[global]\nindex-url = {server.url}\n")
     lockbuild(args, env, tmp_path)

@@ -76,8 +76,9 @@ def test_program_exit_statuses(tmp_path: Path) -> None:
     version = lockbuild("--version")
     assert version.returncode == 0 and version.stdout.startswith("lockbuild, version ")
     usage = lockbuild("compile", "--no-such-flag")
-    assert usage.returncode == 2 and "No such option" in usage.stderr
+    assert usage.returncode == 2
+    assert usage.stderr.splitlines()[-1] == "Error: No such option '--no-such-flag'."
     missing = lockbuild("compile", "--offline", "nope.in")
-    assert missing.returncode != 0 and missing.stderr.startswith("lockbuild: error: ")
-    assert "Traceback" not in missing.stderr
+    assert missing.returncode == 1
+    assert missing.stderr == "lockbuild: error: no such requirements file: nope.in\n"
     assert not (tmp_path / "nope.txt").exists()

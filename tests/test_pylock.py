@@ -151,10 +151,19 @@ def test_compile_writes_a_valid_pylock_pair(
     assert why[-1].startswith("abiext 1.0 (newest 2.0): abiext 2.0 (build) requires abicore>=2")
     (tmp_path / "pylock.build.txt").unlink()
     missing = lockbuild(check, env, tmp_path, check=False)
-    assert missing.returncode == 1 and "pylock.build.txt does not exist" in missing.stderr
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines() == [
+        "lockbuild check: pylock.build.txt does not exist",
+        f"run: lockbuild compile --index-url {server.url} -o pylock.toml",
+    ]
     write(tmp_path / "requirements.in", "abicore<2\nabiext\n")
     stale = lockbuild(check, env, tmp_path, check=False)
-    assert stale.returncode == 1 and "requirements.in changed" in stale.stderr
+    assert stale.returncode == 1
+    assert stale.stderr.splitlines() == [
+        "lockbuild check: requirements.in changed since the lock was compiled",
+        "lockbuild check: pylock.build.txt does not exist",
+        f"run: lockbuild compile --index-url {server.url} -o pylock.toml",
+    ]
 
 
 def test_named_pylock_and_config_output_file(

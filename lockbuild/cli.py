@@ -174,6 +174,10 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             held = from_lockfile(result.lockfile_text)
         for item in held:
             log(item.line())
+        from .buildable import notices
+
+        for line in notices(result.build_text, *(text for _, text in result.extra_files)):
+            log(f"lockbuild: note: {line}")
         return 0
 
     run_guarded(params["verbose"], action)

@@ -11,8 +11,8 @@ from datetime import UTC
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from . import buildable, heldback, hookrounds, limits, pylock, replay
 from . import graph as graphs
-from . import heldback, hookrounds, limits, pylock, replay
 from .cache import Cache
 from .constraints import build_overrides, preferences, upgrade_constraints
 from .credentials import redact_text
@@ -137,7 +137,6 @@ def compile_lock(
             build_overrides=overrides,
             preferences=preferences(options),
             direct={r.name: r for r in roots if r.url},
-            build_all=options.build_deps_for == "all",
             notice=lambda message: progress.notice(f"lockbuild: {message}"),
             as_of_release=options.build_deps_as_of_release,
         )
@@ -149,6 +148,11 @@ def compile_lock(
         graph, resolution = hookrounds.resolve_with_hooks(options, provider, repository, roots, log)
         locked = {p.name: p.candidate.version for p in graphs.pins(graph, graph.nodes)}
         held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))
+        unbuildable: tuple[str, ...] = ()
+        if options.build_deps_for == "all":
+            graph, unbuildable = buildable.add_soft_build_sides(
+                provider, repository, resolution, options.workers, hooks=options.build_hooks
+            )
         if options.verbose:
             hookrounds.explain_build_side(graph, repository, log)
         if options.generate_hashes:
@@ -176,6 +180,7 @@ def compile_lock(
         held,
         records,
         host_hooks,
+        unbuildable,
     )
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):

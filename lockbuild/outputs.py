@@ -127,6 +127,7 @@ def render(
     held: Mapping[str, heldback.HeldBack],
     records: Mapping[str, pylock.FileRecord],
     host_hooks: tuple[str, ...] = (),
+    unbuildable: tuple[str, ...] = (),
 ) -> CompileResult:
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
@@ -173,6 +174,7 @@ def render(
         exclude_newer=options.exclude_newer.text.strip() if options.exclude_newer else None,
         as_of_release=options.build_deps_as_of_release,
         host_hooks=host_hooks,
+        unbuildable=unbuildable,
     )
     lock_name = display_path(options.output_file)
     build_name = display_path(options.build_output_file)

@@ -219,6 +219,8 @@ def _common_tool(header: Header) -> dict[str, Any]:
         tool["build-deps-as-of-release"] = True
     if header.host_hooks:
         tool["hooks-ran-on-this-host"] = list(header.host_hooks)
+    if header.unbuildable:
+        tool["not-buildable"] = list(header.unbuildable)
     return tool
 
 

@@ -134,7 +134,6 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         build_overrides: Sequence[Req] = (),
         preferences: Mapping[str, Version] | None = None,
         direct: Mapping[NormalizedName, Req] | None = None,
-        build_all: bool = False,
         notice: Callable[[str], None] = lambda message: None,
         as_of_release: bool = False,
     ) -> None:
@@ -149,8 +148,6 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             self.build_overrides.setdefault(req.name, []).append(req)
         self.preferences = dict(preferences or {})
         self.direct = dict(direct or {})
-        # Lock build requirements of every release that has an sdist, not only those built.
-        self.build_all = build_all
         # Releases whose build backend failed: never candidates again in this run.
         self.ruled_out: dict[tuple[NormalizedName, Version], RuledOut] = {}
         self.notice = notice
@@ -380,15 +377,21 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             elif not self.target.evaluate(req.marker, [""]):
                 continue
             deps.append(Req.from_requirement(req, Kind.RUNTIME))
-        has_sdist = any(not f.is_wheel for f in candidate.files)
-        if (candidate.builds or (self.build_all and has_sdist)) and not candidate.extras:
-            cutoff = self._cutoff(candidate)
-            for text in self.repository.build_requires(candidate):
-                req = Requirement(text)
-                if self.target.evaluate(req.marker, [""]):
-                    deps.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))
+        if candidate.builds and not candidate.extras:
+            deps += self.build_edges(candidate)
         self.repository.prefetch(d.name for d in deps if d.name != PYTHON)
         return deps
+
+    def build_edges(self, candidate: Candidate) -> list[Req]:
+        """The build requirements of ``candidate`` on the target, as build edges (hard
+        edges of a candidate that builds; buildable.py adds them softly for the rest)."""
+        cutoff = self._cutoff(candidate)
+        edges = []
+        for text in self.repository.build_requires(candidate):
+            req = Requirement(text)
+            if self.target.evaluate(req.marker, [""]):
+                edges.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))
+        return edges
 
 
 class ProgressReporter(BaseReporter[Req, "Candidate", str]):

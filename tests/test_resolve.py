@@ -141,16 +141,6 @@ def test_conflict_message_labels_build_edges() -> None:
     assert "in line 1: corelib==1.5" in message
 
 
-def test_wheel_needs_no_build_requirements_but_build_all_locks_them() -> None:
-    repo = FakeRepository(
-        {"both": {"1.0": Version_(sdist=True, build=["helper"])}, "helper": {"1.0": Version_()}}
-    )
-    graph = lock(repo, "both")
-    assert graphs.build_set(graph) == set()
-    graph = lock(repo, "both", build_all=True)
-    assert versions(graph, graphs.build_set(graph)) == {"helper": "1.0"}
-
-
 def test_recursive_build_environments_and_their_runtime_closure() -> None:
     repo = FakeRepository(
         {

@@ -1,0 +1,126 @@
+"""--build-deps-for all against real sdists on the loopback index: the build sides of
+releases installed from wheels are added where they fit the plain lock; the others are
+named (header and notice); sdists the lock builds keep hard build edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import FixtureIndex, IndexServer
+from tests.helpers import compile_args, lockbuild, pins, write
+
+BETA_LINE = (
+    "beta==1.0: not buildable from source under this lock: "
+    "buildtool==2.0 conflicts with buildtool==1.0 (locked)"
+)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
+    idx = FixtureIndex(tmp_path_factory.mktemp("index"))
+    idx.wheel("buildtool", "1.0")
+    idx.wheel("buildtool", "2.0")
+    idx.wheel("dynhelper", "1.0")
+    idx.wheel("corelib", "1.0")
+    idx.wheel("corelib", "2.0")
+    # Installed from wheels; their sdists pin conflicting exact versions of one tool.
+    idx.wheel("alpha", "1.0", requires_dist=["corelib"])
+    idx.sdist(
+        "alpha",
+        "1.0",
+        requires_dist=["corelib"],
+        build_requires=["buildtool==1.0"],
+        dynamic_build_requires=["dynhelper"],
+    )
+    idx.wheel("beta", "1.0")
+    idx.sdist("beta", "1.0", build_requires=["buildtool==2.0"])
+    # Its build side would need corelib<2, which the runtime pin (2.0) is not.
+    idx.wheel("oldbuild", "1.0")
+    idx.sdist("oldbuild", "1.0", build_requires=["corelib<2"])
+    # Built from source (no wheels): hard build edges, as with --build-deps-for needed.
+    idx.sdist("gamma", "1.0", build_requires=["buildtool==1.0"])
+    idx.sdist("delta", "1.0", build_requires=["buildtool==2.0"])
+    idx.write()
+    return idx
+
+
+def _compile(
+    tmp_path: Path, env: dict[str, str], url: str, *extra: str, quiet: bool = True
+) -> tuple[str, Path, Path]:
+    args = compile_args(url, tmp_path / "cache", *extra)
+    if not quiet:
+        args.remove("-q")
+    proc = lockbuild(args, env, tmp_path)
+    return proc.stderr, tmp_path / "requirements.txt", tmp_path / "requirements-build.txt"
+
+
+def test_wheel_installed_build_sides_fit_or_are_named(
+    tmp_path: Path, env: dict[str, str], server: IndexServer
+) -> None:
+    text = "beta\nalpha\noldbuild\n"
+    write(tmp_path / "plain" / "requirements.in", text)
+    _, plain_lock, plain_build = _compile(tmp_path / "plain", env, server.url)
+    assert pins(plain_build) == {}
+
+    write(tmp_path / "all" / "requirements.in", text)
+    stderr, lock, build = _compile(
+        tmp_path / "all", env, server.url, "--build-deps-for", "all", quiet=False
+    )
+    # Runtime pins are the plain lock's; corelib stays at 2.0 although oldbuild wants <2.
+    assert (
+        pins(lock)
+        == pins(plain_lock)
+        == {
+            "alpha": "1.0",
+            "beta": "1.0",
+            "corelib": "2.0",
+            "oldbuild": "1.0",
+        }
+    )
+    # alpha (first by name) fits, with what its backend added; beta's and oldbuild's not.
+    assert pins(build) == {"buildtool": "1.0", "dynhelper": "1.0"}
+    build_text = build.read_text()
+    assert "    # via alpha (build)" in build_text
+    beta = "beta==1.0: buildtool==2.0 conflicts with buildtool==1.0 (locked)"
+    assert f"# lockbuild-not-buildable: {beta}" in build_text
+    oldbuild = "oldbuild==1.0: corelib<2 conflicts with corelib==2.0 (locked)"
+    assert f"# lockbuild-not-buildable: {oldbuild}" in build_text
+    notes = [line for line in stderr.splitlines() if "not buildable" in line]
+    assert notes == [
+        f"lockbuild: note: {BETA_LINE}",
+        "lockbuild: note: oldbuild==1.0: not buildable from source under this lock: "
+        "corelib<2 conflicts with corelib==2.0 (locked)",
+    ]
+    # The pair is consistent, and -q silences the notices (the header keeps them).
+    lockbuild(["check"], env, tmp_path / "all")
+    write(tmp_path / "quiet" / "requirements.in", text)
+    quiet_err, _, quiet_build = _compile(
+        tmp_path / "quiet", env, server.url, "--build-deps-for", "all"
+    )
+    assert "not buildable" not in quiet_err
+    assert pins(quiet_build) == pins(build)
+    assert "lockbuild-not-buildable: beta==1.0" in quiet_build.read_text()
+
+
+def test_pylock_build_file_records_them(
+    tmp_path: Path, env: dict[str, str], server: IndexServer
+) -> None:
+    write(tmp_path / "requirements.in", "alpha\nbeta\n")
+    _compile(tmp_path, env, server.url, "--build-deps-for", "all", "-o", "pylock.toml")
+    assert "not-buildable = [" in (tmp_path / "pylock.build.toml").read_text()
+    assert "# lockbuild-not-buildable: beta==1.0:" in (tmp_path / "pylock.build.txt").read_text()
+
+
+def test_sdist_built_releases_still_conflict(
+    tmp_path: Path, env: dict[str, str], server: IndexServer
+) -> None:
+    write(tmp_path / "requirements.in", "gamma\ndelta\n")
+    args = compile_args(server.url, tmp_path / "cache", "--build-deps-for", "all")
+    proc = lockbuild(args, env, tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "conflicting requirements for buildtool" in proc.stderr
+    assert "gamma 1.0 (build) requires buildtool==1.0" in proc.stderr
+    assert "delta 1.0 (build) requires buildtool==2.0" in proc.stderr
+    assert not (tmp_path / "requirements.txt").exists()

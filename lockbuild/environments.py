@@ -8,6 +8,7 @@ chosen as LOCKBUILD_HOOK_INSTALLER says."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -21,12 +22,14 @@ from pathlib import Path
 from typing import Protocol
 
 from build.env import IsolatedEnv
+from packaging.version import Version
 
 from . import limits
 from .errors import BuildError, UsageError
 from .hookfail import HookFailed, LogKeeper, last_line
 from .hookserver import HookServer
 from .interpreter import installed_pins
+from .process import ProcessTimeout, run_bounded
 from .uv import uv_binary
 
 
@@ -149,14 +152,19 @@ class IsolatedEnvironment(IsolatedEnv):
             cmd, env = strategy.command(self, key, constraint_file)
             if key.constraints:
                 cmd += ["-c", str(constraint_file)]
-            proc = subprocess.run(
-                [*cmd, "-r", str(req_file)], capture_output=True, text=True, env=env
-            )
-        if proc.returncode != 0:
-            output = (proc.stdout or "") + (proc.stderr or "")
+            # Bounded like a hook (an index that stalls must not hold compile): in its own
+            # process group, killed after LOCKBUILD_HOOK_TIMEOUT, output to a file.
+            out = Path(tmp) / "install.log"
             hook = f"installing build requirements {', '.join(key.requirements)}"
+            try:
+                code = run_bounded([*cmd, "-r", str(req_file)], cwd=None, env=env, log=out)
+            except ProcessTimeout as exc:
+                log = self.logs.keep(what, "install", f"$ {' '.join(cmd)}\n{_read(out)}")
+                raise HookFailed(what, hook, str(exc), log) from None
+            output = _read(out)
+        if code != 0:
             log = self.logs.keep(what, "install", f"$ {' '.join(cmd)}\n{output}")
-            raise HookFailed(what, hook, f"failed: {last_line(proc.stderr or proc.stdout)}", log)
+            raise HookFailed(what, hook, f"failed: {last_line(output)}", log)
 
     def pins(self) -> tuple[str, ...]:
         """``name==version`` of everything installed here, sorted (asked once)."""
@@ -193,6 +201,7 @@ class _PipStrategy:
                     p for p in (environ.get("PIP_CONSTRAINT"), str(constraint_file)) if p
                 )
         if key.uploaded_before is not None:
+            check_cutoff_support()
             # pip admits uploads strictly before the time given.
             later = key.uploaded_before + timedelta(seconds=1)
             cmd += ["--uploaded-prior-to", _rfc3339(later)]
@@ -266,13 +275,48 @@ def hook_uv() -> str | None:
     return found
 
 
-def _pip_version() -> tuple[int, ...]:
-    from importlib.metadata import version
+# The first pip that has --uploaded-prior-to (the --build-deps-as-of-release cutoff).
+PIP_UPLOADED_PRIOR_TO = Version("26.0")
+
+
+@functools.cache
+def _pip() -> Version | None:
+    """The version of the pip that fills hook environments (``python -m pip`` beside
+    lockbuild), as that pip's own ``--version`` says; None when there is none."""
+    from .installer import find_installer
 
     try:
-        return tuple(int(x) for x in version("pip").split(".")[:2])
-    except (ValueError, LookupError):
-        return (0,)
+        return find_installer("pip", sys.executable).version
+    except UsageError:
+        return None
+
+
+def _pip_version() -> tuple[int, ...]:
+    found = _pip()
+    return found.release[:2] if found is not None else (0,)
+
+
+def check_cutoff_support() -> None:
+    """--build-deps-as-of-release through pip needs pip's --uploaded-prior-to; an older
+    pip has nothing equivalent, so the cutoff cannot be applied: a one-line error."""
+    if hook_uv() is not None:
+        return
+    found = _pip()
+    if found is not None and found >= PIP_UPLOADED_PRIOR_TO:
+        return
+    have = f"pip {found}" if found is not None else "no pip"
+    raise UsageError(
+        f"--build-deps-as-of-release: hook environments are filled by pip here ({have}), "
+        f"which has no --uploaded-prior-to (pip {PIP_UPLOADED_PRIOR_TO} and later): "
+        "upgrade pip or install uv"
+    )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _rfc3339(moment: datetime) -> str:

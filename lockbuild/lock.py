@@ -11,7 +11,7 @@ from datetime import UTC
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import buildable, heldback, hookrounds, limits, pylock, replay
+from . import buildable, environments, heldback, hookrounds, limits, pylock, replay
 from . import graph as graphs
 from .cache import Cache
 from .constraints import build_overrides, preferences, upgrade_constraints
@@ -44,6 +44,8 @@ def compile_lock(
     if progress is None:
         progress = Progress(sys.stderr, quiet=True)
     limits.hook_timeout()  # a malformed LOCKBUILD_HOOK_TIMEOUT fails before any work
+    if options.build_deps_as_of_release:
+        environments.check_cutoff_support()  # pip too old for the cutoff: before any work
     spec, index_options = prepare(options)
     check_outputs(options, spec)
     overrides = build_overrides(options, target)  # reads the build-constraint files

@@ -177,7 +177,10 @@ class _Lock:
         self.information: dict[str, list[Entry]] = {
             key: list(entries) for key, entries in resolution.information.items()
         }
+        # Each release keeps its own copy of the edges it needs (pins another release
+        # added may be taken back with it); the result lists each edge once.
         self.added: dict[str, list[tuple[str, Entry]]] = {}
+        self.base = frozenset(resolution.mapping)
 
     def fixed(self) -> dict[str, Candidate]:
         return {c.name: c for key, c in self.mapping.items() if key != PYTHON and not c.extras}
@@ -188,9 +191,13 @@ class _Lock:
         self.mapping.update(new)
         added = self.added.setdefault(release.name, [])
         for key, entries in part.information.items():
+            if key not in part.mapping:
+                continue  # a criterion resolvelib left behind, not connected to the roots
             for req, parent in entries:
-                if parent is not None and parent.key not in new:
-                    continue  # a pin of the lock: its edges are there already
+                if parent is not None and (
+                    part.mapping.get(parent.key) != parent or parent.key in self.base
+                ):
+                    continue  # stale, or a pin of the plain lock (its edges are there)
                 # The fit's roots are the release's build requirements.
                 entry: Entry = (req, parent if parent is not None else release)
                 self.information.setdefault(key, []).append(entry)
@@ -208,6 +215,8 @@ class _Lock:
         children: dict[str, set[str]] = {}
         roots: set[str] = set()
         for key, entries in self.information.items():
+            if key not in self.mapping:
+                continue
             for _, parent in entries:
                 if parent is None:
                     roots.add(key)
@@ -219,10 +228,11 @@ class _Lock:
                 if child not in reached:
                     reached.add(child)
                     stack.append(child)
+        reached &= set(self.mapping)
         reached.add(PYTHON)
         mapping = {k: c for k, c in self.mapping.items() if k in reached}
         information = {
-            k: [(r, p) for r, p in entries if p is None or p.key in reached]
+            k: list(dict.fromkeys((r, p) for r, p in entries if p is None or p.key in reached))
             for k, entries in self.information.items()
             if k in reached
         }

@@ -238,3 +238,39 @@ def test_results_do_not_depend_on_input_order() -> None:
 )
 def test_notices_read_from_the_build_file(text: str, expected: list[str]) -> None:
     assert buildable.notices(text, text) == expected
+
+
+def test_a_second_round_keeps_the_base_of_an_extra() -> None:
+    """Refitted after its backend asked for more, a release whose build requirement has
+    an extra still has the base project pinned (pandas builds with versioneer[toml])."""
+    repo = FakeRepository(
+        {
+            "alpha": {"1.0": Version_(sdist=True, build=["hatch[fast]"])},
+            "hatch": {"1.28": Version_(requires=['speedy; extra == "fast"'])},
+            "speedy": {"1.0": Version_()},
+            **{"pathy": TOOLS["pathy"]},
+        }
+    )
+    hooks = Hooks(repo, {"alpha": ["pathy"]})
+    _, graph, unbuildable = extend(repo, "alpha", ask_hooks=hooks)
+    assert unbuildable == ()
+    assert build(graph) == {"hatch": "1.28", "pathy": "2.0", "speedy": "1.0"}
+    assert graph.has_edge("hatch", "speedy")
+
+
+def test_taking_one_side_back_leaves_what_another_needs() -> None:
+    """alpha brought hatch (and what hatch needs); beta uses that hatch. alpha's backend
+    then fails: beta's build side keeps hatch and pathy."""
+    repo = FakeRepository(
+        {
+            "alpha": {"1.0": Version_(sdist=True, build=["hatch"])},
+            "beta": {"1.0": Version_(sdist=True, build=["hatch"])},
+            **TOOLS,
+        }
+    )
+    hooks = Hooks(repo, {"alpha": "failed: boom"})
+    _, graph, unbuildable = extend(repo, "alpha", "beta", ask_hooks=hooks)
+    assert [u.name for u in unbuildable] == ["alpha"]
+    assert build(graph) == {"hatch": "1.28", "pathy": "2.0"}
+    assert graph.has_edge("beta", "hatch") and graph.has_edge("hatch", "pathy")
+    assert not graph.has_edge("alpha", "hatch")

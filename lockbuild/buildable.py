@@ -116,7 +116,10 @@ def _reason(
         who = "" if parent is None or parent.name == release.name else f" (from {parent})"
         pinned = fixed.get(req.name)
         if pinned is None:
-            parts.append(f"{req.text}{who}")
+            if not provider.repository.releases(req.name):
+                parts.append(f"{req.text}{who}: {req.name} is not on the index")
+            else:
+                parts.append(f"{req.text}{who}")
             continue
         locked = f"{req.name}=={pinned.version} (locked)"
         overrides = [
@@ -133,7 +136,7 @@ def _reason(
         else:
             parts.append(f"{req.text}{who}")
     unique = list(dict.fromkeys(parts))
-    if len(unique) == 1 and " (locked)" not in unique[0]:
+    if len(unique) == 1 and " (locked)" not in unique[0] and "not on the index" not in unique[0]:
         return f"no release satisfies {unique[0]}"
     return "; ".join(unique) if unique else "its build requirements cannot be resolved"
 

@@ -135,7 +135,12 @@ def test_a_soft_build_side_cannot_take_a_pin_an_sdist_build_fixed() -> None:
 
 
 def test_no_release_of_a_build_requirement() -> None:
-    repo = FakeRepository({"alpha": {"1.0": Version_(sdist=True, build=["missing>=1"])}})
+    repo = FakeRepository(
+        {
+            "alpha": {"1.0": Version_(sdist=True, build=["missing>=1"])},
+            "missing": {"0.5": Version_()},
+        }
+    )
     _, graph, unbuildable = extend(repo, "alpha")
     assert unbuildable[0].reason == "no release satisfies missing>=1"
     assert build(graph) == {}
@@ -274,3 +279,9 @@ def test_taking_one_side_back_leaves_what_another_needs() -> None:
     assert build(graph) == {"hatch": "1.28", "pathy": "2.0"}
     assert graph.has_edge("beta", "hatch") and graph.has_edge("hatch", "pathy")
     assert not graph.has_edge("alpha", "hatch")
+
+
+def test_a_build_requirement_not_on_the_index() -> None:
+    repo = FakeRepository({"alpha": {"1.0": Version_(sdist=True, build=["nowhere[x]>=1"])}})
+    _, _, unbuildable = extend(repo, "alpha")
+    assert unbuildable[0].reason == "nowhere[x]>=1: nowhere is not on the index"

@@ -187,6 +187,8 @@ class Run:
     command: str = ""
     error: str = ""
     load: float = 0.0  # 1-minute load average when the run started
+    # --build-deps-for all: the releases the build file's header names as not buildable.
+    not_buildable: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -399,6 +401,17 @@ def timed(
     return Timing(elapsed, cpu, usage.ru_maxrss / 1024, code, tail)
 
 
+def read_not_buildable(path: Path) -> list[str]:
+    """``name==version: reason`` of each release a build file's header names as not
+    buildable from source (``# lockbuild-not-buildable:`` lines)."""
+    prefix = "# lockbuild-not-buildable: "
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    return [line[len(prefix) :] for line in text.splitlines() if line.startswith(prefix)]
+
+
 def read_pins(path: Path) -> dict[str, str]:
     """``name==version`` lines of a requirements file, names normalized (PEP 503)."""
     pins: dict[str, str] = {}
@@ -470,6 +483,9 @@ class Bench:
             command=f"(cd {rundir} && {shlex.join(argv)})",
             error=tail,
             load=load,
+            not_buildable=read_not_buildable(rundir / "requirements-build.txt")
+            if code == 0 and label == BUILD_ALL
+            else [],
         )
         if tool == LOCKBUILD and label == "a" and code == 0:
             self.check_dir = rundir
@@ -792,6 +808,9 @@ class Report:
             f"pins, {len(run.build_pins)} build pins",
             f"runtime pins that differ from the plain lock of set c: {len(differ)}"
             + (": " + ", ".join(differ) if differ else ""),
+            f"releases installed from wheels named not buildable from source under this lock: "
+            f"{len(run.not_buildable)}"
+            + (": " + "; ".join(run.not_buildable) if run.not_buildable else ""),
         ]
 
     def growth_points(self, key: str, tool: str, cache: str) -> list[tuple[int, float]]:
@@ -1055,8 +1074,9 @@ class Report:
             "",
             "One cold lockbuild run locking the build requirements of every release that "
             "has an sdist (each sdist is downloaded and its backend asked), beside the plain "
-            "lock of the same set. A runtime pin can differ when a build requirement cannot "
-            "live with the newest runtime version.",
+            "lock of the same set. The build sides of releases installed from wheels are "
+            "added where they fit the plain lock, so no runtime pin should differ; a release "
+            "whose build side does not fit is named (the build file's header lists it).",
             "",
             *([f"- {line}" for line in self.build_all_lines()] or ["- not measured"]),
             "",

@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from resolvelib import ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
 from . import graph as graphs
+from .errors import DistError
 from .hookfail import HookFailed, RuledOutWhilePinned
 from .lockfile import NOT_BUILDABLE
 from .model import PYTHON, Candidate, Kind, Req
@@ -254,9 +255,9 @@ def _read_build_edges(
         for future in futures:
             try:
                 results.append(future.result())
-            except HookFailed as exc:
-                results.append(exc)
-            except Exception as exc:  # noqa: BLE001 - one unreadable sdist is one release
+            except (HookFailed, DistError, InvalidRequirement) as exc:
+                # One unreadable sdist is one release; a fetch that failed past its
+                # retries, or a fault of lockbuild's own, still ends the run.
                 results.append(exc)
         return results
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from lockbuild import buildable
 from lockbuild import graph as graphs
-from lockbuild.errors import ResolutionError
+from lockbuild.errors import DistError, FetchError, ResolutionError
 from lockbuild.hookfail import HookFailed
 from lockbuild.model import Candidate
 from lockbuild.resolve import Provider, Resolution, resolve
@@ -285,3 +285,43 @@ def test_a_build_requirement_not_on_the_index() -> None:
     repo = FakeRepository({"alpha": {"1.0": Version_(sdist=True, build=["nowhere[x]>=1"])}})
     _, _, unbuildable = extend(repo, "alpha")
     assert unbuildable[0].reason == "nowhere[x]>=1: nowhere is not on the index"
+
+
+class _FailingSdists(FakeRepository):
+    """A repository where reading one project's sdist fails with a given error."""
+
+    def __init__(self, projects: dict[str, dict[str, Version_]], failing: str, error: Exception):
+        super().__init__(projects)
+        self.failing = failing
+        self.error = error
+
+    def build_requires(self, candidate: Candidate) -> Sequence[str]:
+        if candidate.name == self.failing:
+            raise self.error
+        return super().build_requires(candidate)
+
+
+def test_an_unreadable_sdist_names_its_release_and_the_rest_go_on() -> None:
+    projects = {
+        "alpha": {"1.0": Version_(sdist=True, build=["hatch"])},
+        "beta": {"1.0": Version_(sdist=True, build=["hatch"])},
+        **TOOLS,
+    }
+    repo = _FailingSdists(projects, "beta", DistError("beta-1.0.tar.gz: not a valid sdist"))
+    plain, graph, unbuildable = extend(repo, "alpha", "beta")
+    assert runtime(graph) == runtime(plain)
+    assert build(graph) == {"hatch": "1.28", "pathy": "2.0"}
+    assert [u.line() for u in unbuildable] == [
+        "beta==1.0: not buildable from source under this lock: "
+        "its sdist cannot be read: beta-1.0.tar.gz: not a valid sdist"
+    ]
+
+
+@pytest.mark.parametrize(
+    "error", [FetchError("https://files.example/beta-1.0.tar.gz: HTTP 503"), KeyError("pin")]
+)
+def test_a_failed_fetch_or_a_fault_ends_the_run(error: Exception) -> None:
+    projects = {"beta": {"1.0": Version_(sdist=True, build=["hatch"])}, **TOOLS}
+    repo = _FailingSdists(projects, "beta", error)
+    with pytest.raises(type(error)):
+        extend(repo, "beta")

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from resolvelib import ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
 
@@ -355,14 +355,8 @@ def hook_asker(repository: IndexRepository, workers: int) -> AskHooks:
         build_pins = [f"{p.name}=={p.version}" for p in graphs.pins(graph, graphs.build_set(graph))]
         jobs = []
         for release in releases:
-            static = {
-                canonicalize_name(Requirement(r).name)
-                for r in repository.build_system(release).requires
-            }
-            roots = [n for n in graph.successors(release.name) if n in static]
-            env = set(roots) | graphs.runtime_closure(graph, roots)
-            pins = sorted(f"{p.name}=={p.version}" for p in graphs.pins(graph, env))
-            jobs.append((release, pins))
+            static = repository.build_system(release).requires
+            jobs.append((release, graphs.hook_environment(graph, release.name, static)))
 
         def one(job: tuple[Candidate, list[str]]) -> tuple[str, ...] | HookFailed:
             try:

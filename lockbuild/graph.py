@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from packaging.utils import NormalizedName
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 
 from .model import PYTHON, Candidate, Kind
 
@@ -210,6 +211,15 @@ def build_environments(graph: DiGraph) -> dict[str, list[str]]:
             f"{p.name}=={p.version}" for p in pins(graph, env)
         ]
     return builds
+
+
+def hook_environment(graph: DiGraph, name: str, static_requires: Iterable[str]) -> list[str]:
+    """The pins ``name``'s get_requires_for_build_wheel runs with: those of its static
+    build requirements (the names in ``static_requires``) and their runtime closure."""
+    static = {canonicalize_name(Requirement(text).name) for text in static_requires}
+    roots = [child for child in graph.successors(name) if child in static]
+    env = set(roots) | runtime_closure(graph, roots)
+    return sorted(f"{p.name}=={p.version}" for p in pins(graph, env))
 
 
 def simple_edge_paths(graph: DiGraph, source: str, target: str) -> Iterator[list[tuple[str, str]]]:

@@ -7,9 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 from . import graph as graphs
 from .errors import UsageError
 from .hookfail import HookFailed, RuledOutWhilePinned
@@ -82,14 +79,8 @@ def _add_dynamic_requirements(
     build_pins = [f"{p.name}=={p.version}" for p in graphs.pins(graph, graphs.build_set(graph))]
     jobs: list[tuple[Candidate, list[str]]] = []
     for candidate in graphs.build_candidates(graph):
-        static = {
-            canonicalize_name(Requirement(r).name)
-            for r in repository.build_system(candidate).requires
-        }
-        roots = [n for n in graph.successors(candidate.name) if n in static]
-        env = set(roots) | graphs.runtime_closure(graph, roots)
-        pins = sorted(f"{p.name}=={p.version}" for p in graphs.pins(graph, env))
-        jobs.append((candidate, pins))
+        static = repository.build_system(candidate).requires
+        jobs.append((candidate, graphs.hook_environment(graph, candidate.name, static)))
     workers = max(1, min(options.workers, 4, len(jobs)))
 
     def ask(job: tuple[Candidate, list[str]]) -> tuple[str, ...] | HookFailed:

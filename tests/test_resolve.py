@@ -304,3 +304,23 @@ def test_failing_backend_rules_out_the_release_for_its_extras_too() -> None:
     )
     graph = lock(repo, "kombu[redis]")
     assert versions(graph, graphs.runtime_set(graph)) == {"kombu": "1.0", "redis": "1.0"}
+
+
+@pytest.mark.parametrize(
+    ("static", "expected"),
+    [
+        (["tool"], ["tool==1.0", "toollib==1.0"]),  # a static requirement and its runtime deps
+        (["Tool>=1"], ["tool==1.0", "toollib==1.0"]),  # names are read from the requirement
+        ([], []),  # everything came from the hook: nothing to run it with
+        (["other"], []),  # a name that is not a build edge of the release is not in it
+    ],
+)
+def test_hook_environment_of_a_release(static: list[str], expected: list[str]) -> None:
+    repo = FakeRepository(
+        {
+            "app": {"1.0": Version_(wheel=False, build=["tool"])},
+            "tool": {"1.0": Version_(requires=["toollib"])},
+            "toollib": {"1.0": Version_()},
+        }
+    )
+    assert graphs.hook_environment(lock(repo, "app"), "app", static) == expected

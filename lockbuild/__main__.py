@@ -1,5 +1,5 @@
 """``python -m lockbuild``."""
 
-from .cli import run
+from lockbuild.cli.main import run
 
 run()

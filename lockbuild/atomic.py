@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
-from .errors import InputError
+from lockbuild.errors import InputError
 
 _DEFERRED = ("SIGINT", "SIGTERM", "SIGHUP")
 

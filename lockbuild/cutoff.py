@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import Enum
 
-from .errors import UsageError
+from lockbuild.errors import UsageError
 
 
 class CutoffKind(Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import UsageError
+from lockbuild.errors import UsageError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 600.0

@@ -15,8 +15,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, parse_tag, sys_tags
 from packaging.version import Version
 
-from . import programs
-from .errors import UsageError
+from lockbuild.build import programs
+from lockbuild.errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def resign_pair(lock: Path, build: Path) -> None:
     file on purpose (what someone set on getting an edit past check would do)."""
     import re
 
-    from lockbuild.pair import text_digest
+    from lockbuild.lock.pair import text_digest
 
     lock_text, build_text = lock.read_text(), build.read_text()
     lock.write_text(

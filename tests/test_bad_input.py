@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from lockbuild.lockfile import read_lockfile
+from lockbuild.lock.lockfile import read_lockfile
 from lockbuild.target import recorded_mismatch
 from tests.fixtures import FixtureIndex, isolated_env, lbbackend
 from tests.helpers import LOCKBUILD

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild import buildable
-from lockbuild import graph as graphs
+from lockbuild.build.hookfail import HookFailed
 from lockbuild.errors import DistError, FetchError, ResolutionError
-from lockbuild.hookfail import HookFailed
 from lockbuild.model import Candidate
-from lockbuild.resolve import Provider, Resolution, resolve
+from lockbuild.resolve import buildable
+from lockbuild.resolve import graph as graphs
+from lockbuild.resolve.provider import Provider, Resolution, resolve
 from lockbuild.spec import IndexOptions
 from tests.test_resolve import TARGET, FakeRepository, Version_, roots, versions
 

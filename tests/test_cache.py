@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from lockbuild import pipconfig
-from lockbuild.cache import Cache
-from lockbuild.pipconfig import pip_config_options, read_config
+from lockbuild.index import pipconfig
+from lockbuild.index.cache import Cache
+from lockbuild.index.pipconfig import pip_config_options, read_config
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
 

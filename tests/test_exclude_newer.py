@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild import replay
+from lockbuild.resolve import replay
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
 

@@ -1,4 +1,4 @@
-"""The program's exit (lockbuild.cli.run / leave): it skips finalizing the interpreter but
+"""The program's exit (lockbuild.cli.main.run / leave): it skips finalizing the interpreter but
 keeps what an exit must do: the exit status SystemExit would give, atexit handlers, other
 non-daemon threads finished, buffered output flushed."""
 
@@ -14,7 +14,7 @@ from tests.fixtures import isolated_env
 
 SCRIPT = """
 import atexit, pathlib, sys, threading, time
-from lockbuild.cli import leave
+from lockbuild.cli.main import leave
 out = pathlib.Path(sys.argv[1])
 atexit.register(lambda: (out / "atexit").write_text("ran"))
 def late():

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild import index
-from lockbuild.archive import read_sdist
-from lockbuild.cache import Cache, CachedPage, sha256_hex
+from lockbuild.dists.archive import read_sdist
+from lockbuild.dists.metadata import parse_metadata
 from lockbuild.errors import DistError
-from lockbuild.lockfile import read_lockfile, write_pair
-from lockbuild.metadata import parse_metadata
-from lockbuild.page import JSON_TYPE, _page_listings, parse_html_page, parse_json_page
-from lockbuild.pair import pair_problems
+from lockbuild.index import client as index
+from lockbuild.index.cache import Cache, CachedPage, sha256_hex
+from lockbuild.index.page import JSON_TYPE, _page_listings, parse_html_page, parse_json_page
+from lockbuild.lock.lockfile import read_lockfile, write_pair
+from lockbuild.lock.pair import pair_problems
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env, make_sdist
 from tests.helpers import LOCKBUILD, compile_args, lockbuild, pins, write
 
@@ -598,7 +598,7 @@ def slow_fsync(fd):
     marker.write_text("writing")
     time.sleep(30)
 os.fsync = slow_fsync
-from lockbuild.cli import main
+from lockbuild.cli.main import main
 main(sys.argv[2:], prog_name="lockbuild")
 """
 
@@ -742,7 +742,7 @@ def _tamper_records(cache: Path, change: Callable[[dict[str, str]], None]) -> in
     import json
     import re
 
-    from lockbuild.pair import text_digest
+    from lockbuild.lock.pair import text_digest
 
     count = 0
     for path in (cache / "resolutions").rglob("*"):
@@ -833,7 +833,7 @@ def test_a_tampered_record_and_listing_cache_are_not_replayed(
     cache rewritten to list it: the record is checked against the pages themselves."""
     import msgspec
 
-    from lockbuild.listcache import BUCKET
+    from lockbuild.index.listcache import BUCKET
 
     env = _env(tmp_path)
     args = [a for a in compile_args(server.url, tmp_path / "cache") if a != "-q"]

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lockbuild.cache import Cache
 from lockbuild.errors import FetchError
-from lockbuild.fetcher import Fetcher, _fresh_until
+from lockbuild.index.cache import Cache
+from lockbuild.index.fetcher import Fetcher, _fresh_until
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from lockbuild.filename import parse_sdist, sdist_stem, split_sdist
-from lockbuild.listing import make_dist_file, quick_name_version
+from lockbuild.dists.filename import parse_sdist, sdist_stem, split_sdist
+from lockbuild.index.listing import make_dist_file, quick_name_version
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 

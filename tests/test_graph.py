@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lockbuild.graph import DiGraph, simple_edge_paths
+from lockbuild.resolve.graph import DiGraph, simple_edge_paths
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 

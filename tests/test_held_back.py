@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.heldback import HeldBack, from_lockfile, from_note
-from lockbuild.lockfile import read_lockfile
+from lockbuild.lock.lockfile import read_lockfile
+from lockbuild.resolve.heldback import HeldBack, from_lockfile, from_note
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import lockbuild, pins, write
 

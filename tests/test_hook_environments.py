@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from lockbuild import environments
+from lockbuild.build import environments
 from lockbuild.errors import UsageError
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.buildsystem import BuildSystem
-from lockbuild.environments import IsolatedEnvironment
+from lockbuild.build.environments import IsolatedEnvironment
+from lockbuild.build.hookfail import HookFailed
+from lockbuild.build.hooks import _both_hooks, run_hook
+from lockbuild.dists.buildsystem import BuildSystem
 from lockbuild.errors import BuildError
-from lockbuild.hookfail import HookFailed
-from lockbuild.hooks import _both_hooks, run_hook
 
 BACKEND = """
 import os, json

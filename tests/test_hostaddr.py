@@ -1,4 +1,4 @@
-"""Host addresses looked up once per run (lockbuild/hostaddr.py): one lookup per host
+"""Host addresses looked up once per run (lockbuild/index/hostaddr.py): one lookup per host
 however many connections are opened, addresses tried in the resolver's order, a host
 none of whose addresses answers looked up again, IP literals never looked up; and a
 compile against an index named by host name (not address) locks as before."""
@@ -13,8 +13,8 @@ from typing import Any
 import httpcore
 import pytest
 
-from lockbuild import hostaddr
-from lockbuild.hostaddr import HostAddresses
+from lockbuild.index import hostaddr
+from lockbuild.index.hostaddr import HostAddresses
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, lockbuild, pins, write
 

@@ -1,4 +1,4 @@
-"""Listings of JSON pages kept by the page's bytes (lockbuild/listcache.py): what a later
+"""Listings of JSON pages kept by the page's bytes (lockbuild/index/listcache.py): what a later
 run reads back is exactly what parsing the page gives (listings, files, wheels dropped);
 a corrupted or malformed entry is a miss; a page served with other bytes, another URL,
 project or wheel filter is parsed again."""
@@ -11,12 +11,12 @@ from typing import Any
 import msgspec
 import pytest
 
-import lockbuild.index
-from lockbuild.cache import Cache
-from lockbuild.fetcher import Sources
-from lockbuild.index import IndexClient
-from lockbuild.listcache import BUCKET, ListingCache
-from lockbuild.page import _CountingKeep, json_listings
+import lockbuild.index.client
+from lockbuild.index.cache import Cache
+from lockbuild.index.client import IndexClient
+from lockbuild.index.fetcher import Sources
+from lockbuild.index.listcache import BUCKET, ListingCache
+from lockbuild.index.page import _CountingKeep, json_listings
 from lockbuild.target import current
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.test_pagejson import PAGE_URL, REGULAR, page, wheel
@@ -137,7 +137,7 @@ def test_a_page_served_again_is_not_parsed_again(
             raise AssertionError("the page was parsed again")
 
         with monkeypatch.context() as patched:
-            patched.setattr(lockbuild.index, "_page_listings", refuse)
+            patched.setattr(lockbuild.index.client, "_page_listings", refuse)
             second = client(srv.url)
             assert _listed(second, "alpha") == listed
             assert second.dropped_wheels("alpha") == 1

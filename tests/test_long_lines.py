@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
 
+from lockbuild.cli.reqfile import read_spec
 from lockbuild.errors import InputError
-from lockbuild.lockfile import parse_lockfile
-from lockbuild.reqfile import read_spec
+from lockbuild.lock.lockfile import parse_lockfile
 
 GENEROUS_SECONDS = 20.0
 

@@ -1,4 +1,4 @@
-"""PEP 691 pages decoded by msgspec (lockbuild/pagejson.py) give exactly what the
+"""PEP 691 pages decoded by msgspec (lockbuild/index/pagejson.py) give exactly what the
 standard library's decoding gave: the same listings, the same files, the same errors; and
 a compile over the fixture index's JSON pages locks what its HTML pages lock."""
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lockbuild import pagejson
 from lockbuild.errors import FetchError
-from lockbuild.page import (
+from lockbuild.index import pagejson
+from lockbuild.index.page import (
     _JSON_KEYS,
     _CountingKeep,
     _stdlib_json_listings,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lockbuild.errors import InputError
-from lockbuild.pipconfig import (
+from lockbuild.index.pipconfig import (
     Place,
     config_files,
     configured_constraints,

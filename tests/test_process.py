@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.builder import _run
+from lockbuild.build.process import ProcessTimeout, run_bounded
 from lockbuild.errors import BuildError
-from lockbuild.process import ProcessTimeout, run_bounded
+from lockbuild.sync.builder import _run
 
 # A child that starts a grandchild in the background (same process group), writes the
 # grandchild's pid to a file, prints a line and then does what argv[2] says.

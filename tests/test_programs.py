@@ -1,4 +1,4 @@
-"""The programs lockbuild runs in other interpreters (lockbuild/programs/) run there: on
+"""The programs lockbuild runs in other interpreters (lockbuild/build/programs/) run there: on
 lockbuild's own interpreter and on every other CPython this machine has from 3.8 on
 (a sync target or a --python for compile may be older than lockbuild's)."""
 
@@ -14,8 +14,9 @@ import packaging
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from lockbuild import interpreter, programs
-from lockbuild.builder import interpreter_key
+from lockbuild.build import programs
+from lockbuild.sync import interpreter
+from lockbuild.sync.builder import interpreter_key
 
 OLDEST = (3, 8)  # importlib.metadata, which environment.py reads distributions with
 

@@ -13,11 +13,11 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from lockbuild.cli.reqfile import read_spec
 from lockbuild.errors import InputError
-from lockbuild.graph import Pin
-from lockbuild.lockfile import Entry, Header, read_lockfile, render_lockfile
+from lockbuild.lock.lockfile import Entry, Header, read_lockfile, render_lockfile
 from lockbuild.model import Candidate
-from lockbuild.reqfile import read_spec
+from lockbuild.resolve.graph import Pin
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 

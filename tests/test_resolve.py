@@ -13,13 +13,13 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from lockbuild import graph as graphs
+from lockbuild.build.hookfail import HookFailed
+from lockbuild.dists.metadata import CoreMetadata
 from lockbuild.errors import ResolutionError
-from lockbuild.hookfail import HookFailed
-from lockbuild.listing import Listing, make_dist_file
-from lockbuild.metadata import CoreMetadata
+from lockbuild.index.listing import Listing, make_dist_file
 from lockbuild.model import Candidate, DistFile, Kind, Req
-from lockbuild.resolve import Provider, Release, resolve
+from lockbuild.resolve import graph as graphs
+from lockbuild.resolve.provider import Provider, Release, resolve
 from lockbuild.spec import IndexOptions
 from lockbuild.target import current
 

@@ -10,8 +10,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from lockbuild.check import pair_problems
-from lockbuild.lockfile import TARGET, read_lockfile
+from lockbuild.cli.check import pair_problems
+from lockbuild.lock.lockfile import TARGET, read_lockfile
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 

@@ -22,25 +22,14 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from lockbuild import (
-    buildjob,
-    diagnosis,
-    indexargs,
-    interpreter,
-    sync,
-)
-from lockbuild import (
-    installer as installers,
-)
-from lockbuild import (
-    pair as pairs,
-)
-from lockbuild import (
-    plan as plans,
-)
 from lockbuild.errors import UsageError
-from lockbuild.lockfile import LockedFile, LockedPin, pins_digest, read_lockfile
+from lockbuild.lock import pair as pairs
+from lockbuild.lock.lockfile import LockedFile, LockedPin, pins_digest, read_lockfile
 from lockbuild.spec import IndexOptions
+from lockbuild.sync import buildjob, diagnosis, indexargs, interpreter
+from lockbuild.sync import installer as installers
+from lockbuild.sync import plan as plans
+from lockbuild.sync import run as sync
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
 from tests.helpers import lockbuild, resign_pair, run
 

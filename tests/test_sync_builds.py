@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from lockbuild import builder, buildjob, provenance
 from lockbuild.errors import BuildError
-from lockbuild.lockfile import read_lockfile
+from lockbuild.lock.lockfile import read_lockfile
+from lockbuild.sync import builder, buildjob, provenance
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
 from tests.helpers import LOCKBUILD, lockbuild, resign_pair, run
 
@@ -509,7 +509,7 @@ def test_add_record_lists_it_in_record(tmp_path: Path) -> None:
 
 
 def test_plan_jobs_orders_and_refuses_cycles() -> None:
-    from lockbuild.lockfile import LockedPin
+    from lockbuild.lock.lockfile import LockedPin
 
     def pin(name: str) -> LockedPin:
         return LockedPin(canonicalize_name(name), "1", f"{name}==1", ())
@@ -593,9 +593,9 @@ def test_wheelhouse_installs_offline(tmp_path: Path, server: IndexServer, hashes
 
 
 def test_make_plan_judges_builds() -> None:
-    from lockbuild import interpreter
-    from lockbuild import plan as plans
-    from lockbuild.lockfile import LockedFile, LockedPin
+    from lockbuild.lock.lockfile import LockedFile, LockedPin
+    from lockbuild.sync import interpreter
+    from lockbuild.sync import plan as plans
 
     def pin(name: str, version: str) -> LockedPin:
         return LockedPin(canonicalize_name(name), version, f"{name}=={version}", ())

@@ -1,0 +1,399 @@
+"""Isolated build environments: a venv filled by pip or uv with a requirement set
+(bound by constraints and an upload cutoff), and the pool that shares them in a run.
+
+An environment is a pypa ``build`` ``IsolatedEnv`` (its two members: the interpreter,
+``python_executable``, and the variables a hook runs with, ``make_extra_environ``); what
+fills it is one of two strategies, uv (when it is at hand: several times faster) or pip,
+chosen as LOCKBUILD_HOOK_INSTALLER says."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import venv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from build.env import IsolatedEnv
+from packaging.version import Version
+
+from lockbuild import limits
+from lockbuild.errors import BuildError, UsageError
+from lockbuild.build.hookfail import HookFailed, LogKeeper, last_line
+from lockbuild.build.hookserver import HookServer
+from lockbuild.sync.interpreter import installed_pins
+from lockbuild.build.process import ProcessTimeout, run_bounded
+from lockbuild.build.uv import uv_binary
+
+
+@dataclass(frozen=True)
+class EnvKey:
+    """What shapes an isolated environment (environments are shared by this key)."""
+
+    requirements: tuple[str, ...]
+    no_deps: bool
+    constraints: tuple[str, ...]
+    uploaded_before: datetime | None
+
+    @classmethod
+    def of(
+        cls,
+        requirements: Sequence[str],
+        constraints: Sequence[str],
+        no_deps: bool,
+        uploaded_before: datetime | None,
+    ) -> EnvKey:
+        return cls(
+            tuple(sorted(set(requirements))),
+            no_deps,
+            tuple(sorted(set(constraints))),
+            uploaded_before,
+        )
+
+
+class IsolatedEnvironment(IsolatedEnv):
+    """A fresh virtual environment holding exactly the requirements given, never the
+    user's environment; removed when the context ends. ``pip_env`` carries the index
+    options as PIP_* variables (never on a command line, where a token would show)."""
+
+    def __init__(
+        self,
+        pip_env: Mapping[str, str],
+        *,
+        base_python: str | None = None,
+        logs: LogKeeper | None = None,
+    ) -> None:
+        self.pip_env = dict(pip_env)
+        self.base_python = base_python
+        self.logs = logs if logs is not None else LogKeeper()
+        self._pins: tuple[str, ...] | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.python = ""
+        self._servers: dict[str, HookServer | None] = {}
+        self._servers_lock = threading.Lock()
+
+    def __enter__(self) -> IsolatedEnvironment:
+        self._tmp = tempfile.TemporaryDirectory(prefix="lockbuild-env-")
+        root = Path(self._tmp.name)
+        if self.base_python is None:
+            venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+        else:
+            # The target's own interpreter (--python): hooks then answer for it.
+            proc = subprocess.run(
+                [self.base_python, "-m", "venv", "--without-pip", str(root)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                self._tmp.cleanup()
+                raise BuildError(
+                    f"{self.base_python}: cannot make a virtual environment: "
+                    f"{last_line(proc.stderr or proc.stdout)}"
+                )
+        bindir = "Scripts" if os.name == "nt" else "bin"
+        self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._servers_lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            if server is not None:
+                server.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def hook_server(self, backend: str) -> HookServer | None:
+        """The fork server for ``backend`` here (started on first use); None where fork
+        is not available or the backend does not import."""
+        if not hasattr(os, "fork") or sys.platform == "darwin":
+            return None
+        with self._servers_lock:
+            if backend not in self._servers:
+                server = HookServer(self, backend)
+                self._servers[backend] = server if server.ready() else None
+            return self._servers[backend]
+
+    @property
+    def python_executable(self) -> str:
+        """The environment's interpreter (``IsolatedEnv``)."""
+        return self.python
+
+    def make_extra_environ(self) -> dict[str, str]:
+        """What a hook's process adds to lockbuild's environment (``IsolatedEnv``): the
+        index options as PIP_* variables, and the venv first on PATH and as VIRTUAL_ENV."""
+        return {**self.pip_env, **_venv_vars(self.python)}
+
+    def environ(self) -> dict[str, str]:
+        """The whole environment a hook or an installer runs with here."""
+        return venv_environ(self.python, self.pip_env)
+
+    def install(self, key: EnvKey, what: str) -> None:
+        """Install ``key.requirements``; its constraints bind them and also any build
+        environment the installer makes on the way (for build requirements that are
+        themselves sdists); ``uploaded_before`` admits only files uploaded by then."""
+        if not key.requirements:
+            return
+        uv = hook_uv()
+        strategy: _Strategy = _UvStrategy(uv) if uv is not None else _PipStrategy()
+        with tempfile.TemporaryDirectory(prefix="lockbuild-req-") as tmp:
+            req_file = Path(tmp) / "requirements.txt"
+            req_file.write_text("\n".join(key.requirements) + "\n")
+            constraint_file = Path(tmp) / "build-constraints.txt"
+            constraint_file.write_text("\n".join(key.constraints) + "\n")
+            cmd, env = strategy.command(self, key, constraint_file)
+            if key.constraints:
+                cmd += ["-c", str(constraint_file)]
+            # Bounded like a hook (an index that stalls must not hold compile): in its own
+            # process group, killed after LOCKBUILD_HOOK_TIMEOUT, output to a file.
+            out = Path(tmp) / "install.log"
+            hook = f"installing build requirements {', '.join(key.requirements)}"
+            try:
+                code = run_bounded([*cmd, "-r", str(req_file)], cwd=None, env=env, log=out)
+            except ProcessTimeout as exc:
+                log = self.logs.keep(what, "install", f"$ {' '.join(cmd)}\n{_read(out)}")
+                raise HookFailed(what, hook, str(exc), log) from None
+            output = _read(out)
+        if code != 0:
+            log = self.logs.keep(what, "install", f"$ {' '.join(cmd)}\n{output}")
+            raise HookFailed(what, hook, f"failed: {last_line(output)}", log)
+
+    def pins(self) -> tuple[str, ...]:
+        """``name==version`` of everything installed here, sorted (asked once)."""
+        if self._pins is None:
+            self._pins = tuple(sorted(set(installed_pins(self.python) or ())))
+        return self._pins
+
+
+class _Strategy(Protocol):
+    """How an isolated environment is filled: the install command (before ``-c`` and
+    ``-r``) and the environment it runs with."""
+
+    def command(
+        self, env: IsolatedEnvironment, key: EnvKey, constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]: ...
+
+
+class _PipStrategy:
+    """The pip beside lockbuild, pointed at the environment with ``--python``."""
+
+    def command(
+        self, env: IsolatedEnvironment, key: EnvKey, constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        cmd = [sys.executable, "-m", "pip", "--python", env.python, "install"]
+        cmd += ["--disable-pip-version-check", "--no-input", "--no-warn-script-location", "-q"]
+        if key.no_deps:
+            cmd.append("--no-deps")
+        environ = env.environ()
+        if key.constraints:
+            if _pip_version() >= (25, 3):
+                cmd += ["--build-constraint", str(constraint_file)]
+            else:
+                environ["PIP_CONSTRAINT"] = " ".join(
+                    p for p in (environ.get("PIP_CONSTRAINT"), str(constraint_file)) if p
+                )
+        if key.uploaded_before is not None:
+            check_cutoff_support()
+            # pip admits uploads strictly before the time given.
+            later = key.uploaded_before + timedelta(seconds=1)
+            cmd += ["--uploaded-prior-to", _rfc3339(later)]
+        return cmd, environ
+
+
+class _UvStrategy:
+    """The same install through uv; the index options are translated so that uv looks
+    where pip would (all indexes, best match)."""
+
+    def __init__(self, uv: str) -> None:
+        self.uv = uv
+
+    def command(
+        self, env: IsolatedEnvironment, key: EnvKey, constraint_file: Path
+    ) -> tuple[list[str], dict[str, str]]:
+        cmd = [self.uv, "pip", "install", "--python", env.python, "--quiet"]
+        if key.no_deps:
+            cmd.append("--no-deps")
+        if key.constraints:
+            cmd += ["--build-constraints", str(constraint_file)]
+        environ = env.environ()
+        environ["UV_NO_CONFIG"] = "1"
+        environ["UV_INDEX_STRATEGY"] = "unsafe-best-match"
+        pip_env = env.pip_env
+        if pip_env.get("PIP_NO_INDEX"):
+            cmd.append("--no-index")
+        if pip_env.get("PIP_INDEX_URL"):
+            environ["UV_INDEX_URL"] = pip_env["PIP_INDEX_URL"]
+        if pip_env.get("PIP_EXTRA_INDEX_URL"):
+            environ["UV_EXTRA_INDEX_URL"] = pip_env["PIP_EXTRA_INDEX_URL"]
+        for link in pip_env.get("PIP_FIND_LINKS", "").split():
+            cmd += ["--find-links", link]
+        if pip_env.get("PIP_PRE"):
+            cmd += ["--prerelease", "allow"]
+        if key.uploaded_before is not None:
+            cmd += ["--exclude-newer", _rfc3339(key.uploaded_before)]
+        return cmd, environ
+
+
+def _venv_vars(python: str) -> dict[str, str]:
+    bindir = Path(python).parent
+    return {
+        "PATH": str(bindir) + os.pathsep + os.environ.get("PATH", ""),
+        "VIRTUAL_ENV": str(bindir.parent),
+    }
+
+
+def venv_environ(python: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a process runs with inside the venv of ``python`` (a hook's, a
+    build's): lockbuild's own with ``extra`` over it, the venv first on PATH and as
+    VIRTUAL_ENV, and nothing that would reach outside it (PYTHONPATH, PYTHONHOME,
+    PIP_REQUIRE_VIRTUALENV)."""
+    env = dict(os.environ)
+    env.update(extra or {})
+    env.update(_venv_vars(python))
+    for name in ("PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV"):
+        env.pop(name, None)
+    return env
+
+
+def hook_uv() -> str | None:
+    """uv, when it is at hand (beside this Python, or on PATH), to fill hook environments;
+    LOCKBUILD_HOOK_INSTALLER=pip keeps pip, =uv insists on uv."""
+    chosen = limits.hook_installer()
+    if chosen == "pip":
+        return None
+    found = uv_binary()
+    if found is None and chosen == "uv":
+        raise UsageError("LOCKBUILD_HOOK_INSTALLER=uv: uv is neither beside lockbuild nor on PATH")
+    return found
+
+
+# The first pip that has --uploaded-prior-to (the --build-deps-as-of-release cutoff).
+PIP_UPLOADED_PRIOR_TO = Version("26.0")
+
+
+@functools.cache
+def _pip() -> Version | None:
+    """The version of the pip that fills hook environments (``python -m pip`` beside
+    lockbuild), as that pip's own ``--version`` says; None when there is none."""
+    from lockbuild.sync.installer import find_installer
+
+    try:
+        return find_installer("pip", sys.executable).version
+    except UsageError:
+        return None
+
+
+def _pip_version() -> tuple[int, ...]:
+    found = _pip()
+    return found.release[:2] if found is not None else (0,)
+
+
+def check_cutoff_support() -> None:
+    """--build-deps-as-of-release through pip needs pip's --uploaded-prior-to; an older
+    pip has nothing equivalent, so the cutoff cannot be applied: a one-line error."""
+    if hook_uv() is not None:
+        return
+    found = _pip()
+    if found is not None and found >= PIP_UPLOADED_PRIOR_TO:
+        return
+    have = f"pip {found}" if found is not None else "no pip"
+    raise UsageError(
+        f"--build-deps-as-of-release: hook environments are filled by pip here ({have}), "
+        f"which has no --uploaded-prior-to (pip {PIP_UPLOADED_PRIOR_TO} and later): "
+        "upgrade pip or install uv"
+    )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EnvironmentPool:
+    """Isolated environments shared by every hook that needs the same requirement set,
+    constraints and upload cutoff: each is created and populated once per run; ``close``
+    removes them all. ``base_python`` is the interpreter they are made from (None: the
+    one running lockbuild)."""
+
+    def __init__(self, pip_env: Mapping[str, str], *, base_python: str | None = None) -> None:
+        self.pip_env = dict(pip_env)
+        self.base_python = base_python
+        self.logs = LogKeeper()
+        self._lock = threading.Lock()
+        self._envs: dict[EnvKey, IsolatedEnvironment] = {}
+        self._key_locks: dict[EnvKey, threading.Lock] = {}
+        self._closed = False
+
+    def prepare(
+        self,
+        requirements: Sequence[str],
+        what: str,
+        *,
+        constraints: Sequence[str] = (),
+        uploaded_before: datetime | None = None,
+    ) -> None:
+        """Start making the environment for ``requirements`` in the background, so that
+        installing it overlaps other work; a failure shows again when it is asked for."""
+
+        def make() -> None:
+            try:
+                self.get(
+                    requirements, what, constraints=constraints, uploaded_before=uploaded_before
+                )
+            except Exception:  # noqa: BLE001 - reported when the environment is asked for
+                return
+
+        threading.Thread(target=make, name="lockbuild-env", daemon=True).start()
+
+    def get(
+        self,
+        requirements: Sequence[str],
+        what: str,
+        *,
+        constraints: Sequence[str] = (),
+        no_deps: bool = False,
+        uploaded_before: datetime | None = None,
+    ) -> IsolatedEnvironment:
+        key = EnvKey.of(requirements, constraints, no_deps, uploaded_before)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            env = self._envs.get(key)
+            if env is None:
+                env = IsolatedEnvironment(
+                    self.pip_env, base_python=self.base_python, logs=self.logs
+                ).__enter__()
+                try:
+                    env.install(key, what)
+                except BaseException:
+                    env.__exit__()
+                    raise
+                with self._lock:
+                    closed = self._closed
+                    if not closed:
+                        self._envs[key] = env
+                if closed:  # made after close(): nobody else would remove it
+                    env.__exit__()
+                    raise BuildError(f"{what}: the run ended while its environment was made")
+            return env
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            envs, self._envs = list(self._envs.values()), {}
+        for env in envs:
+            env.__exit__()

@@ -1,0 +1,111 @@
+"""A build backend that failed: the error a failed, timed-out or misbehaving PEP 517 hook
+raises, where its full output is kept, and the one line a user reads about it."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockbuild.errors import BuildError
+
+MAX_LINE = 300
+# Lines of a Python traceback that say where, not what went wrong.
+_NOISE = re.compile(r"^(Traceback \(most recent call last\):|File \"|\^+$|~+$|During handling)")
+
+
+class HookFailed(BuildError):
+    """A hook (or the installation of the environment it runs in) failed, timed out or
+    answered something invalid: the release it was run for cannot be built here."""
+
+    def __init__(self, what: str, hook: str, reason: str, log: Path | None = None) -> None:
+        where = f" (full log: {log})" if log is not None else ""
+        super().__init__(f"{what}: {hook}: {reason}{where}")
+        self.what = what
+        self.hook = hook
+        self.reason = reason
+        self.log = log
+        self.timed_out = reason.startswith("timed out")
+
+
+class RuledOutWhilePinned(Exception):
+    """A release the resolver had already pinned turned out unusable (a wheel whose
+    metadata is invalid is only read once pinned): the resolution starts again without
+    it. Not a user-facing error: compile catches it."""
+
+    def __init__(self, ruled_out: RuledOut) -> None:
+        super().__init__(ruled_out.line())
+        self.ruled_out = ruled_out
+
+
+def last_line(text: str) -> str:
+    """The backend's own last error line: the last non-empty line of its output that is
+    not traceback framing (an exception's message is the last line Python prints)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not _NOISE.match(line):
+            return line[:MAX_LINE] + ("..." if len(line) > MAX_LINE else "")
+    return "(no output)"
+
+
+class LogKeeper:
+    """Keeps the output of failed hooks in one directory made on first use (under the
+    system's temporary directory), so a ruled-out release's log can be read afterwards."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dir: Path | None = None
+
+    def keep(self, label: str, hook: str, text: str) -> Path:
+        with self._lock:
+            if self._dir is None:
+                self._dir = Path(tempfile.mkdtemp(prefix="lockbuild-hook-logs-"))
+            base = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{label}-{hook}")[:120]
+            path = self._dir / f"{base}.log"
+            number = 1
+            while path.exists():
+                number += 1
+                path = self._dir / f"{base}-{number}.log"
+            path.write_text(text, encoding="utf-8", errors="replace")
+            return path
+
+
+@dataclass(frozen=True)
+class RuledOut:
+    """A release left out of the resolution because its build backend failed."""
+
+    name: str
+    version: str
+    hook: str
+    reason: str
+    log: Path | None
+    timed_out: bool = False
+
+    @classmethod
+    def of(cls, name: str, version: str, failure: HookFailed) -> RuledOut:
+        return cls(name, version, failure.hook, failure.reason, failure.log, failure.timed_out)
+
+    def line(self) -> str:
+        where = f" (full log: {self.log})" if self.log is not None else ""
+        return f"{self.name} {self.version}: {self.hook}: {self.reason}{where}"
+
+    def notice(self) -> str:
+        return f"note: ruled out {self.line()}"
+
+
+def hint(ruled_out: list[RuledOut], as_of_release: bool) -> str | None:
+    """What might help when backends failed (not when they only ran out of time): old
+    sdists usually fail against build tools newer than themselves."""
+    if not any(not r.timed_out for r in ruled_out):
+        return None
+    if as_of_release:
+        return (
+            "a build override (--build-constraint FILE, e.g. 'setuptools<60' or 'cython<3') "
+            "may help these sdists build"
+        )
+    return (
+        "these sdists may need older build tools: a build override (--build-constraint "
+        "FILE, e.g. 'setuptools<60' or 'cython<3') or --build-deps-as-of-release may help"
+    )

@@ -1,0 +1,247 @@
+"""Compile: from input files to the lockfile and the build constraints file, through one
+joint resolution (repeated while build backends add build requirements, see hookrounds)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from lockbuild import limits
+from lockbuild.build import environments
+from lockbuild.cli.constraints import build_overrides, preferences, upgrade_constraints
+from lockbuild.cli.options import CompileOptions, input_digests, option_lines, prepare
+from lockbuild.credentials import redact_text
+from lockbuild.errors import InputError
+from lockbuild.index.cache import Cache
+from lockbuild.index.client import IndexClient
+from lockbuild.index.fetcher import Sources
+from lockbuild.lock import pylock
+from lockbuild.lock.outputs import CompileResult, check_outputs, render
+from lockbuild.model import Kind, Req
+from lockbuild.progress import Progress
+from lockbuild.resolve import buildable, heldback, hookrounds, replay
+from lockbuild.resolve import graph as graphs
+from lockbuild.resolve.hashes import check_input_hashes, file_hashes, file_records
+from lockbuild.resolve.provider import Provider, input_roots
+from lockbuild.resolve.source import IndexRepository
+from lockbuild.spec import IndexOptions, InputRequirement, Spec
+from lockbuild.target import Target
+from lockbuild.target import current as current_target
+
+Log = Callable[[str], None]
+
+
+def _silent(message: str) -> None:
+    return None
+
+
+def compile_lock(
+    options: CompileOptions, target: Target, log: Log, progress: Progress | None = None
+) -> CompileResult:
+    """Resolve and render both files (without writing them)."""
+    if progress is None:
+        progress = Progress(sys.stderr, quiet=True)
+    limits.hook_timeout()  # a malformed LOCKBUILD_HOOK_TIMEOUT fails before any work
+    if options.build_deps_as_of_release:
+        environments.check_cutoff_support()  # pip too old for the cutoff: before any work
+    spec, index_options = prepare(options)
+    check_outputs(options, spec)
+    overrides = build_overrides(options, target)  # reads the build-constraint files
+    digests = input_digests(options, spec, index_options, target)
+    cache = Cache(options.cache_dir)
+    cut_off = options.exclude_newer.at() if options.exclude_newer is not None else None
+    if cut_off is not None and options.exclude_newer is not None and options.exclude_newer.relative:
+        log(
+            f"exclude-newer {options.exclude_newer.text!r}: files uploaded from "
+            f"{cut_off.astimezone(UTC).isoformat(timespec='seconds')} on are left out"
+        )
+    client = IndexClient(
+        Sources.from_options(index_options),
+        cache,
+        offline=options.offline,
+        workers=options.workers,
+        exclude_newer=cut_off,
+        keep_wheel=target.wheel_name_filter(),
+        all_files=options.generate_hashes,
+        refresh=options.refresh,
+    )
+    if not target.local:
+        log(
+            f"note: locking for {target.description}; sdist metadata and build hooks "
+            "run on this machine's Python"
+        )
+    detail = log if options.verbose else _silent
+    key = None
+    if options.replay and not options.verbose and cache.root is not None:
+        key = replay.run_key(options, spec, index_options, target)
+        recorded = replay.replay(cache, key, client, cut_off if _relative(options) else None)
+        replayed = CompileResult.from_record(recorded) if recorded is not None else None
+        if replayed is not None:
+            problem = replay.unverified(
+                client,
+                replayed.lockfile_text,
+                replayed.build_text,
+                _expected_header(options, index_options, target, digests),
+            )
+            if problem is not None:
+                log(
+                    "an identical earlier run's recorded result does not match the index "
+                    f"pages served now ({problem}): resolving again"
+                )
+                replayed = None
+        if replayed is not None:
+            client.close()
+            log(
+                f"the {len(client.fetcher.pages_read)} index pages an identical earlier "
+                "run read are unchanged: its result is reused (--no-replay resolves again)"
+            )
+            return replayed
+    # A run that resolves although an identical earlier one was recorded (--no-replay,
+    # -v): the pages that run read are fetched ahead of the resolver, all at once.
+    ahead: list[str] = []
+    if key is None and cache.root is not None:
+        ahead = replay.recorded_pages(cache, replay.run_key(options, spec, index_options, target))
+    constraints = [
+        Req.from_requirement(
+            c.requirement, Kind.CONSTRAINT, url=c.url, origin=str(c.origin), via=c.via
+        )
+        for c in spec.constraints
+        if target.evaluate(c.requirement.marker, [""])
+    ]
+    constraints += upgrade_constraints(options)
+    hook_target = target if target.python is not None else current_target()
+    repository = IndexRepository(
+        client,
+        target,
+        index_options,
+        cache,
+        log=log,
+        detail=detail,
+        # Installers refuse extras in constraints: the name and the versions bind.
+        env_constraints=[f"{r.name}{r.specifier}" for r in (*overrides, *constraints) if not r.url],
+        as_of_release=options.build_deps_as_of_release,
+        hook_python=target.python,
+        hook_identity=repr(hook_target.identity()),
+        progress=progress,
+    )
+    try:
+        if any(item.url for item in spec.requirements) or any(c.url for c in spec.constraints):
+            client.fetcher.refuse_replay("direct references or local projects are read")
+        spec = _name_direct_references(spec, repository)
+        roots = input_roots(spec.requirements, target)
+        provider = Provider(
+            repository,
+            target,
+            index_options,
+            constraints=constraints,
+            build_overrides=overrides,
+            preferences=preferences(options),
+            direct={r.name: r for r in roots if r.url},
+            notice=lambda message: progress.notice(f"lockbuild: {message}"),
+            as_of_release=options.build_deps_as_of_release,
+        )
+        repository.prefetch(r.name for r in roots)
+        # Ahead of the resolver, all at once: the pages an identical recorded run read,
+        # and those of the existing lockfile's pins (an edited input keeps most of them).
+        repository.prefetch(client.projects_of(ahead))
+        repository.prefetch(provider.preferences)
+        graph, resolution = hookrounds.resolve_with_hooks(options, provider, repository, roots, log)
+        locked = {p.name: p.candidate.version for p in graphs.pins(graph, graph.nodes)}
+        held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))
+        unbuildable: tuple[str, ...] = ()
+        if options.build_deps_for == "all":
+            graph, unbuildable = buildable.add_soft_build_sides(
+                provider, repository, resolution, options.workers, hooks=options.build_hooks
+            )
+        if options.verbose:
+            hookrounds.explain_build_side(graph, repository, log)
+        if options.generate_hashes:
+            progress.phase("collecting hashes")
+        hashes = file_hashes(graph, client) if options.generate_hashes else {}
+        host_hooks = hookrounds.host_hooks(graph, repository, target, hook_target)
+        records = file_records(graph, client) if pylock.is_pylock(options.output_file) else {}
+        check_input_hashes(spec, graph, client, options.generate_hashes)
+    finally:
+        repository.close()
+    for item in host_hooks:
+        progress.notice(
+            f"lockbuild: note: computed on this host, not on {target.description}: {item}"
+        )
+    result = render(
+        options,
+        spec,
+        graph,
+        index_options,
+        target,
+        constraints,
+        overrides,
+        hashes,
+        digests,
+        held,
+        records,
+        host_hooks,
+        unbuildable,
+    )
+    if key is not None:
+        if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):
+            client.fetcher.refuse_replay("a direct reference was pinned")
+        window = None
+        if _relative(options) and cut_off is not None:
+            window = (cut_off, client.first_excluded)
+        replay.record(cache, key, client, result.as_record(), window)
+    return result
+
+
+def _relative(options: CompileOptions) -> bool:
+    return options.exclude_newer is not None and options.exclude_newer.relative
+
+
+def _expected_header(
+    options: CompileOptions,
+    index_options: IndexOptions,
+    target: Target,
+    digests: tuple[tuple[str, str], ...],
+) -> replay.Expected:
+    """What this run writes into both headers (for checking a recorded result)."""
+    return replay.Expected(
+        command=options.command,
+        target=target.description,
+        inputs=tuple(f"{what} {digest}" for what, digest in digests),
+        options=tuple(
+            redact_text(o) for o in option_lines(index_options, options.output_file.parent)
+        ),
+    )
+
+
+def _name_direct_references(spec: Spec, repository: IndexRepository) -> Spec:
+    """Replace the placeholder names of local paths with the names their metadata gives,
+    and expand --all-extras of a project input."""
+    named: list[InputRequirement] = []
+    for item in spec.requirements:
+        if item.url and item.path_text is not None:
+            candidate = repository.url_candidate(item.url, item.editable)
+            req = Requirement(str(item.requirement))
+            req.name = candidate.name
+            label = item.label
+            if item.project:
+                meta = repository.metadata(candidate)
+                if item.all_extras:
+                    req.extras = set(meta.provides_extra)
+                unknown = {canonicalize_name(e) for e in req.extras} - {
+                    canonicalize_name(e) for e in meta.provides_extra
+                }
+                if unknown:
+                    raise InputError(
+                        f"{item.origin}: {candidate.name} has no extra "
+                        f"{', '.join(sorted(unknown))} (it has: "
+                        f"{', '.join(meta.provides_extra) or 'none'})"
+                    )
+                label = f"{candidate.name} ({item.origin.file})"
+            item = replace(item, requirement=req, label=label)
+        named.append(item)
+    return replace(spec, requirements=tuple(named))

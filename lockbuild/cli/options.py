@@ -1,0 +1,208 @@
+"""Compile options: what ``compile`` and ``check`` were asked, the index options in
+force, and the digests that let ``check`` decide staleness without the network."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lockbuild.cli.reqfile import read_spec
+from lockbuild.credentials import redact_text
+from lockbuild.cutoff import Cutoff
+from lockbuild.errors import UsageError
+from lockbuild.index.cache import Cache, default_cache_dir
+from lockbuild.index.pipconfig import pip_config_options, pip_default_index
+from lockbuild.spec import IndexOptions, Spec
+from lockbuild.target import Target
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Everything that ``lockbuild compile`` (and ``check``) was asked, defaults applied."""
+
+    sources: tuple[Path, ...]
+    output_file: Path
+    build_output_file: Path
+    cli_index: IndexOptions = field(default_factory=IndexOptions)
+    cli_index_url_set: bool = False
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    offline: bool = False
+    refresh: bool = False
+    replay: bool = True  # reuse an identical earlier run's result (see replay.py)
+    quiet: bool = False
+    verbose: bool = False
+    workers: int = 8
+    command: str = "lockbuild compile"
+    build_hooks: bool = True
+    build_deps_for: str = "needed"
+    build_constraint_files: tuple[Path, ...] = ()
+    build_constraints: tuple[str, ...] = ()  # from [tool.lockbuild] build-constraints
+    config_file: Path | None = None
+    generate_hashes: bool = False
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    groups: tuple[str, ...] = ()
+    exclude_newer: Cutoff | None = None  # as written; resolved when the compile starts
+    build_deps_as_of_release: bool = False
+
+    def result_flags(self) -> str:
+        """The options (besides index options and target) that change the result."""
+        return repr(
+            (
+                self.build_hooks,
+                self.build_deps_for,
+                sorted(self.build_constraints),
+                self.generate_hashes,
+                sorted(self.extras),
+                self.all_extras,
+                sorted(self.groups),
+                # The expression, not the moment: a relative cut-off ("7 days") moves,
+                # and check compares what was asked for.
+                self.exclude_newer.text.strip() if self.exclude_newer else None,
+            )
+            # Only when asked for, so that locks made before the flag existed stay current.
+            + (("build-deps-as-of-release",) if self.build_deps_as_of_release else ())
+        )
+
+
+def default_output(sources: Sequence[Path]) -> Path:
+    """``requirements.in`` -> ``requirements.txt`` beside it (pip-compile's rule)."""
+    first = sources[0] if sources else Path("requirements.in")
+    if first.name in ("pyproject.toml", "setup.py", "setup.cfg"):
+        return first.with_name("requirements.txt")
+    if first.suffix == ".txt":
+        raise UsageError(f"{first}: give --output-file; the default would overwrite the input")
+    return first.with_suffix(".txt")
+
+
+def effective_options(options: CompileOptions, spec_options: IndexOptions) -> IndexOptions:
+    """pip configuration, then the input files' options, then the command line."""
+    cli = options.cli_index
+    cache = Cache(options.cache_dir) if options.cache_dir is not None else None
+    opts = pip_config_options(cache).merged(spec_options).merged(cli)
+    if cli.no_index:
+        opts = replace(opts, no_index=True)
+    if options.cli_index_url_set:
+        opts = replace(opts, index_url=cli.index_url)
+    return opts
+
+
+def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
+    """Index options a pip-compile user expects at the top of the lockfile."""
+    lines: list[str] = []
+    if options.no_index:
+        lines.append("--no-index")
+    elif options.index_url and options.index_url.rstrip("/") != pip_default_index().rstrip("/"):
+        lines.append(f"--index-url {options.index_url}")
+    if not options.no_index:
+        lines += [f"--extra-index-url {u}" for u in options.extra_index_urls]
+    for link in options.find_links:
+        lines.append(f"--find-links {_relative_location(link, out_dir)}")
+    lines += [f"--trusted-host {h}" for h in options.trusted_hosts]
+    if options.only_binary:
+        lines.append("--only-binary " + ",".join(sorted(options.only_binary)))
+    if options.no_binary:
+        lines.append("--no-binary " + ",".join(sorted(options.no_binary)))
+    return tuple(lines)
+
+
+def _relative_location(link: str, out_dir: Path) -> str:
+    """A local find-links path inside the lockfile's directory is written relative to it
+    (pip reads such paths relative to the requirements file); others as given."""
+    if "://" in link:
+        return link
+    base = out_dir.resolve()
+    try:
+        return Path(link).resolve().relative_to(base).as_posix() or "."
+    except ValueError:
+        return link
+
+
+def _file_digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def input_digests(
+    options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
+) -> tuple[tuple[str, str], ...]:
+    """What the header records so that ``check`` can tell, offline, whether the lock is
+    stale: each input file's content, and one digest of everything else that shapes it."""
+    out_dir = options.output_file.parent.resolve()
+    files = [*spec.files_read, *(p.resolve() for p in options.build_constraint_files)]
+    digests = [
+        (Path(os.path.relpath(p, out_dir)).as_posix(), _file_digest(p))
+        for p in dict.fromkeys(files)
+    ]
+    shaping = repr(
+        (
+            # redacted: check, reading the recorded (redacted) command, must agree
+            sorted((k, redact_text(repr(v))) for k, v in index_options.__dict__.items()),
+            target.identity(),
+            target.description,
+            options.result_flags(),
+        )
+    )
+    digests.append(("options", "sha256:" + hashlib.sha256(shaping.encode()).hexdigest()))
+    return tuple(digests)
+
+
+def prepare(options: CompileOptions) -> tuple[Spec, IndexOptions]:
+    """Read the inputs and settle the index options (no network)."""
+    spec = read_spec(
+        options.sources, extras=options.extras, all_extras=options.all_extras, groups=options.groups
+    )
+    return spec, effective_options(options, spec.options)
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The command recorded in the header: the arguments that shape the result."""
+    skip_flags = {
+        "-q",
+        "--quiet",
+        "-v",
+        "--verbose",
+        "--no-cache",
+        "--offline",
+        "--refresh",
+        "--no-replay",
+    }
+    skip_values = {"--cache-dir", "--workers"}
+    kept = drop_options(argv, skip_flags | skip_values, skip_values)
+    return redact_text(" ".join(["lockbuild", *(shlex.quote(a) for a in kept)]))
+
+
+def drop_options(
+    words: Sequence[str],
+    dropped: set[str],
+    valued: set[str],
+    *,
+    drop_positionals: bool = False,
+) -> list[str]:
+    """Command-line ``words`` without the options named in ``dropped``. An option named
+    in ``valued`` takes the next word as its value unless written ``--opt=value``; the
+    value goes (or stays) with it. Positional words go too with ``drop_positionals``."""
+    kept: list[str] = []
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        key = word.split("=", 1)[0]
+        if key in dropped or key in valued:
+            value = rest.pop(0) if key in valued and "=" not in word and rest else None
+            if key not in dropped:
+                kept += [word] if value is None else [word, value]
+            continue
+        if word.startswith("-") or not drop_positionals:
+            kept.append(word)
+    return kept
+
+
+def cache_root(cache_dir: Path | None, no_cache: bool) -> Path | None:
+    if no_cache:
+        return None
+    return cache_dir or default_cache_dir()

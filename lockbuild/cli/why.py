@@ -1,0 +1,92 @@
+"""``lockbuild why``: paths from the inputs to a package, read from the lock files'
+annotations (no network, no resolution)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from lockbuild.errors import InputError
+from lockbuild.lock.lockfile import LockedFile, build_file_for, parse_via, read_lockfile
+from lockbuild.resolve.graph import DiGraph, simple_edge_paths
+from lockbuild.resolve.heldback import from_note
+
+MAX_PATHS = 50
+
+
+def annotation_graph(files: list[LockedFile]) -> tuple[DiGraph, set[str]]:
+    """Edges parent -> pin with a ``build`` flag, and the roots (input files, projects)."""
+    graph = DiGraph()
+    roots: set[str] = set()
+    for locked in files:
+        for pin in locked.pins.values():
+            graph.add_node(pin.name)
+            for via in map(parse_via, pin.via):
+                if via.kind in ("override", "constraint"):
+                    continue
+                parent, build = via.parent, via.build
+                if via.kind == "input":
+                    roots.add(parent)
+                if graph.has_edge(parent, pin.name):
+                    graph.edges[parent, pin.name]["build"] |= build
+                    graph.edges[parent, pin.name]["runtime"] |= not build
+                else:
+                    graph.add_edge(parent, pin.name, build=build, runtime=not build)
+    return graph, roots
+
+
+def why(name: str, lockfile: Path, build_file: Path | None = None) -> list[str]:
+    """One line per path from an input to ``name``: ``requirements.in -> a (build) -> b``."""
+    files = [read_lockfile(lockfile)]
+    build_path = build_file or build_file_for(lockfile)
+    if build_path.exists():
+        files.append(read_lockfile(build_path, what="build file"))
+    graph, roots = annotation_graph(files)
+    target = canonicalize_name(name)
+    if target not in graph:
+        raise InputError(f"{name} is not pinned in {lockfile} or {build_path}")
+    lines: list[str] = []
+    for root in sorted(roots):
+        if root not in graph:
+            continue
+        for path in simple_edge_paths(graph, root, target):
+            lines.extend(_render(graph, path))
+            if len(lines) >= MAX_PATHS:
+                return (
+                    sorted(set(lines))[:MAX_PATHS]
+                    + [f"... (more than {MAX_PATHS} paths)"]
+                    + held_back_lines(files, target)
+                )
+    if not lines:
+        raise InputError(f"no path from an input to {name} is recorded in the annotations")
+    return sorted(set(lines)) + held_back_lines(files, target)
+
+
+def held_back_lines(files: list[LockedFile], name: str) -> list[str]:
+    """What the lockfile records about ``name`` being held back by a build edge."""
+    found = []
+    for locked in files:
+        pin = locked.pins.get(canonicalize_name(name))
+        if pin is None:
+            continue
+        for note in pin.notes:
+            held = from_note(pin.name, pin.version, note)
+            if held is not None:
+                found.append(held.line())
+    return found
+
+
+def _render(graph: DiGraph, path: list[tuple[str, str]]) -> list[str]:
+    """A path of edges as text; an edge that is both runtime and build gives two lines."""
+    variants = [[path[0][0]]]
+    for parent, child in path:
+        data = graph.edges[parent, child]
+        kinds = [k for k in ("runtime", "build") if data[k]]
+        grown = []
+        for words in variants:
+            for kind in kinds:
+                head = words[:-1] + [words[-1] + (" (build)" if kind == "build" else "")]
+                grown.append([*head, child])
+        variants = grown
+    return [" -> ".join(words) for words in variants]

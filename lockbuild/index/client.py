@@ -1,0 +1,364 @@
+"""The index client: releases of a project from every index and find-links location,
+their metadata and files, over the fetcher, the cache and a pool of workers."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import (
+    NormalizedName,
+    canonicalize_name,
+)
+from packaging.version import Version
+
+from lockbuild import limits
+from lockbuild.errors import FetchError
+from lockbuild.index.cache import Cache, sha256_hex
+from lockbuild.model import DistFile
+
+if TYPE_CHECKING:
+    pass
+from lockbuild.credentials import redact
+from lockbuild.index.fetcher import Fetcher, RemoteFile, Sources, file_url, local_path
+from lockbuild.index.listcache import ListingCache
+from lockbuild.index.listing import (
+    KeepWheel,
+    Listing,
+    _for_project,
+    _listing,
+    _parse_time,
+    make_dist_file,
+)
+from lockbuild.index.page import (
+    _CountingKeep,
+    _materialize,
+    _page_listings,
+    html_listings,
+    is_json_type,
+)
+from lockbuild.pool import DaemonPool
+from lockbuild.target import WheelNameFilter
+
+
+class IndexClient:
+    """All distribution files of a project across every source, and their contents."""
+
+    def __init__(
+        self,
+        sources: Sources,
+        cache: Cache,
+        *,
+        offline: bool = False,
+        workers: int = 8,
+        exclude_newer: datetime | None = None,
+        keep_wheel: KeepWheel | None = None,
+        all_files: bool = False,
+        refresh: bool = False,
+    ) -> None:
+        """``keep_wheel`` drops wheels the target cannot use while pages are read (most of
+        a popular project's files); ``all_files`` keeps the pages (compressed) so that
+        ``version_files`` can still list every file of a release, for hashes."""
+        self.keep_wheel = keep_wheel
+        self.all_files = all_files
+        self._pages: dict[str, list[tuple[bytes, str, str]]] = {}
+        self._dropped: dict[str, int] = {}
+        self._parsing = threading.BoundedSemaphore(1)
+        self.sources = sources
+        self.cache = cache
+        self.fetcher = Fetcher(cache, offline=offline, timeout=limits.timeout(), refresh=refresh)
+        self.exclude_newer = exclude_newer
+        # The earliest upload time a file was left out for (replay of a relative cut-off
+        # is valid while the cut-off has not reached it).
+        self.first_excluded: datetime | None = None
+        self._pool = DaemonPool(workers)
+        self._lock = threading.Lock()
+        self._files: dict[str, Future[tuple[Listing, ...]]] = {}
+        self._metadata: dict[str, Future[bytes]] = {}
+        self._find_links: tuple[Listing, ...] | None = None
+        # Pages served again byte for byte are not parsed again (listcache.py); only with
+        # a wheel filter whose decisions can be named.
+        self._listed: ListingCache | None = None
+        # False while a recorded result is checked against the pages: what they list is
+        # then read from the pages themselves, never from the cache (see replay.py).
+        self.reuse_listings = True
+        if cache.enabled and (keep_wheel is None or isinstance(keep_wheel, WheelNameFilter)):
+            identity = keep_wheel.identity if keep_wheel is not None else "every file"
+            self._listed = ListingCache(cache, identity)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+        self.fetcher.close()
+
+    def fetch_pages(self, urls: Iterable[str]) -> dict[str, tuple[bytes, str, str] | None]:
+        """Fetch (or revalidate) the pages at ``urls`` in parallel; a page that cannot be
+        fetched is left out (whoever needs it later fetches it again and reports why)."""
+        futures = {url: self._pool.submit(self.fetcher.get_page, url) for url in urls}
+        pages: dict[str, tuple[bytes, str, str] | None] = {}
+        for url, future in futures.items():
+            try:
+                pages[url] = future.result()
+            except FetchError:
+                continue
+        return pages
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start fetching the pages of ``names`` in the background."""
+        for name in names:
+            self._files_future(canonicalize_name(name))
+
+    def projects_of(self, page_urls: Iterable[str]) -> list[NormalizedName]:
+        """The projects whose pages on this client's indexes are ``page_urls``."""
+        names: dict[NormalizedName, None] = {}
+        for url in page_urls:
+            for index in self.sources.index_urls:
+                if url.startswith(index) and url.endswith("/"):
+                    name = url[len(index) : -1]
+                    if name and "/" not in name and canonicalize_name(name) == name:
+                        names[canonicalize_name(name)] = None
+        return list(names)
+
+    def when_listed(self, name: str, then: Callable[[], object]) -> None:
+        """Call ``then`` (in a worker) once the page of ``name`` is read, whether that
+        succeeded or not; the page starts being fetched now if it has not yet."""
+        self._files_future(canonicalize_name(name)).add_done_callback(lambda _: then())
+
+    def listings(self, name: str) -> tuple[Listing, ...]:
+        """Every file of project ``name`` from all sources, parsed lazily (empty if none)."""
+        return self._pool.wait(self._files_future(canonicalize_name(name)))
+
+    def files(self, name: str) -> tuple[DistFile, ...]:
+        """Every usable file of project ``name``, fully parsed."""
+        return tuple(_materialize(self.listings(name)))
+
+    def _files_future(self, name: NormalizedName) -> Future[tuple[Listing, ...]]:
+        with self._lock:
+            future = self._files.get(name)
+            if future is None:
+                future = self._pool.submit(self._collect, name)
+                self._files[name] = future
+            return future
+
+    def _collect(self, name: NormalizedName) -> tuple[Listing, ...]:
+        keep = _CountingKeep(self.keep_wheel) if self.keep_wheel else None
+        listings = self._accepted(name, self._iter_project(name, keep))
+        if keep is not None:
+            with self._lock:
+                self._dropped[name] = keep.dropped
+        return listings
+
+    def dropped_wheels(self, name: str) -> int:
+        """How many wheels of ``name`` were passed over as unusable on the target."""
+        with self._lock:
+            return self._dropped.get(canonicalize_name(name), 0)
+
+    def _accepted(self, name: NormalizedName, items: Iterable[Listing]) -> tuple[Listing, ...]:
+        found: dict[str, Listing] = {}
+        for item in items:
+            if item.name != name:
+                continue
+            if self.exclude_newer is not None:
+                uploaded = _parse_time(item.upload_time)
+                if uploaded is None:
+                    raise FetchError(
+                        f"{item.filename}: the index gives no upload time, "
+                        "which --exclude-newer needs"
+                    )
+                if uploaded >= self.exclude_newer:  # uv's comparison: the cut-off is out
+                    with self._lock:
+                        if self.first_excluded is None or uploaded < self.first_excluded:
+                            self.first_excluded = uploaded
+                    continue
+            found.setdefault(item.filename, item)
+        return tuple(found.values())
+
+    def _iter_project(
+        self, name: NormalizedName, keep: _CountingKeep | None = None
+    ) -> Iterator[Listing]:
+        for index in self.sources.index_urls:
+            page_url = f"{index}{name}/"
+            page = self.fetcher.get_page(page_url)
+            if page is None:
+                continue
+            body, content_type, final_url = page
+            if self.all_files:
+                with self._lock:
+                    self._pages.setdefault(name, []).append(
+                        (zlib.compress(body, 1), content_type, final_url)
+                    )
+            yield from self._page_listings(page_url, body, content_type, final_url, keep, name)
+        for item in self.find_links_listings():
+            if item.filename.endswith(".whl"):
+                if keep is None or keep(item.filename):
+                    yield item
+            else:
+                yield _for_project(item, name)
+
+    def _page_listings(
+        self,
+        page_url: str,
+        body: bytes,
+        content_type: str,
+        final_url: str,
+        keep: _CountingKeep | None,
+        name: NormalizedName,
+    ) -> list[Listing]:
+        """The page's listings: parsed, or as a run served the same JSON page kept them."""
+        key = None
+        digest = self.fetcher.page_digest(page_url)
+        if (
+            self._listed is not None
+            and self.reuse_listings
+            and digest is not None
+            and is_json_type(content_type)
+        ):
+            key = self._listed.key(digest, content_type, final_url, name)
+            found = self._listed.get(key, final_url, name)
+            if found is not None:
+                listings, dropped = found
+                if keep is not None:
+                    keep.dropped += dropped
+                return listings
+        dropped_before = keep.dropped if keep is not None else 0
+        # Parsing holds the GIL anyway; bounding it bounds the memory that several
+        # large pages parsed at once would take, at no cost in time.
+        with self._parsing:
+            listings = _page_listings(body, content_type, final_url, keep, name)
+        if key is not None and self._listed is not None:
+            dropped = keep.dropped - dropped_before if keep is not None else 0
+            self._listed.put(key, listings, dropped)
+        return listings
+
+    def version_files(self, name: str, version: Version) -> tuple[DistFile, ...]:
+        """Every file of one release, usable by the target or not (hashes cover them all)."""
+        canonical = canonicalize_name(name)
+        self.listings(canonical)
+        with self._lock:
+            pages = list(self._pages.get(canonical, []))
+
+        def every() -> Iterator[Listing]:
+            for body, content_type, url in pages:
+                yield from _page_listings(zlib.decompress(body), content_type, url, None, canonical)
+            for item in self.find_links_listings():
+                yield item if item.filename.endswith(".whl") else _for_project(item, canonical)
+
+        items = self._accepted(canonical, every())
+        return tuple(_materialize(i for i in items if i.version == version))
+
+    def find_links_listings(self) -> tuple[Listing, ...]:
+        with self._lock:
+            if self._find_links is not None:
+                return self._find_links
+        listings: list[Listing] = []
+        for location in self.sources.find_links:
+            listings.extend(self._read_find_links(location))
+        with self._lock:
+            self._find_links = tuple(listings)
+        return self._find_links
+
+    def _read_find_links(self, location: str) -> list[Listing]:
+        if "://" not in location or location.startswith("file:"):
+            self.fetcher.refuse_replay(f"find-links {location} is local")
+            path = local_path(location) if location.startswith("file:") else Path(location)
+            if path.is_dir():
+                versions: dict[str, Any] = {}
+                result = []
+                for entry in sorted(path.iterdir()):
+                    make = functools.partial(make_dist_file, entry.name, file_url(entry))
+                    item = _listing(entry.name, None, make, versions)
+                    if item is not None:
+                        result.append(item)
+                return result
+            if path.is_file():
+                return html_listings(path.read_bytes(), file_url(path))
+            raise FetchError(f"find-links location does not exist: {location}")
+        page = self.fetcher.get_page(location)
+        if page is None:
+            raise FetchError(f"{redact(location)}: find-links page not found")
+        return html_listings(page[0], page[2])
+
+    def metadata(self, dist: DistFile) -> bytes | None:
+        """The PEP 658 metadata file of a wheel, verified; None when the index has none."""
+        if not dist.has_metadata:
+            return None
+        with self._lock:
+            future = self._metadata.get(dist.url)
+            if future is None:
+                future = self._pool.submit(self._fetch_metadata, dist)
+                self._metadata[dist.url] = future
+        return self._pool.wait(future)
+
+    def prefetch_metadata(self, dist: DistFile) -> None:
+        if dist.has_metadata:
+            with self._lock:
+                if dist.url not in self._metadata:
+                    self._metadata[dist.url] = self._pool.submit(self._fetch_metadata, dist)
+
+    def _fetch_metadata(self, dist: DistFile) -> bytes:
+        if not dist.metadata_sha256:
+            self.fetcher.refuse_replay(f"{redact(dist.url)}.metadata has no sha256")
+        if dist.metadata_sha256:
+            cached = self.cache.get_blob("metadata", dist.metadata_sha256)
+            if cached is not None:
+                return cached
+        data = self.fetcher.get_bytes(dist.url + ".metadata", limit=limits.max_page_bytes())
+        if dist.metadata_sha256:
+            if sha256_hex(data) != dist.metadata_sha256:
+                raise FetchError(
+                    f"{redact(dist.url)}.metadata: sha256 does not match the index "
+                    f"(expected {dist.metadata_sha256}, got {sha256_hex(data)})"
+                )
+            self.cache.put_blob("metadata", dist.metadata_sha256, data)
+        return data
+
+    def _cached_file(self, dist: DistFile) -> bytes | None:
+        """The file from the cache, by its sha256; a file without one makes the run
+        unrepeatable (its bytes could change under the same URL)."""
+        if not dist.sha256:
+            self.fetcher.refuse_replay(f"{redact(dist.url)} has no sha256")
+            return None
+        return self.cache.get_blob("files", dist.sha256)
+
+    def download(self, dist: DistFile, *, keep: bool = True) -> bytes:
+        """The file's bytes, checked against the index's sha256 (a mismatch is fatal);
+        ``keep=False`` leaves the file out of the cache (the caller keeps what it needs)."""
+        cached = self._cached_file(dist)
+        if cached is not None:
+            return cached
+        data = self._checked(dist, self.fetcher.get_bytes(dist.url))
+        if dist.sha256 and keep:
+            self.cache.put_blob("files", dist.sha256, data)
+        return data
+
+    def open_remote(self, dist: DistFile) -> RemoteFile | bytes:
+        """A remote file to read parts of (its METADATA) through range requests, as pip's
+        fast-deps and uv do; those parts cannot be checked against the file's sha256,
+        only against the archive's own CRC-32. When the server answers with the whole
+        file (it ignores ranges, or the file is small), the bytes, checked."""
+        cached = self._cached_file(dist)
+        if cached is not None:
+            return cached
+        tail, total = self.fetcher.get_range(dist.url, None, 4 * RemoteFile.MIN_FETCH)
+        if total is None or len(tail) >= total:
+            return self._checked(dist, tail)
+        return RemoteFile(self.fetcher, dist.url, total, tail)
+
+    def _checked(self, dist: DistFile, data: bytes) -> bytes:
+        digest = hashlib.sha256(data).hexdigest()
+        if dist.sha256 and digest != dist.sha256:
+            raise FetchError(
+                f"{redact(dist.url)}: sha256 does not match the index "
+                f"(expected {dist.sha256}, got {digest})"
+            )
+        return data
+
+    def file_hash(self, dist: DistFile) -> str:
+        """The sha256 of a file, from the index or (when it names none) by downloading it."""
+        return dist.sha256 or sha256_hex(self.download(dist))

@@ -1,0 +1,385 @@
+"""Simple Repository API pages: PEP 503 HTML and PEP 691 JSON parsed into listings (links
+that may not be followed skipped), and the PEP 629 version check."""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+import re
+import sys
+from collections.abc import Iterable
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+from packaging.version import Version
+
+from lockbuild.errors import FetchError
+from lockbuild.model import DistFile
+
+if TYPE_CHECKING:
+    from lockbuild.index.pagejson import Entry
+from lockbuild.credentials import redact
+from lockbuild.index.listing import (
+    KeepWheel,
+    Listing,
+    _canonical,
+    _hash_fragment,
+    _listing,
+    checked_sha256,
+    make_dist_file,
+)
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self._current: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+        elif tag == "a":
+            self._current = dict(attrs)
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.anchors.append((self._current, "".join(self._text).strip()))
+            self._current = None
+
+
+def _followable(url: str, page_url: str) -> bool:
+    """Only http(s) links are followed, and file links only from a local page: a remote
+    index must not make lockbuild read the machine's own files."""
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        return urlsplit(page_url).scheme == "file"
+    return scheme in ("http", "https")
+
+
+def html_listings(
+    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+) -> list[Listing]:
+    """Files on a PEP 503 HTML page (or a find-links HTML page), parsed lazily;
+    ``project`` is the project the page is for (None for find-links pages)."""
+    parser = _AnchorParser()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    try:
+        base = urljoin(page_url, parser.base) if parser.base else page_url
+    except ValueError:
+        base = page_url
+    versions: dict[str, Any] = {}
+    listings: list[Listing] = []
+    for attrs, _text in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        filename = unquote(href.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1])
+        make = functools.partial(_html_entry, attrs, base, page_url, project=project)
+        item = _listing(filename, None, make, versions, keep, project)
+        if item is not None:
+            listings.append(item)
+    return listings
+
+
+# A file entry's "filename" as it appears in the page's text; see json_listings.
+_JSON_FILENAME = re.compile(r'"filename"\s*:\s*"([^"]*)"')
+
+
+def json_listings(
+    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+) -> list[Listing]:
+    """Files on a PEP 691 JSON page, parsed lazily."""
+    from lockbuild.index import (
+        pagejson,  # msgspec is imported once a JSON page is read (not on replay
+    )
+
+    _check_api_version(body, page_url)
+    entries = pagejson.decode_files(body)
+    if entries is None:  # not in PEP 691's shape: the standard library says why
+        return _stdlib_json_listings(body, page_url, keep, project)
+    versions: dict[str, Any] = {}
+    listings: list[Listing] = []
+    for entry in entries:
+        filename = entry.filename
+        if filename is None:
+            continue
+        # Most entries of a large page are wheels for other targets: dropped here.
+        if keep is not None and filename.endswith(".whl") and not keep(filename):
+            continue
+        item = _listing(filename, entry.upload_time, None, versions, None, project)
+        if item is not None:
+            item.make = functools.partial(
+                _json_compact_entry, _compact_struct(entry), page_url, project=project
+            )
+            listings.append(item)
+    return listings
+
+
+_API_VERSION = re.compile(rb'"api-version"\s*:\s*"([^"\\]{0,40})"')
+
+
+def _check_api_version(body: bytes, page_url: str) -> None:
+    """PEP 629: a page whose major API version is not 1 must not be read. The version
+    sits in the small ``meta`` object; one bounded search finds it without decoding."""
+    match = _API_VERSION.search(body, 0, 4096) or _API_VERSION.search(body)
+    if match is None:
+        return
+    version = match.group(1).decode("utf-8", "replace")
+    if version.split(".")[0] != "1":
+        raise FetchError(
+            f"{redact(page_url)}: index API version {version[:20]!r} is not supported "
+            "(lockbuild reads version 1.x)"
+        )
+
+
+def _stdlib_json_listings(
+    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+) -> list[Listing]:
+    """json_listings for a page msgspec's typed decoding refuses: entries that are not
+    objects or whose filename is not a string are skipped, anything else is an error."""
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(text)
+        entries = data["files"]
+        if not isinstance(entries, list):
+            raise TypeError("files is not a list")
+        meta = data.get("meta", {})
+        version = meta.get("api-version") if isinstance(meta, dict) else None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FetchError(f"{redact(page_url)}: invalid PEP 691 JSON page: {exc}") from None
+    if version is not None and str(version).split(".")[0] != "1":
+        # PEP 629: a major version the client does not know must not be read.
+        raise FetchError(
+            f"{redact(page_url)}: index API version {str(version)[:20]!r} is not supported "
+            "(lockbuild reads version 1.x)"
+        )
+    # Most files of a popular project are wheels for other platforms. Their names are
+    # found in the text by one scan, so that a dropped file costs one filter call. The
+    # scan is trusted only when it found exactly one name per entry, and only to drop
+    # wheels whose name has no escape in it (then the text is the decoded name).
+    scanned: list[str] = _JSON_FILENAME.findall(text) if keep is not None else []
+    drop = keep is not None and len(scanned) == len(entries)
+    versions: dict[str, Any] = {}
+    listings: list[Listing] = []
+    for index, entry in enumerate(entries):
+        if drop and keep is not None:
+            name = scanned[index]
+            if name.endswith(".whl") and "\\" not in name and not keep(name):
+                continue
+        if not isinstance(entry, dict):
+            continue
+        filename = entry.get("filename")
+        if not isinstance(filename, str):
+            continue
+        item = _listing(filename, entry.get("upload-time"), None, versions, keep, project)
+        if item is not None:
+            item.make = functools.partial(
+                _json_compact_entry, _compact_json(entry), page_url, project=project
+            )
+            listings.append(item)
+    return listings
+
+
+class _CountingKeep:
+    """A wheel filter that counts what it drops (for an error that says why)."""
+
+    def __init__(self, keep: KeepWheel) -> None:
+        self.keep = keep
+        self.dropped = 0
+
+    def __call__(self, filename: str) -> bool:
+        if self.keep(filename):
+            return True
+        self.dropped += 1
+        return False
+
+
+def _page_listings(
+    body: bytes, content_type: str, url: str, keep: KeepWheel | None, project: str
+) -> list[Listing]:
+    kind = content_type.lower()
+    if kind in _JSON_TYPES:
+        return json_listings(body, url, keep, project)
+    if kind in _HTML_TYPES or not kind:
+        return html_listings(body, url, keep, project)
+    raise FetchError(
+        f"{redact(url)}: the index answered with {content_type[:80]!r}, "
+        "not an index page (HTML or PEP 691 JSON)"
+    )
+
+
+_JSON_TYPES = (JSON_TYPE, "application/vnd.pypi.simple.latest+json")
+
+
+def is_json_type(content_type: str) -> bool:
+    """Whether a page of this content type is read as PEP 691 JSON."""
+    return content_type.lower() in _JSON_TYPES
+
+
+_HTML_TYPES = (
+    "text/html",
+    "application/xhtml+xml",
+    "application/vnd.pypi.simple.v1+html",
+    "application/vnd.pypi.simple.latest+html",
+)
+
+
+_JSON_KEYS = (
+    "filename",
+    "url",
+    "hashes",
+    "requires-python",
+    "yanked",
+    "core-metadata",
+    "dist-info-metadata",
+    "upload-time",
+    "size",
+)
+
+
+def _compact_json(entry: dict[str, Any]) -> tuple[Any, ...]:
+    """The fields of a PEP 691 file entry that are used later, as one small tuple: an
+    entry is kept for every listed file, so its size adds up over a large lock."""
+    return _compact([entry.get(key) for key in _JSON_KEYS])
+
+
+def _compact_struct(entry: Entry) -> tuple[Any, ...]:
+    """_compact_json of an entry msgspec decoded (the same tuple): each key of _JSON_KEYS
+    is the attribute of that name with '_' for '-'."""
+    return _compact(list(_STRUCT_FIELDS(entry)))
+
+
+_STRUCT_FIELDS = operator.attrgetter(*(key.replace("-", "_") for key in _JSON_KEYS))
+
+
+def _compact(values: list[Any]) -> tuple[Any, ...]:
+    hashes = values[2]
+    if isinstance(hashes, dict):
+        values[2] = hashes.get("sha256")
+    if values[5] is not None:
+        values[6] = None
+    if isinstance(values[3], str):
+        values[3] = sys.intern(values[3])
+    return tuple(values)
+
+
+def _json_compact_entry(
+    fields: tuple[Any, ...], page_url: str, project: str | None = None
+) -> DistFile | None:
+    entry = {k: v for k, v in zip(_JSON_KEYS, fields, strict=True) if v is not None}
+    if "hashes" in entry:
+        entry["hashes"] = {"sha256": entry["hashes"]}
+    return _json_entry(entry, page_url, project)
+
+
+# A JSON page's listing as kept by listcache: file name, project name and version as
+# _listing read them, upload time, and the fields _compact keeps (the page's URL and the
+# project asked for are the cache key's).
+JsonRecord = tuple[str, str, str, Any, tuple[Any, ...]]
+
+
+def json_records(listings: Iterable[Listing]) -> list[JsonRecord] | None:
+    """What ``json_listings_from_records`` needs to make ``listings`` again; None when one
+    of them is not a JSON page's listing."""
+    records: list[JsonRecord] = []
+    for item in listings:
+        make = item.make
+        if not isinstance(make, functools.partial) or make.func is not _json_compact_entry:
+            return None
+        records.append(
+            (item.filename, item.name, item.version_text, item.upload_time, make.args[0])
+        )
+    return records
+
+
+def json_listings_from_records(
+    records: Iterable[JsonRecord], page_url: str, project: str
+) -> list[Listing]:
+    """The listings ``json_listings`` made from the page at ``page_url``, from records of
+    them (names and versions were checked when they were first read; the wheels the
+    filter dropped were never recorded)."""
+    versions: dict[str, Version] = {}
+    listings: list[Listing] = []
+    for filename, name, version_text, upload_time, fields in records:
+        version = versions.get(version_text)
+        if version is None:
+            version = versions[version_text] = Version(version_text)
+        make = functools.partial(_json_compact_entry, fields, page_url, project=project)
+        listings.append(
+            Listing(filename, _canonical(name), version, version_text, upload_time, make)
+        )
+    return listings
+
+
+def _materialize(listings: Iterable[Listing]) -> list[DistFile]:
+    return [dist for item in listings if (dist := item.dist()) is not None]
+
+
+def parse_html_page(body: bytes, page_url: str) -> list[DistFile]:
+    """Distribution files on a PEP 503 HTML page (or a find-links HTML page)."""
+    return _materialize(html_listings(body, page_url))
+
+
+def _html_entry(
+    attrs: dict[str, str | None], base: str, page_url: str, project: str | None = None
+) -> DistFile | None:
+    href = attrs.get("href")
+    if not href:
+        return None
+    absolute, sha = _hash_fragment(urljoin(base, href))
+    if not _followable(absolute, page_url):
+        return None
+    filename = unquote(urlsplit(absolute).path.rsplit("/", 1)[-1])
+    metadata: str | bool | None = None
+    for attr in ("data-core-metadata", "data-dist-info-metadata"):
+        if attr in attrs:
+            metadata = attrs[attr] if attrs[attr] is not None else True
+            break
+    return make_dist_file(
+        filename,
+        absolute,
+        sha256=sha,
+        requires_python=attrs.get("data-requires-python"),
+        yanked=(attrs["data-yanked"] or True) if "data-yanked" in attrs else None,
+        metadata=metadata,
+        project=project,
+    )
+
+
+def parse_json_page(body: bytes, page_url: str) -> list[DistFile]:
+    """Distribution files on a PEP 691 JSON page."""
+    return _materialize(json_listings(body, page_url))
+
+
+def _json_entry(entry: Any, page_url: str, project: str | None = None) -> DistFile | None:
+    if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
+        return None
+    absolute, frag_sha = _hash_fragment(urljoin(page_url, str(entry["url"])))
+    if not _followable(absolute, page_url):
+        return None
+    hashes = entry.get("hashes") or {}
+    sha = checked_sha256(hashes.get("sha256")) if isinstance(hashes, dict) else None
+    metadata = entry.get("core-metadata", entry.get("dist-info-metadata"))
+    return make_dist_file(
+        str(entry["filename"]),
+        absolute,
+        sha256=sha or frag_sha,
+        requires_python=entry.get("requires-python"),
+        yanked=entry.get("yanked"),
+        metadata=metadata,
+        upload_time=entry.get("upload-time"),
+        project=project,
+        size=entry.get("size"),
+    )

@@ -1,0 +1,410 @@
+"""PEP 751 output: ``pylock.toml`` for the runtime set and ``pylock.build.toml`` beside it
+for every build pin, read back for sync, check and why.
+
+PEP 751 has no place for build dependencies, and what lives under ``[tool]`` must not
+change what is installed. So the build side is a lock of its own in the same form
+(``pylock.build.toml``; ``pylock.NAME.toml`` -> ``pylock.NAME.build.toml``), and what
+lockbuild needs to read the pair back as it reads the text pair (the command, target,
+input digests, the digest each file keeps of the other's pins, ``via`` annotations,
+which sdist is built against which build pins) is kept under ``[tool.lockbuild]``.
+pip and uv take build constraints only as requirements text, so compile also writes the
+build pins as a text build file (``pylock.build.txt``), for installing without lockbuild.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
+
+from lockbuild import __version__
+from lockbuild.errors import InputError
+from lockbuild.lock.lockfile import (
+    AS_OF_RELEASE,
+    BUILD_DIGEST,
+    BUILD_HOOKS,
+    EXCLUDE_NEWER,
+    HOST_HOOKS,
+    INPUTS,
+    LOCK_DIGEST,
+    SDIST,
+    TARGET,
+    Entry,
+    Header,
+    LockedFile,
+    LockedPin,
+    read_text,
+)
+from lockbuild.target import Target
+
+if TYPE_CHECKING:
+    import tomlkit  # imported where a pylock file is written
+
+_NAMED = re.compile(r"^pylock\.([^.]+)\.toml$")
+
+
+def is_pylock(path: Path) -> bool:
+    """``pylock.toml``, ``pylock.NAME.toml`` or one of their build files."""
+    return bool(path.name == "pylock.toml" or _NAMED.match(path.name))
+
+
+def build_file_for(lock: Path) -> Path:
+    """``pylock.toml`` -> ``pylock.build.toml``; ``pylock.NAME.toml`` -> its ``.build.toml``."""
+    return lock.with_name(lock.name[: -len(".toml")] + ".build.toml")
+
+
+def text_build_file_for(lock: Path) -> Path:
+    """The requirements-text twin of the build file (for pip's and uv's flags)."""
+    return lock.with_name(lock.name[: -len(".toml")] + ".build.txt")
+
+
+def environment_marker(target: Target) -> str:
+    """The marker that holds exactly where the lock was made for."""
+    env = dict(target.identity())
+    parts = [
+        f'{key} == "{env[key]}"'
+        for key in ("implementation_name", "python_version", "sys_platform", "platform_machine")
+        if env.get(key)
+    ]
+    return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """What a package entry says about the file the target installs."""
+
+    filename: str
+    url: str
+    sha256: str
+    size: int | None
+    upload_time: Any  # datetime | None
+    is_wheel: bool
+
+
+def _package(entry: Entry, record: FileRecord | None, out_dir: Path) -> tomlkit.items.Table:
+    import tomlkit
+
+    pin = entry.pin
+    table = tomlkit.table()
+    table.add("name", str(pin.name))
+    candidate = pin.candidate
+    if candidate.url:
+        _direct(table, entry, record, out_dir)
+    else:
+        table.add("version", pin.version)
+        if record is None:
+            raise InputError(f"{pin.name} {pin.version}: no file to record in the pylock file")
+        item = tomlkit.table()
+        item.add("name", record.filename)
+        if record.upload_time is not None:
+            item.add("upload-time", record.upload_time.astimezone(UTC))
+        item.add("url", record.url)
+        if record.size is not None:
+            item.add("size", record.size)
+        hashes = tomlkit.inline_table()
+        hashes.add("sha256", record.sha256)
+        item.add("hashes", hashes)
+        if record.is_wheel:
+            wheels = tomlkit.aot()
+            wheels.append(item)
+            table.add("wheels", wheels)
+        else:
+            table.add("sdist", item)
+    tool = tomlkit.table()
+    ours = tomlkit.table()
+    if entry.via:
+        ours.add("via", list(entry.via))
+    if entry.notes:
+        ours.add("notes", list(entry.notes))
+    if len(ours):
+        tool.add("lockbuild", ours)
+        table.add("tool", tool)
+    return table
+
+
+def _direct(
+    table: tomlkit.items.Table, entry: Entry, record: FileRecord | None, out_dir: Path
+) -> None:
+    """A direct reference: a local directory (editable or not) or an archive URL."""
+    from urllib.parse import unquote, urlparse
+
+    import tomlkit
+
+    url = entry.pin.candidate.url or ""
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and Path(unquote(parsed.path)).is_dir():
+        directory = tomlkit.table()
+        local = Path(unquote(parsed.path))
+        try:
+            shown = local.resolve().relative_to(out_dir.resolve()).as_posix() or "."
+        except ValueError:
+            shown = str(local)
+        directory.add("path", shown)
+        if entry.pin.candidate.editable:
+            directory.add("editable", True)
+        table.add("directory", directory)
+        return
+    if parsed.scheme.startswith("git") or "+" in parsed.scheme:
+        raise InputError(
+            f"{entry.pin.name} @ {url}: a VCS reference cannot be written to a pylock file "
+            "by lockbuild (PEP 751 needs its commit id); use the text lockfile"
+        )
+    if record is None:
+        raise InputError(f"{entry.pin.name} @ {url}: no hash known for the pylock file")
+    archive = tomlkit.table()
+    archive.add("url", url.split("#", 1)[0])
+    if record.size is not None:
+        archive.add("size", record.size)
+    hashes = tomlkit.inline_table()
+    hashes.add("sha256", record.sha256)
+    archive.add("hashes", hashes)
+    table.add("archive", archive)
+
+
+def _document(
+    header_lines: Sequence[str],
+    target: Target,
+    entries: Sequence[Entry],
+    records: Mapping[str, FileRecord],
+    out_dir: Path,
+    tool: Mapping[str, Any],
+) -> str:
+    import tomlkit
+
+    doc = tomlkit.document()
+    for line in header_lines:
+        doc.add(tomlkit.comment(line))
+    doc.add(tomlkit.nl())
+    doc.add("lock-version", "1.0")
+    doc.add("environments", [environment_marker(target)])
+    version = target.python_version
+    doc.add("requires-python", f"=={version.major}.{version.minor}.*")
+    doc.add("created-by", "lockbuild")
+    packages = tomlkit.aot()
+    for entry in entries:
+        packages.append(_package(entry, records.get(entry.pin.name), out_dir))
+    doc.add("packages", packages)
+    tool_table = tomlkit.table()
+    ours = tomlkit.table()
+    for key, value in tool.items():
+        ours.add(key, value)
+    tool_table.add("lockbuild", ours)
+    doc.add("tool", tool_table)
+    return tomlkit.dumps(doc)
+
+
+def _common_tool(header: Header) -> dict[str, Any]:
+    tool: dict[str, Any] = {
+        "version": __version__,
+        "command": header.command,
+        "python": header.python,
+        "target": header.target,
+        "inputs": [[what, digest] for what, digest in header.inputs],
+    }
+    if header.options:
+        tool["index-options"] = list(header.options)
+    if not header.build_hooks:
+        tool["build-hooks"] = False
+    if header.exclude_newer:
+        tool["exclude-newer"] = header.exclude_newer
+    if header.sdists:
+        tool["sdists"] = list(header.sdists)  # what sync builds itself (builder.py)
+    if header.as_of_release:
+        tool["build-deps-as-of-release"] = True
+    if header.host_hooks:
+        tool["hooks-ran-on-this-host"] = list(header.host_hooks)
+    if header.unbuildable:
+        tool["not-buildable"] = list(header.unbuildable)
+    return tool
+
+
+def _install_lines(lock_name: str, build_name: str, text_build_name: str) -> list[str]:
+    return [
+        "Install with lockbuild (every sdist is built against the pins of",
+        f"{build_name}):",
+        f"   lockbuild sync {lock_name}",
+        "or without it: pip and uv take build constraints only as requirements text, so",
+        f"the same build pins are also written to {text_build_name}:",
+        f"   pip install --build-constraint {text_build_name} -r {lock_name}"
+        "   (pip 26.1 and later)",
+        f"   uv pip install --build-constraints {text_build_name} -r {lock_name}",
+    ]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """What both files of a pylock pair are written from."""
+
+    header: Header
+    target: Target
+    records: Mapping[str, FileRecord]
+    names: tuple[str, str, str]  # the lock, the build lock, the text build file
+    out_dir: Path
+
+    def heading(self, first: str, *more: str) -> list[str]:
+        """The comment lines at the top of either file."""
+        return [
+            f"{first} autogenerated by lockbuild with Python {self.header.python}",
+            "by the following command:",
+            f"   {self.header.command}",
+            *more,
+            *_install_lines(*self.names),
+        ]
+
+    def document(self, lines: list[str], entries: Sequence[Entry], tool: dict[str, Any]) -> str:
+        return _document(lines, self.target, entries, self.records, self.out_dir, tool)
+
+
+def render_lock(pair: Pair, entries: Sequence[Entry], build_digest: str) -> str:
+    """``pylock.toml``: the runtime pins of one target."""
+    lines = pair.heading("This file is", f"It locks the runtime set for {pair.header.target}.")
+    tool = {**_common_tool(pair.header), "build-digest": build_digest}
+    return pair.document(lines, entries, tool)
+
+
+def render_build(
+    pair: Pair,
+    entries: Sequence[Entry],
+    lock_digest: str,
+    builds: Mapping[str, Sequence[str]],
+) -> str:
+    """``pylock.build.toml``: every build pin, and which sdist is built against which."""
+    import tomlkit
+
+    lines = pair.heading(
+        "Build lock",
+        f"Every project that goes into a build environment while installing {pair.names[0]},",
+        "pinned to one version together with the runtime pins. Not meant to be installed",
+        "on its own. [tool.lockbuild.builds] lists which build pins each sdist is built",
+        "against.",
+    )
+    builds_table = tomlkit.table()
+    for sdist, pins in sorted(builds.items()):
+        builds_table.add(sdist, list(pins))
+    tool = {**_common_tool(pair.header), "lock-digest": lock_digest, "builds": builds_table}
+    return pair.document(lines, entries, tool)
+
+
+def text_build_problems(lock: LockedFile) -> list[str]:
+    """Whether the text build file beside a pylock pair belongs to it (what pip and uv
+    are told to use); empty when it does."""
+    from lockbuild.lock.lockfile import pins_digest, read_lockfile
+
+    twin = text_build_file_for(lock.path)
+    if not twin.exists():
+        return [f"{twin} does not exist"]
+    text = read_lockfile(twin, what="build file")
+    if text.first(LOCK_DIGEST) != pins_digest(lock.pin_pairs()):
+        return [f"{twin} was not compiled together with {lock.path}"]
+    return []
+
+
+def held_back_notes(text: str) -> list[tuple[str, str, str]]:
+    """(name, version, note) of every held-back annotation in a pylock file's text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []
+    found = []
+    for package in data.get("packages", []):
+        ours = package.get("tool", {}).get("lockbuild", {})
+        for note in ours.get("notes", []):
+            found.append((str(package.get("name")), str(package.get("version", "")), note))
+    return found
+
+
+# --- reading ------------------------------------------------------------------------------
+def read(path: Path, what: str = "lockfile") -> LockedFile:
+    """A pylock file written by lockbuild, as the text reader gives a text lockfile."""
+    from packaging.pylock import Pylock, PylockValidationError
+
+    text = read_text(path, what)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        Pylock.from_dict(data)
+    except (PylockValidationError, ValueError, TypeError) as exc:
+        message = " ".join(str(exc).split())
+        raise InputError(f"{path}: not a valid PEP 751 lock file: {message}") from None
+    result = LockedFile(path)
+    tool = data.get("tool", {}).get("lockbuild", {})
+    if not isinstance(tool, dict):
+        tool = {}
+    _read_meta(result, tool)
+    for number, package in enumerate(data.get("packages", []), start=1):
+        pin = _read_package(path, number, package)
+        if pin.name in result.pins:
+            raise InputError(f"{path}: packages[{number}]: {pin.name} is locked twice")
+        result.pins[pin.name] = pin
+    return result
+
+
+def _read_meta(result: LockedFile, tool: Mapping[str, Any]) -> None:
+    def put(key: str, value: Any) -> None:
+        if isinstance(value, str):
+            result.meta.setdefault(key, []).append(value)
+
+    put(TARGET, tool.get("target"))
+    for item in tool.get("inputs", []) if isinstance(tool.get("inputs"), list) else []:
+        if isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item):
+            put(INPUTS, f"{item[0]} {item[1]}")
+    put(BUILD_DIGEST, tool.get("build-digest"))
+    put(LOCK_DIGEST, tool.get("lock-digest"))
+    put(EXCLUDE_NEWER, tool.get("exclude-newer"))
+    for line in tool.get("sdists", []) if isinstance(tool.get("sdists"), list) else []:
+        put(SDIST, line)
+    if tool.get("build-deps-as-of-release") is True:
+        put(AS_OF_RELEASE, "on")
+    hooks = tool.get("hooks-ran-on-this-host")
+    for item in hooks if isinstance(hooks, list) else []:
+        put(HOST_HOOKS, item)
+    if tool.get("build-hooks") is False:
+        put(BUILD_HOOKS, "off")
+    if isinstance(tool.get("command"), str):
+        result.command = tool["command"]
+    options = tool.get("index-options")
+    if isinstance(options, list):
+        result.options.extend(o for o in options if isinstance(o, str))
+
+
+def _read_package(path: Path, number: int, package: Mapping[str, Any]) -> LockedPin:
+    name = canonicalize_name(str(package["name"]))
+    ours = package.get("tool", {}).get("lockbuild", {})
+    via = tuple(v for v in ours.get("via", []) if isinstance(v, str))
+    notes = tuple(v for v in ours.get("notes", []) if isinstance(v, str))
+    files = [*package.get("wheels", [])]
+    if "sdist" in package:
+        files.append(package["sdist"])
+    hashes = tuple(
+        str(f["hashes"]["sha256"]).lower()
+        for f in files
+        if isinstance(f.get("hashes"), dict) and "sha256" in f["hashes"]
+    )
+    version = str(package.get("version", ""))
+    if "directory" in package:
+        local = Path(package["directory"]["path"])
+        local = local if local.is_absolute() else (path.parent / local)
+        url = local.resolve().as_uri()
+        if package["directory"].get("editable"):
+            line = f"-e {url}#egg={name}"
+        else:
+            line = f"{name} @ {url}"
+        return LockedPin(name, "", line, via, (), number, notes)
+    if "archive" in package:
+        archive = package["archive"]
+        url = str(archive.get("url", ""))
+        sha = archive.get("hashes", {}).get("sha256")
+        return LockedPin(
+            name, "", f"{name} @ {url}", via, (str(sha).lower(),) if sha else (), number, notes
+        )
+    if not version:
+        raise InputError(f"{path}: packages[{number}]: {name} has no version")
+    return LockedPin(name, version, f"{name}=={version}", via, hashes, number, notes)

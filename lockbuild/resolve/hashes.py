@@ -1,0 +1,71 @@
+"""Hashes of the pinned files: every file of each pinned version (--generate-hashes),
+the --hash of an input line checked against the version locked, and the file each pin
+installs on the target (what a pylock file lists)."""
+
+from __future__ import annotations
+
+from lockbuild.errors import InputError
+from lockbuild.index.client import IndexClient
+from lockbuild.lock import pylock
+from lockbuild.model import DistFile
+from lockbuild.resolve import graph as graphs
+from lockbuild.spec import Spec
+
+
+def file_hashes(graph: graphs.DiGraph, client: IndexClient) -> dict[str, tuple[str, ...]]:
+    """sha256 of every file of each pinned version, wheels for other targets included
+    (as pip-compile writes them)."""
+    result: dict[str, tuple[str, ...]] = {}
+    for name, data in graph.nodes(data=True):
+        pin = data.get("pin")
+        if pin is None:
+            continue
+        candidate = pin.candidate
+        files: tuple[DistFile, ...]
+        if candidate.url:
+            files = (candidate.dist,) if candidate.dist else ()
+        else:
+            files = client.version_files(name, candidate.version)
+        result[name] = tuple(sorted({client.file_hash(f) for f in files if f is not None}))
+    return result
+
+
+def check_input_hashes(
+    spec: Spec, graph: graphs.DiGraph, client: IndexClient, all_files: bool
+) -> None:
+    """``--hash`` on an input line, as pip reads it: a file of the version locked for
+    that project must have one of the hashes given."""
+    for item in (*spec.requirements, *spec.constraints):
+        if not item.hashes or item.name not in graph.nodes:
+            continue
+        pin = graph.nodes[item.name].get("pin")
+        if pin is None:
+            continue
+        version = pin.candidate.version
+        if all_files:
+            files = client.version_files(item.name, version)
+        else:
+            files = tuple(f for f in client.files(item.name) if f.version == version)
+        if not {client.file_hash(f) for f in files} & set(item.hashes):
+            raise InputError(
+                f"{item.origin}: --hash for {item.name}: no file of {item.name} {version} "
+                "(the version locked) has that hash"
+            )
+
+
+def file_records(graph: graphs.DiGraph, client: IndexClient) -> dict[str, pylock.FileRecord]:
+    """The file each pin installs on the target, with its hash (what a pylock file lists)."""
+    records: dict[str, pylock.FileRecord] = {}
+    for pin in graphs.pins(graph, graph.nodes):
+        dist = pin.candidate.dist
+        if dist is None:
+            continue
+        records[pin.name] = pylock.FileRecord(
+            filename=dist.filename,
+            url=dist.url,
+            sha256=client.file_hash(dist),
+            size=dist.size,
+            upload_time=dist.upload_time,
+            is_wheel=dist.is_wheel,
+        )
+    return records

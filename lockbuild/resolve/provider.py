@@ -1,0 +1,482 @@
+"""The joint resolution: a resolvelib provider in which an sdist's dependencies are its
+runtime requirements plus its build requirements (marked as build edges)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Resolver
+from resolvelib.resolvers import ResolutionTooDeep
+
+from lockbuild.build.hookfail import HookFailed, RuledOut, RuledOutWhilePinned
+from lockbuild.dists.metadata import CoreMetadata
+from lockbuild.errors import InvalidMetadataError, ResolutionError
+from lockbuild.index.listing import Listing
+from lockbuild.model import PYTHON, Candidate, DistFile, Kind, Req
+from lockbuild.resolve.conflict import explain_conflict
+from lockbuild.spec import IndexOptions, InputRequirement
+from lockbuild.target import Target
+
+
+@dataclass(frozen=True)
+class Release:
+    """One version of a project; its files are parsed only when first asked for."""
+
+    version: Version
+    listings: tuple[Listing, ...] = field(compare=False)
+
+    @functools.cached_property
+    def files(self) -> tuple[DistFile, ...]:
+        parsed = (item.dist() for item in self.listings)
+        return tuple(sorted((d for d in parsed if d is not None), key=lambda d: d.filename))
+
+    @functools.cached_property
+    def uploaded(self) -> datetime | None:
+        """When the release first appeared (its earliest file's PEP 700 upload time)."""
+        times = [t for t in map(_upload_time, (i.upload_time for i in self.listings)) if t]
+        return min(times) if times else None
+
+
+def _upload_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+class Repository(Protocol):
+    """What the provider asks of the outside world (the index and the dist inspector)."""
+
+    def releases(self, name: NormalizedName) -> Sequence[Release]:
+        """Every version of ``name`` with its files, newest first."""
+        ...
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        """Runtime metadata of a candidate (from a wheel, PKG-INFO or a PEP 517 hook)."""
+        ...
+
+    def build_requires(self, candidate: Candidate) -> Sequence[str]:
+        """Build requirements of a candidate that will be built from source."""
+        ...
+
+    def url_candidate(self, url: str, editable: bool) -> Candidate:
+        """The candidate behind a direct reference or local path."""
+        ...
+
+    def prefetch(self, names: Iterable[str]) -> None: ...
+
+    def unusable_files(self, name: NormalizedName) -> int:
+        """How many files of ``name`` were passed over as unusable on the target."""
+        ...
+
+    def prefetch_candidate(self, candidate: Candidate) -> None: ...
+
+
+def choose_file(
+    files: Sequence[DistFile],
+    name: NormalizedName,
+    target: Target,
+    options: IndexOptions,
+    allow_yanked: bool,
+) -> DistFile | None:
+    """The file that installing this release on ``target`` would use: the best compatible
+    wheel, else the sdist (which is then built); None when neither is usable."""
+    best: tuple[int, tuple[Any, ...], DistFile] | None = None
+    sdist: DistFile | None = None
+    for dist in files:
+        if dist.is_yanked and not allow_yanked:
+            continue
+        if not target.allows_python(dist.requires_python):
+            continue
+        if dist.is_wheel:
+            if not options.binary_allowed(name):
+                continue
+            rank = target.tag_rank(dist.tags)
+            if rank is None:
+                continue
+            key = (rank, tuple(-x if isinstance(x, int) else 0 for x in dist.build_tag))
+            if best is None or key < (best[0], best[1]):
+                best = (key[0], key[1], dist)
+        elif options.source_allowed(name) and (sdist is None or dist.filename.endswith(".tar.gz")):
+            sdist = dist
+    return best[2] if best else sdist
+
+
+def _pins_exactly(spec: SpecifierSet, version: Version) -> bool:
+    return any(
+        s.operator in ("==", "===") and not s.version.endswith(".*") and s.contains(version, True)
+        for s in spec
+    )
+
+
+class Provider(AbstractProvider[Req, "Candidate", str]):
+    def __init__(
+        self,
+        repository: Repository,
+        target: Target,
+        options: IndexOptions,
+        *,
+        constraints: Sequence[Req] = (),
+        build_overrides: Sequence[Req] = (),
+        preferences: Mapping[str, Version] | None = None,
+        direct: Mapping[NormalizedName, Req] | None = None,
+        notice: Callable[[str], None] = lambda message: None,
+        as_of_release: bool = False,
+    ) -> None:
+        self.repository = repository
+        self.target = target
+        self.options = options
+        self.constraints: dict[str, list[Req]] = {}
+        for req in constraints:
+            self.constraints.setdefault(req.name, []).append(req)
+        self.build_overrides: dict[str, list[Req]] = {}
+        for req in build_overrides:
+            self.build_overrides.setdefault(req.name, []).append(req)
+        self.preferences = dict(preferences or {})
+        self.direct = dict(direct or {})
+        # Releases whose build backend failed: never candidates again in this run.
+        self.ruled_out: dict[tuple[NormalizedName, Version], RuledOut] = {}
+        self.notice = notice
+        self.as_of_release = as_of_release
+        self._no_upload_time: set[str] = set()
+        # is_satisfied_by answers by the identity of the pair asked about (both frozen):
+        # resolvelib asks again, every round, whether each current pin satisfies each
+        # requirement on it. The pair is kept with the answer, so an id is never reused.
+        self._satisfied: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
+
+    def rule_out(self, name: NormalizedName, version: Version, failure: HookFailed) -> bool:
+        """Leave a release out from now on because its backend failed (one notice per
+        release); False when it was already ruled out."""
+        key = (name, version)
+        if key in self.ruled_out:
+            return False
+        self.ruled_out[key] = RuledOut.of(name, str(version), failure)
+        self.notice(self.ruled_out[key].notice())
+        return True
+
+    # --- resolvelib interface -------------------------------------------------
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.key
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Any]],
+        backtrack_causes: Sequence[Any],
+    ) -> Any:
+        infos = list(information[identifier])
+        pinned = any(
+            any(s.operator in ("==", "===") for s in info.requirement.specifier) for info in infos
+        )
+        direct = any(info.requirement.url for info in infos)
+        requested = any(info.parent is None for info in infos)
+        causes: set[str] = {cause.requirement.key for cause in backtrack_causes}
+        causes |= {cause.parent.key for cause in backtrack_causes if cause.parent is not None}
+        return (
+            identifier != PYTHON,
+            not direct,
+            not pinned,
+            identifier not in causes,
+            not requested,
+            identifier,
+        )
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
+        reqs = list(requirements[identifier])
+        bad = set(incompatibilities[identifier])
+        if identifier == PYTHON:
+            candidate = Candidate(canonicalize_name(PYTHON), self.target.python_version)
+            return [candidate] if candidate not in bad else []
+        name = reqs[0].name if reqs else canonicalize_name(identifier.split("[")[0])
+        extras = reqs[0].extras if reqs else frozenset()
+        if extras and name in requirements:
+            # As pip does: candidates of name[extra] also honor what binds name itself.
+            reqs += list(requirements[name])
+            bad |= {replace(c, extras=extras) for c in incompatibilities.get(name, ())}
+        all_reqs = reqs + self.constraints.get(name, [])
+        if any(r.kind == Kind.BUILD for r in reqs):
+            all_reqs += self.build_overrides.get(name, [])
+        urls = {r.url for r in all_reqs if r.url}
+        direct_url = self.direct[name].url if name in self.direct else None
+        if direct_url:
+            urls.add(direct_url)
+        if urls:
+            return self._url_matches(urls, all_reqs, extras, bad)
+        combined = SpecifierSet()
+        for req in all_reqs:
+            combined &= req.specifier
+        releases = self.repository.releases(name)
+        versions = [r.version for r in releases]
+        allowed = set(combined.filter(versions, prereleases=True if self.options.pre else None))
+        ordered = [r for r in releases if r.version in allowed]
+        cutoffs = [r.not_after for r in all_reqs if r.not_after is not None]
+        if cutoffs:
+            # Releases without an upload time cannot be placed: they are admitted.
+            ordered = [r for r in ordered if r.uploaded is None or r.uploaded <= min(cutoffs)]
+        preferred = self.preferences.get(name)
+        if preferred is not None:
+            ordered.sort(key=lambda r: r.version != preferred)  # stable: newest first after
+
+        def candidates() -> Iterator[Candidate]:
+            """Built one release at a time: resolvelib rarely looks past the first few."""
+            first = True
+            for release in ordered:
+                allow_yanked = any(_pins_exactly(r.specifier, release.version) for r in all_reqs)
+                dist = choose_file(release.files, name, self.target, self.options, allow_yanked)
+                if dist is None:
+                    continue
+                candidate = Candidate(
+                    name=name,
+                    version=release.version,
+                    extras=extras,
+                    dist=dist,
+                    builds=not dist.is_wheel,
+                    files=release.files,
+                    uploaded=release.uploaded,
+                )
+                if candidate in bad or (name, release.version) in self.ruled_out:
+                    continue
+                if candidate.builds and candidate.dist is not None:
+                    # An sdist whose backend cannot prepare its metadata is passed over
+                    # (as pip does), before the resolver pins it.
+                    try:
+                        self.repository.metadata(candidate)
+                    except HookFailed as exc:
+                        self.rule_out(name, release.version, exc)
+                        continue
+                    except InvalidMetadataError as exc:
+                        # Invalid metadata rules the release out as a failing backend does.
+                        failed = HookFailed(candidate.dist.filename, "metadata", exc.message)
+                        self.rule_out(name, release.version, failed)
+                        continue
+                if first:
+                    self.repository.prefetch_candidate(candidate)
+                    first = False
+                yield candidate
+
+        return candidates
+
+    def _url_matches(
+        self, urls: set[str], reqs: Sequence[Req], extras: frozenset[str], bad: set[Candidate]
+    ) -> list[Candidate]:
+        if len(urls) > 1:
+            return []
+        url = next(iter(urls))
+        editable = any(r.url == url and r.kind == Kind.EDITABLE for r in self.direct.values())
+        base = self.repository.url_candidate(url, editable)
+        candidate = Candidate(
+            base.name, base.version, extras, url, base.dist, base.builds, base.files, base.editable
+        )
+        if candidate in bad:
+            return []
+        if not all(r.specifier.contains(candidate.version, prereleases=True) for r in reqs):
+            return []
+        return [candidate]
+
+    def _cutoff(self, candidate: Candidate) -> datetime | None:
+        """With --build-deps-as-of-release, when the sdist a candidate builds from was
+        uploaded (None: no cutoff, or the index gives no upload time)."""
+        if not self.as_of_release:
+            return None
+        if candidate.dist is not None and not candidate.dist.is_wheel:
+            sdists = [candidate.dist]
+        else:
+            sdists = [f for f in candidate.files if not f.is_wheel]
+        times = [f.upload_time for f in sdists if f.upload_time is not None]
+        if not times and candidate.name not in self._no_upload_time:
+            self._no_upload_time.add(candidate.name)
+            self.notice(
+                f"note: the index gives no upload time for the sdist of {candidate}: "
+                "--build-deps-as-of-release cannot limit its build requirements"
+            )
+        return min(times) if times else None
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        key = (id(requirement), id(candidate))
+        seen = self._satisfied.get(key)
+        if seen is not None and seen[0] is requirement and seen[1] is candidate:
+            return seen[2]
+        answer = self._satisfies(requirement, candidate)
+        self._satisfied[key] = (requirement, candidate, answer)
+        return answer
+
+    def _satisfies(self, requirement: Req, candidate: Candidate) -> bool:
+        if requirement.name == PYTHON:
+            return requirement.specifier.contains(candidate.version, prereleases=True)
+        if requirement.url and candidate.url and requirement.url != candidate.url:
+            return False
+        if requirement.not_after is not None and candidate.uploaded is not None:
+            if candidate.uploaded > requirement.not_after:
+                return False
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        if candidate.name == PYTHON:
+            return []
+        try:
+            meta = self.repository.metadata(candidate)
+        except InvalidMetadataError as exc:
+            if candidate.url is not None or candidate.dist is None:
+                raise  # a direct reference has no other release to fall back to
+            failed = HookFailed(candidate.dist.filename, "metadata", exc.message)
+            self.rule_out(candidate.name, candidate.version, failed)
+            raise RuledOutWhilePinned(self.ruled_out[(candidate.name, candidate.version)]) from None
+        deps: list[Req] = []
+        if meta.requires_python is not None and not self.target.allows_python(meta.requires_python):
+            deps.append(
+                Req(
+                    canonicalize_name(PYTHON),
+                    frozenset(),
+                    meta.requires_python,
+                    Kind.RUNTIME,
+                    f"python{meta.requires_python}",
+                )
+            )
+        if candidate.extras:
+            # The extra's candidate stands on the base candidate at the same version.
+            deps.append(
+                Req(
+                    candidate.name,
+                    frozenset(),
+                    SpecifierSet(f"=={candidate.version}"),
+                    Kind.EXTRA,
+                    f"{candidate.name}=={candidate.version}",
+                    url=candidate.url,
+                )
+            )
+        extras = sorted(candidate.extras)
+        for text in meta.requires_dist:
+            req = Requirement(text)
+            if candidate.extras:
+                # Only what the extras add; the base candidate brings the rest.
+                if req.marker is None or not self.target.evaluate(req.marker, extras):
+                    continue
+                if self.target.evaluate(req.marker, [""]):
+                    continue
+            elif not self.target.evaluate(req.marker, [""]):
+                continue
+            deps.append(Req.from_requirement(req, Kind.RUNTIME))
+        if candidate.builds and not candidate.extras:
+            deps += self.build_edges(candidate)
+        self.repository.prefetch(d.name for d in deps if d.name != PYTHON)
+        return deps
+
+    def build_edges(self, candidate: Candidate) -> list[Req]:
+        """The build requirements of ``candidate`` on the target, as build edges (hard
+        edges of a candidate that builds; buildable.py adds them softly for the rest)."""
+        cutoff = self._cutoff(candidate)
+        edges = []
+        for text in self.repository.build_requires(candidate):
+            req = Requirement(text)
+            if self.target.evaluate(req.marker, [""]):
+                edges.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))
+        return edges
+
+
+class ProgressReporter(BaseReporter[Req, "Candidate", str]):
+    """Shows how many projects are pinned so far, on one stderr line."""
+
+    def __init__(
+        self,
+        quiet: bool,
+        on_pin: Callable[[int], None] | None = None,
+        on_reject: Callable[[int, str], None] | None = None,
+    ) -> None:
+        self.quiet = quiet or not sys.stderr.isatty() or on_pin is not None
+        self.on_pin = on_pin
+        self.on_reject = on_reject
+        self.pinned: set[str] = set()
+        self.rejected = 0
+
+    def rejecting_candidate(self, criterion: Any, candidate: Candidate) -> None:
+        """Backtracking: shown, so that a long search says what it is searching."""
+        self.rejected += 1
+        if self.on_reject is not None:
+            self.on_reject(self.rejected, str(candidate))
+
+    def pinning(self, candidate: Candidate) -> None:
+        self.pinned.add(candidate.key)
+        if self.on_pin is not None:
+            self.on_pin(len(self.pinned))
+        if not self.quiet:
+            sys.stderr.write(f"\rresolving: {len(self.pinned)} pinned, last {candidate}\x1b[K")
+            sys.stderr.flush()
+
+    def ending(self, state: Any) -> None:
+        if not self.quiet:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The resolver's result: chosen candidates and every requirement that led to them."""
+
+    mapping: Mapping[str, Candidate]
+    # identifier -> list of (requirement, parent candidate or None for an input)
+    information: Mapping[str, Sequence[tuple[Req, Candidate | None]]]
+
+
+def resolve(
+    provider: Provider,
+    roots: Sequence[Req],
+    *,
+    quiet: bool = False,
+    max_rounds: int = 200_000,
+    on_pin: Callable[[int], None] | None = None,
+    on_reject: Callable[[int, str], None] | None = None,
+) -> Resolution:
+    """Run resolvelib; conflicts become a ResolutionError naming every requirement involved.
+    ``on_pin`` hears how many projects are pinned so far (else a terminal line shows it)."""
+    reporter = ProgressReporter(quiet, on_pin, on_reject)
+    resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
+    try:
+        result = resolver.resolve(roots, max_rounds=max_rounds)
+    except ResolutionImpossible as exc:
+        raise ResolutionError(explain_conflict(list(exc.causes), provider)) from None
+    except ResolutionTooDeep:
+        raise ResolutionError(
+            f"resolution did not finish within {max_rounds} rounds; "
+            "narrow the requirements to help it"
+        ) from None
+    information = {
+        key: [(info.requirement, info.parent) for info in criterion.information]
+        for key, criterion in result.criteria.items()
+    }
+    return Resolution(dict(result.mapping), information)
+
+
+def input_roots(requirements: Sequence[InputRequirement], target: Target) -> list[Req]:
+    """The resolver's root requirements: inputs whose markers hold on the target."""
+    roots: list[Req] = []
+    for item in requirements:
+        if not target.evaluate(item.requirement.marker, [""]):
+            continue
+        kind = Kind.PROJECT if item.project else Kind.EDITABLE if item.editable else Kind.INPUT
+        roots.append(
+            Req.from_requirement(
+                item.requirement, kind, url=item.url, origin=str(item.origin), via=item.via
+            )
+        )
+    return roots

@@ -1,0 +1,299 @@
+"""Replaying a compile.
+
+A compile is a function of its inputs (the input files, the existing outputs whose pins
+are preferred, the options, the target, lockbuild itself) and of what the index says. When
+a compile is asked again with the same inputs, and every index page the earlier run read
+is, byte for byte, what the index serves now, the result is the same; it is written again
+without resolving. Every page is still fetched (or revalidated) and compared, so a new
+release, a yanked file or any other change to a page means a full resolution.
+
+Only runs that read nothing but index pages and files those pages name by sha256 are
+recorded: local pages, local projects, direct references and files without a hash make a
+run unrepeatable (see ``Fetcher.refuse_replay``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import InvalidVersion, Version
+
+from lockbuild import __version__
+from lockbuild.credentials import without_userinfo
+from lockbuild.errors import LockbuildError
+from lockbuild.index.cache import Cache, sha256_hex
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lockbuild.cli.options import CompileOptions
+    from lockbuild.index.client import IndexClient
+    from lockbuild.spec import IndexOptions, Spec
+    from lockbuild.target import Target
+
+BUCKET = "resolutions"
+FORMAT = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _own_source() -> str:
+    """A digest of lockbuild's own code, every module and program of every subpackage: a
+    record is never replayed by other code."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parents[1]
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _file_state(path: Path) -> str:
+    try:
+        return sha256_hex(path.read_bytes())
+    except FileNotFoundError:
+        return "absent"
+    except OSError as exc:
+        return f"unreadable: {exc.errno}"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive
+        return str(path)
+
+
+def run_key(
+    options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
+) -> str:
+    """Everything besides the index that the result depends on, as one digest."""
+    import packaging
+    import resolvelib
+
+    # How the run is carried out, not what it produces, is left out.
+    shaping = replace(
+        options,
+        cache_dir=None,
+        quiet=False,
+        workers=0,
+        offline=False,
+        refresh=False,
+        replay=True,
+    )
+    files = sorted(
+        {
+            *(p.resolve() for p in spec.files_read),
+            *(p.resolve() for p in options.build_constraint_files),
+            *([options.config_file.resolve()] if options.config_file else []),
+        }
+    )
+    parts: dict[str, Any] = {
+        "format": FORMAT,
+        "lockbuild": [__version__, _own_source()],
+        "libraries": [packaging.__version__, resolvelib.__version__],
+        # A date or timestamp cut-off as this machine reads it (a bare date is local);
+        # a relative one is checked against the record's window instead.
+        "cutoff": (
+            options.exclude_newer.at().isoformat()
+            if options.exclude_newer is not None and not options.exclude_newer.relative
+            else None
+        ),
+        "python": [sys.version, sys.executable],
+        "options": repr(shaping),
+        "index": repr(sorted((k, repr(v)) for k, v in index_options.__dict__.items())),
+        "target": [
+            repr(target.environment),
+            sha256_hex(" ".join(map(str, target.tags)).encode()),
+            target.description,
+            target.local,
+        ],
+        # Where the inputs are, relative to the working directory: a fresh checkout of
+        # the same files elsewhere (a CI workspace) locks the same (paths that could
+        # differ, such as local projects, make a run unrepeatable).
+        "inputs": [[_relative(p), _file_state(p)] for p in files],
+        # Existing pins are preferred and the outputs' line endings are kept.
+        "outputs": [
+            _file_state(options.output_file),
+            _file_state(options.build_output_file),
+        ],
+        # The hook installer, limits, timeouts: a run is never replayed under other ones.
+        "settings": sorted(
+            (k, v)
+            for k, v in os.environ.items()
+            if k.startswith("LOCKBUILD_") and k != "LOCKBUILD_CACHE_DIR"
+        ),
+    }
+    return sha256_hex(json.dumps(parts, sort_keys=True).encode())
+
+
+def replay(
+    cache: Cache, key: str, client: IndexClient, moving_cutoff: datetime | None = None
+) -> dict[str, Any] | None:
+    """The recorded result for ``key`` when every page it read is unchanged; otherwise
+    None, with the pages fetched for the comparison handed to ``client`` for reuse.
+
+    ``moving_cutoff`` is a relative cut-off ("7 days") resolved for this run: the record
+    holds only while it lies between the recorded run's cut-off and the earliest upload
+    that run left out (so no file crossed the cut-off since)."""
+    record = cache.get_json(BUCKET, key)
+    if not _well_formed(record):
+        return None
+    if moving_cutoff is not None and not _within_window(record.get("cutoff"), moving_cutoff):
+        return None
+    pages: dict[str, str | None] = dict(record["pages"])
+    fetched = client.fetch_pages(pages)
+    # get_page noted the digest of every page it returned: no second pass over the bodies.
+    read = client.fetcher.pages_read
+    same = len(fetched) == len(pages) and all(read.get(url) == pages[url] for url in fetched)
+    for url, page in fetched.items():
+        client.fetcher.preload(url, page)  # for checking the record, or for resolving
+    return dict(record["result"]) if same else None
+
+
+def recorded_pages(cache: Cache, key: str) -> list[str]:
+    """The index pages an identical earlier run read (none when there is no record): a
+    run that resolves anyway (``--no-replay``, ``-v``) fetches them ahead of the resolver."""
+    record = cache.get_json(BUCKET, key)
+    return [url for url, _ in record["pages"]] if _well_formed(record) else []
+
+
+def record(
+    cache: Cache,
+    key: str,
+    client: IndexClient,
+    result: dict[str, Any],
+    window: tuple[datetime, datetime | None] | None = None,
+) -> None:
+    """Keep this run's result with the pages it read, unless the run cannot be replayed.
+    ``window``: a relative cut-off as resolved, and the earliest upload it left out."""
+    fetcher = client.fetcher
+    if fetcher.unrepeatable or not fetcher.pages_read:
+        return
+    if any(without_userinfo(url) != url for url in fetcher.pages_read):
+        return  # credentials are not written to the cache
+    pages = [[url, digest] for url, digest in sorted(fetcher.pages_read.items())]
+    entry: dict[str, Any] = {"pages": pages, "result": result}
+    if window is not None:
+        start, first_left_out = window
+        entry["cutoff"] = [
+            start.isoformat(),
+            first_left_out.isoformat() if first_left_out is not None else None,
+        ]
+    cache.put_json(BUCKET, key, entry)
+
+
+def _within_window(window: Any, cutoff: datetime) -> bool:
+    """Whether ``cutoff`` keeps exactly the files the recorded run kept (see ``replay``)."""
+    if not isinstance(window, list) or len(window) != 2:
+        return False
+    try:
+        start = datetime.fromisoformat(window[0])
+        end = datetime.fromisoformat(window[1]) if window[1] is not None else None
+    except (TypeError, ValueError):
+        return False
+    # A file is left out when uploaded at or after the cut-off.
+    return start <= cutoff and (end is None or cutoff <= end)
+
+
+def _well_formed(record: Any) -> bool:
+    if not isinstance(record, dict):
+        return False
+    pages, result = record.get("pages"), record.get("result")
+    return (
+        isinstance(pages, list)
+        and bool(pages)
+        and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and isinstance(p[0], str)
+            and (p[1] is None or isinstance(p[1], str))
+            for p in pages
+        )
+        and isinstance(result, dict)
+    )
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The header this run would write: a recorded result must carry exactly this."""
+
+    command: str
+    target: str
+    inputs: tuple[str, ...]  # the lockbuild-inputs values
+    options: tuple[str, ...]  # the option lines, redacted as written
+
+
+def unverified(
+    client: IndexClient, lock_text: str, build_text: str, expected: Expected
+) -> str | None:
+    """Why a recorded result cannot be written as is (None when it can).
+
+    A record is only as trustworthy as the cache that held it: every pin and hash in it
+    must be on the index pages just fetched (a hash must be a file of that release), it
+    must name no direct reference, and its header must be the one this run would write.
+    So a rewritten record cannot put into a lock what the index does not serve."""
+    from lockbuild.lock.lockfile import INPUTS, TARGET, parse_lockfile
+    from lockbuild.lock.pair import pair_problems
+
+    try:
+        lock = parse_lockfile(lock_text, Path("recorded lockfile"))
+        build = parse_lockfile(build_text, Path("recorded build file"))
+    except LockbuildError as exc:
+        return exc.message
+    if pair_problems(lock, build):
+        return "its two files do not belong together"
+    for locked in (lock, build):
+        if locked.command != expected.command:
+            return "its command is not this run's"
+        if locked.meta.get(TARGET) != [expected.target]:
+            return "its target is not this run's"
+        if tuple(locked.meta.get(INPUTS, ())) != expected.inputs:
+            return "its input digests are not this run's"
+    if tuple(lock.options) != expected.options or build.options:
+        return "its option lines are not this run's"
+    # The pages' own listings, not what the cache says was read from them: a rewritten
+    # cache cannot vouch for a rewritten record.
+    client.reuse_listings = False
+    try:
+        for locked in (lock, build):
+            for pin in locked.pins.values():
+                problem = _unserved(client, pin.name, pin.version, pin.line, pin.hashes)
+                if problem:
+                    return problem
+    finally:
+        client.reuse_listings = True
+    return None
+
+
+def _unserved(
+    client: IndexClient, name: str, version: str, line: str, hashes: Sequence[str]
+) -> str | None:
+    """Why ``name==version`` with ``hashes`` is not what the fetched pages serve."""
+    if not version or "@" in line or line.startswith("-e"):
+        return f"{name} is not pinned to a version on an index ({line[:80]})"
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return f"{name}=={version} is not a valid version"
+    try:
+        if hashes:
+            files = client.version_files(name, wanted)
+        else:
+            files = tuple(f for f in client.files(name) if f.version == wanted)
+    except LockbuildError as exc:
+        return exc.message
+    if not files:
+        return f"{name}=={version} is on none of the index pages fetched"
+    served = {f.sha256 for f in files if f.sha256}
+    unknown = [h for h in hashes if h not in served]
+    if unknown:
+        return f"{name}=={version}: --hash sha256:{unknown[0]} is no file the index serves"
+    return None

@@ -1,0 +1,172 @@
+"""Build provenance: what a wheel lockbuild built from an sdist was built against.
+
+The record is a small JSON file, ``lockbuild-build.json``, inside the wheel's
+``.dist-info`` directory and listed in its ``RECORD``, so that it is installed with the
+distribution and removed when it is uninstalled. It holds every ``name==version`` read
+back from the build environment, one digest of that set, and the sdist's sha256.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from lockbuild.atomic import replacing
+from lockbuild.errors import BuildError
+from lockbuild.lock.lockfile import pins_digest
+
+RECORD_NAME = "lockbuild-build.json"
+FORMAT = 1
+
+
+def env_digest(pins: Iterable[str]) -> str:
+    """The digest of a build environment given as ``name==version`` strings."""
+    pairs = []
+    for pin in pins:
+        name, _, version = pin.partition("==")
+        pairs.append((name, version))
+    return pins_digest(pairs)
+
+
+def normalized_pins(pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """``name==version`` with canonical names, sorted: how a build environment is written."""
+    return tuple(sorted(f"{canonicalize_name(n)}=={v}" for n, v in pairs))
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """What one wheel was built from and against."""
+
+    name: str
+    version: str
+    sdist: str  # the sdist's file name
+    sdist_sha256: str
+    environment: tuple[str, ...]  # name==version, sorted, read back from the build env
+    python: str = ""
+
+    @property
+    def digest(self) -> str:
+        return env_digest(self.environment)
+
+    def to_json(self) -> str:
+        data = {
+            "format": FORMAT,
+            "built-by": "lockbuild",
+            "name": self.name,
+            "version": self.version,
+            "sdist": {"filename": self.sdist, "sha256": self.sdist_sha256},
+            "python": self.python,
+            "build-environment": list(self.environment),
+            "build-environment-digest": self.digest,
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+    def against(self) -> str:
+        """``a==1 b==2`` for summaries."""
+        return " ".join(self.environment) or "an empty build environment"
+
+
+def parse_record(text: str | None) -> BuildRecord | None:
+    """A record read back from an installed distribution; None when absent or not one
+    lockbuild wrote (a damaged record counts as no record: the dist is rebuilt)."""
+    if not text:
+        return None
+    try:
+        data: Any = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            return None
+        env = data["build-environment"]
+        sdist = data["sdist"]
+        if not isinstance(env, list) or not all(isinstance(p, str) and "==" in p for p in env):
+            return None
+        record = BuildRecord(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            sdist=str(sdist["filename"]),
+            sdist_sha256=str(sdist["sha256"]),
+            environment=tuple(sorted(env)),
+            python=str(data.get("python", "")),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if data.get("build-environment-digest") != record.digest:
+        return None
+    return record
+
+
+def difference(built: Iterable[str], wanted: Iterable[str]) -> str:
+    """Why a record's build environment is not the one the lock prescribes, in words:
+    ``built against numpy 1.26.4; the lock builds it against numpy 2.4.6``."""
+    have = dict(p.partition("==")[::2] for p in built)
+    want = dict(p.partition("==")[::2] for p in wanted)
+    names = sorted(n for n in set(have) | set(want) if have.get(n) != want.get(n))
+    old = ", ".join(f"{n} {have[n]}" for n in names if n in have) or "nothing of those"
+    new = ", ".join(f"{n} {want[n]}" for n in names if n in want)
+    if not new:
+        return f"built against {old}, which the lock does not put into its build environment"
+    return f"built against {old}; the lock builds it against {new}"
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode("ascii")
+
+
+def add_record(wheel: Path, record: BuildRecord, dest: Path) -> Path:
+    """Copy ``wheel`` to the directory ``dest`` with the record added to its .dist-info
+    and to its RECORD; the copy is written under a temporary name, then renamed."""
+    try:
+        with zipfile.ZipFile(wheel) as source:
+            names = source.namelist()
+            records = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+            if len(records) != 1:
+                raise BuildError(f"{wheel.name}: the wheel has no single .dist-info/RECORD")
+            record_name = records[0]
+            info_dir = record_name.rsplit("/", 1)[0]
+            ours = f"{info_dir}/{RECORD_NAME}"
+            body = record.to_json().encode("utf-8")
+            final = dest / wheel.name
+            with replacing(final) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+                for info in source.infolist():
+                    if info.filename in (record_name, ours):
+                        continue
+                    out.writestr(info, source.read(info))
+                out.writestr(ours, body)
+                lines = [
+                    line
+                    for line in source.read(record_name).decode("utf-8").splitlines()
+                    if line and not line.startswith(f"{ours},")
+                ]
+                at = next(
+                    (i for i, line in enumerate(lines) if line.startswith(f"{record_name},")),
+                    len(lines),
+                )
+                lines.insert(at, f"{ours},{_record_hash(body)},{len(body)}")
+                out.writestr(record_name, "\n".join(lines) + "\n")
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
+        raise BuildError(f"{wheel.name}: cannot add the build record: {exc}") from None
+    return final
+
+
+def read_wheel_record(wheel: Path) -> BuildRecord | None:
+    """The record inside a wheel file (None when it has none)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if name.count("/") == 1 and name.endswith(f".dist-info/{RECORD_NAME}"):
+                    return parse_record(archive.read(name).decode("utf-8"))
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def expected_environment(pins: Mapping[str, str]) -> tuple[str, ...]:
+    return normalized_pins(pins.items())

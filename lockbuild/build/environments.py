@@ -25,12 +25,12 @@ from build.env import IsolatedEnv
 from packaging.version import Version
 
 from lockbuild import limits
-from lockbuild.errors import BuildError, UsageError
 from lockbuild.build.hookfail import HookFailed, LogKeeper, last_line
 from lockbuild.build.hookserver import HookServer
-from lockbuild.sync.interpreter import installed_pins
 from lockbuild.build.process import ProcessTimeout, run_bounded
 from lockbuild.build.uv import uv_binary
+from lockbuild.errors import BuildError, UsageError
+from lockbuild.sync.interpreter import installed_pins
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -129,3 +130,15 @@ class DistFile:
     @property
     def is_yanked(self) -> bool:
         return self.yanked is not None
+
+
+def pins_digest(pins: Iterable[tuple[str, str]]) -> str:
+    """A digest of ``name==version`` pins, independent of order and annotations: how a
+    lock and its build file name each other, and how a wheel's build environment is named."""
+    lines = sorted(f"{canonicalize_name(n)}=={v}" for n, v in pins)
+    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def normalized_pins(pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """``name==version`` with canonical names, sorted: how a build environment is written."""
+    return tuple(sorted(f"{canonicalize_name(n)}=={v}" for n, v in pairs))

@@ -1,17 +1,20 @@
 """What the user asked for, as values: requirements with the file and line they were
 written on, index options, and the merged inputs (``Spec``); how paths and long values
-are shown in messages. Reading the files is ``reqfile``'s (lines: ``reqline``, project
-inputs: ``project``)."""
+are shown in messages; and ``CompileOptions``, everything ``compile`` and ``check`` were
+asked (parsed by ``cli``, read by the resolution and the outputs). Reading the files is
+``reqfile``'s (lines: ``reqline``, project inputs: ``project``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
+
+from lockbuild.cutoff import Cutoff
 
 
 @dataclass(frozen=True)
@@ -142,3 +145,54 @@ def format_names(value: str) -> frozenset[str]:
     if ":none:" in names:
         return frozenset()
     return frozenset(names)
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Everything that ``lockbuild compile`` (and ``check``) was asked, defaults applied."""
+
+    sources: tuple[Path, ...]
+    output_file: Path
+    build_output_file: Path
+    cli_index: IndexOptions = field(default_factory=IndexOptions)
+    cli_index_url_set: bool = False
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    offline: bool = False
+    refresh: bool = False
+    replay: bool = True  # reuse an identical earlier run's result (see replay.py)
+    quiet: bool = False
+    verbose: bool = False
+    workers: int = 8
+    command: str = "lockbuild compile"
+    build_hooks: bool = True
+    build_deps_for: str = "needed"
+    build_constraint_files: tuple[Path, ...] = ()
+    build_constraints: tuple[str, ...] = ()  # from [tool.lockbuild] build-constraints
+    config_file: Path | None = None
+    generate_hashes: bool = False
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    groups: tuple[str, ...] = ()
+    exclude_newer: Cutoff | None = None  # as written; resolved when the compile starts
+    build_deps_as_of_release: bool = False
+
+    def result_flags(self) -> str:
+        """The options (besides index options and target) that change the result."""
+        return repr(
+            (
+                self.build_hooks,
+                self.build_deps_for,
+                sorted(self.build_constraints),
+                self.generate_hashes,
+                sorted(self.extras),
+                self.all_extras,
+                sorted(self.groups),
+                # The expression, not the moment: a relative cut-off ("7 days") moves,
+                # and check compares what was asked for.
+                self.exclude_newer.text.strip() if self.exclude_newer else None,
+            )
+            # Only when asked for, so that locks made before the flag existed stay current.
+            + (("build-deps-as-of-release",) if self.build_deps_as_of_release else ())
+        )

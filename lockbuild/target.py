@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from packaging.markers import Marker, default_environment
@@ -15,7 +12,6 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, parse_tag, sys_tags
 from packaging.version import Version
 
-from lockbuild.build import programs
 from lockbuild.errors import UsageError
 
 
@@ -136,34 +132,13 @@ def current() -> Target:
     )
 
 
-def ask_interpreter(python: str, program: Path, *args: str, label: str) -> Any:
-    """Run the ``program`` file (one of lockbuild.programs) in an isolated (-I)
-    interpreter and read the JSON it prints."""
-    try:
-        proc = subprocess.run(
-            [python, "-I", str(program), *args], capture_output=True, text=True, timeout=120
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"{label}: cannot run it: {exc}") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UsageError(f"{label}: cannot query it: {last}")
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise UsageError(f"{label}: printed something other than its description") from None
-
-
-def from_interpreter(python: str) -> Target:
-    """Ask another interpreter for its markers and tags (never guessed)."""
-    import packaging
-
-    site = str(Path(packaging.__file__).resolve().parent.parent)
-    data = ask_interpreter(python, programs.path("markers"), site, label=f"--python {python}")
+def from_report(report: Mapping[str, Any], python: str) -> Target:
+    """The target another interpreter (``python``, --python) described: its marker values
+    and wheel tags as ``build.probe.markers_and_tags`` read them there (never guessed)."""
     tags: list[Tag] = []
-    for text in data["tags"]:
+    for text in report["tags"]:
         tags.extend(parse_tag(text))
-    env = data["env"]
+    env = {str(k): str(v) for k, v in report["env"].items()}
     return Target(tuple(sorted(env.items())), tuple(tags), _describe(env), python=python)
 
 

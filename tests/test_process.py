@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.build.process import ProcessTimeout, run_bounded
 from lockbuild.errors import BuildError
+from lockbuild.process import ProcessTimeout, run_bounded
 from lockbuild.sync.builder import _run
 
 # A child that starts a grandchild in the background (same process group), writes the

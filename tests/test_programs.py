@@ -14,9 +14,9 @@ import packaging
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from lockbuild.build import programs
+from lockbuild.build import probe, programs
+from lockbuild.build.provenance import interpreter_key
 from lockbuild.sync import interpreter
-from lockbuild.sync.builder import interpreter_key
 
 OLDEST = (3, 8)  # importlib.metadata, which environment.py reads distributions with
 
@@ -56,7 +56,7 @@ def test_environment_program_describes_its_interpreter(python: str) -> None:
     assert dict(env.markers)["python_version"] == version
     assert dict(env.markers)["implementation_name"] == "cpython"
     assert env.is_venv == (python == sys.executable and sys.prefix != sys.base_prefix)
-    pins = interpreter.installed_pins(python)
+    pins = probe.installed_pins(python)
     assert pins is not None and pins == tuple(sorted(pins))
     assert all("==" in pin for pin in pins)
     if python == sys.executable:
@@ -96,6 +96,6 @@ def test_an_interpreter_that_cannot_be_asked_is_none(tmp_path: Path) -> None:
     broken = tmp_path / "python"
     broken.write_text("#!/bin/sh\nexit 3\n")
     broken.chmod(0o755)
-    assert interpreter.installed_pins(str(broken)) is None
-    assert interpreter.markers_of(str(broken)) is None
+    assert probe.installed_pins(str(broken)) is None
+    assert probe.markers_of(str(broken)) is None
     assert interpreter_key(str(broken)) is None

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
+from lockbuild.build import provenance
 from lockbuild.errors import BuildError
 from lockbuild.lock.lockfile import read_lockfile
-from lockbuild.sync import builder, buildjob, provenance
+from lockbuild.sync import builder, buildjob
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
 from tests.helpers import LOCKBUILD, lockbuild, resign_pair, run
 

@@ -27,10 +27,10 @@ from packaging.version import Version
 from lockbuild import limits
 from lockbuild.build.hookfail import HookFailed, LogKeeper, last_line
 from lockbuild.build.hookserver import HookServer
-from lockbuild.build.process import ProcessTimeout, run_bounded
+from lockbuild.build.probe import installed_pins, tool_version
 from lockbuild.build.uv import uv_binary
 from lockbuild.errors import BuildError, UsageError
-from lockbuild.sync.interpreter import installed_pins
+from lockbuild.process import ProcessTimeout, run_bounded
 
 
 @dataclass(frozen=True)
@@ -283,12 +283,7 @@ PIP_UPLOADED_PRIOR_TO = Version("26.0")
 def _pip() -> Version | None:
     """The version of the pip that fills hook environments (``python -m pip`` beside
     lockbuild), as that pip's own ``--version`` says; None when there is none."""
-    from lockbuild.sync.installer import find_installer
-
-    try:
-        return find_installer("pip", sys.executable).version
-    except UsageError:
-        return None
+    return tool_version((sys.executable, "-m", "pip"), r"^pip (\S+)")
 
 
 def _pip_version() -> tuple[int, ...]:

@@ -18,9 +18,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from lockbuild.build import programs
 from lockbuild.build.environments import EnvironmentPool, IsolatedEnvironment
 from lockbuild.build.hookfail import HookFailed, last_line
-from lockbuild.build.process import ProcessTimeout, run_bounded
 from lockbuild.dists.archive import MAX_MEMBER_BYTES
 from lockbuild.dists.buildsystem import BuildSystem
+from lockbuild.process import ProcessTimeout, run_bounded
 
 if TYPE_CHECKING:
     from pyproject_hooks import BuildBackendHookCaller

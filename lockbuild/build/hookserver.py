@@ -3,16 +3,14 @@ environment and backend imports the backend once and forks a child per request."
 
 from __future__ import annotations
 
-import contextlib
 import json
-import subprocess
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lockbuild import limits
 from lockbuild.build import programs
-from lockbuild.build.process import ProcessTimeout, kill_group
+from lockbuild.process import ProcessTimeout, kill_group, start_server, stop_server
 
 if TYPE_CHECKING:
     from lockbuild.build.environments import IsolatedEnvironment
@@ -44,11 +42,8 @@ class HookServer:
         self._lock = threading.Lock()
         self._waiting: dict[int, _Pending] = {}
         self._next = 0
-        self._proc = subprocess.Popen(
+        self._proc = start_server(
             [env.python, str(programs.path("hooks")), "serve", backend],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
             cwd=Path(env.python).parent.parent,
             env=env.environ(),
         )
@@ -120,11 +115,4 @@ class HookServer:
     def close(self) -> None:
         with self._lock:
             self._alive = False
-            if self._proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop_server(self._proc, grace=10)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lockbuild.cli.options import CompileOptions, input_digests, prepare
+from lockbuild.cli.options import input_digests, prepare
 from lockbuild.errors import InputError
 from lockbuild.lock.lockfile import EXCLUDE_NEWER, TARGET, read_lockfile
 from lockbuild.lock.pair import pair_problems, recorded_inputs
 from lockbuild.lock.pylock import is_pylock, text_build_problems
+from lockbuild.spec import CompileOptions
 from lockbuild.target import Target
 
 

@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from lockbuild import limits
 from lockbuild.build import environments
 from lockbuild.cli.constraints import build_overrides, preferences, upgrade_constraints
-from lockbuild.cli.options import CompileOptions, input_digests, option_lines, prepare
+from lockbuild.cli.options import input_digests, option_lines, prepare
 from lockbuild.credentials import redact_text
 from lockbuild.errors import InputError
 from lockbuild.index.cache import Cache
@@ -29,7 +29,7 @@ from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.hashes import check_input_hashes, file_hashes, file_records
 from lockbuild.resolve.provider import Provider, input_roots
 from lockbuild.resolve.source import IndexRepository
-from lockbuild.spec import IndexOptions, InputRequirement, Spec
+from lockbuild.spec import CompileOptions, IndexOptions, InputRequirement, Spec
 from lockbuild.target import Target
 from lockbuild.target import current as current_target
 

@@ -131,11 +131,12 @@ def compile_options(
     ``given`` names the parameters set explicitly (default: by this command line);
     ``argv`` is the compile command to record (default: this command line's)."""
     from lockbuild import limits, target
+    from lockbuild.build import probe
     from lockbuild.cli import config
     from lockbuild.cli import options as options_mod
     from lockbuild.errors import UsageError
     from lockbuild.lock.lockfile import build_file_for
-    from lockbuild.spec import IndexOptions, format_names
+    from lockbuild.spec import CompileOptions, IndexOptions, format_names
 
     limits.check_environment()
     workers = _workers(params["workers"])
@@ -167,7 +168,7 @@ def compile_options(
     exclude_newer = None
     if params["exclude_newer"]:
         exclude_newer = _parse_cutoff(ctx, params["exclude_newer"], cfg.path)
-    options = options_mod.CompileOptions(
+    options = CompileOptions(
         sources=tuple(sources),
         output_file=output,
         build_output_file=params["build_output_file"] or build_file_for(output),
@@ -198,7 +199,7 @@ def compile_options(
     if params["python"] and (params["python_version"] or params["platform"]):
         raise UsageError("--python cannot be combined with --python-version or --platform")
     if params["python"]:
-        chosen = target.from_interpreter(params["python"])
+        chosen = target.from_report(probe.markers_and_tags(params["python"]), params["python"])
     else:
         chosen = target.for_platform(params["python_version"], tuple(params["platform"]))
     return options, chosen

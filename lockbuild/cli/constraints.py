@@ -8,12 +8,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from lockbuild.cli.options import CompileOptions
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.errors import InputError, UsageError
 from lockbuild.lock.lockfile import read_lockfile
 from lockbuild.model import Kind, Req
-from lockbuild.spec import display_path
+from lockbuild.spec import CompileOptions, display_path
 from lockbuild.target import Target
 
 

@@ -1,5 +1,7 @@
-"""Compile options: what ``compile`` and ``check`` were asked, the index options in
-force, and the digests that let ``check`` decide staleness without the network."""
+"""Compile options settled: the default output, the index options in force (pip's
+configuration, the inputs, the command line), the option lines a lockfile starts with,
+and the digests that let ``check`` decide staleness without the network. The options
+themselves are a value of the kernel (``spec.CompileOptions``)."""
 
 from __future__ import annotations
 
@@ -7,68 +9,16 @@ import hashlib
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.credentials import redact_text
-from lockbuild.cutoff import Cutoff
 from lockbuild.errors import UsageError
 from lockbuild.index.cache import Cache, default_cache_dir
 from lockbuild.index.pipconfig import pip_config_options, pip_default_index
-from lockbuild.spec import IndexOptions, Spec
+from lockbuild.spec import CompileOptions, IndexOptions, Spec
 from lockbuild.target import Target
-
-
-@dataclass(frozen=True)
-class CompileOptions:
-    """Everything that ``lockbuild compile`` (and ``check``) was asked, defaults applied."""
-
-    sources: tuple[Path, ...]
-    output_file: Path
-    build_output_file: Path
-    cli_index: IndexOptions = field(default_factory=IndexOptions)
-    cli_index_url_set: bool = False
-    upgrade: bool = False
-    upgrade_packages: tuple[str, ...] = ()
-    cache_dir: Path | None = None
-    offline: bool = False
-    refresh: bool = False
-    replay: bool = True  # reuse an identical earlier run's result (see replay.py)
-    quiet: bool = False
-    verbose: bool = False
-    workers: int = 8
-    command: str = "lockbuild compile"
-    build_hooks: bool = True
-    build_deps_for: str = "needed"
-    build_constraint_files: tuple[Path, ...] = ()
-    build_constraints: tuple[str, ...] = ()  # from [tool.lockbuild] build-constraints
-    config_file: Path | None = None
-    generate_hashes: bool = False
-    extras: tuple[str, ...] = ()
-    all_extras: bool = False
-    groups: tuple[str, ...] = ()
-    exclude_newer: Cutoff | None = None  # as written; resolved when the compile starts
-    build_deps_as_of_release: bool = False
-
-    def result_flags(self) -> str:
-        """The options (besides index options and target) that change the result."""
-        return repr(
-            (
-                self.build_hooks,
-                self.build_deps_for,
-                sorted(self.build_constraints),
-                self.generate_hashes,
-                sorted(self.extras),
-                self.all_extras,
-                sorted(self.groups),
-                # The expression, not the moment: a relative cut-off ("7 days") moves,
-                # and check compares what was asked for.
-                self.exclude_newer.text.strip() if self.exclude_newer else None,
-            )
-            # Only when asked for, so that locks made before the flag existed stay current.
-            + (("build-deps-as-of-release",) if self.build_deps_as_of_release else ())
-        )
 
 
 def default_output(sources: Sequence[Path]) -> Path:

@@ -4,10 +4,9 @@ written from the graph, and read back for sync, check and why."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from lockbuild.atomic import check_writable, locked_dirs, replace_all, signals_deferred, temp_beside
 from lockbuild.credentials import redact_text
 from lockbuild.errors import InputError
+
+# Re-exported: the pair's readers name it beside the files it digests.
+from lockbuild.model import pins_digest as pins_digest
 
 if TYPE_CHECKING:
     from lockbuild.resolve.graph import Pin
@@ -47,12 +49,6 @@ def build_file_for(lockfile: Path) -> Path:
     suffix = lockfile.suffix or ".txt"
     stem = lockfile.name[: -len(lockfile.suffix)] if lockfile.suffix else lockfile.name
     return lockfile.with_name(f"{stem}-build{suffix}")
-
-
-def pins_digest(pins: Iterable[tuple[str, str]]) -> str:
-    """A digest of ``name==version`` pins, independent of order and annotations."""
-    lines = sorted(f"{canonicalize_name(n)}=={v}" for n, v in pins)
-    return "sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

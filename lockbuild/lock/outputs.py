@@ -12,7 +12,7 @@ from typing import Any
 from packaging.utils import NormalizedName
 
 from lockbuild.atomic import check_writable
-from lockbuild.cli.options import CompileOptions, option_lines
+from lockbuild.cli.options import option_lines
 from lockbuild.errors import InputError, UsageError
 from lockbuild.lock import pylock
 from lockbuild.lock.lockfile import (
@@ -28,7 +28,7 @@ from lockbuild.lock.pair import text_digest
 from lockbuild.model import Kind, Req
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve import heldback
-from lockbuild.spec import IndexOptions, InputRequirement, Spec, display_path
+from lockbuild.spec import CompileOptions, IndexOptions, InputRequirement, Spec, display_path
 from lockbuild.target import Target
 
 

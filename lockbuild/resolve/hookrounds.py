@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from lockbuild.build.hookfail import HookFailed, RuledOutWhilePinned
-from lockbuild.cli.options import CompileOptions
 from lockbuild.errors import UsageError
 from lockbuild.model import Candidate, Kind, Req
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.provider import Provider, Resolution, resolve
 from lockbuild.resolve.source import IndexRepository
+from lockbuild.spec import CompileOptions
 from lockbuild.target import Target
 
 Log = Callable[[str], None]

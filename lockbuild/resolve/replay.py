@@ -34,9 +34,8 @@ from lockbuild.index.cache import Cache, sha256_hex
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from lockbuild.cli.options import CompileOptions
     from lockbuild.index.client import IndexClient
-    from lockbuild.spec import IndexOptions, Spec
+    from lockbuild.spec import CompileOptions, IndexOptions, Spec
     from lockbuild.target import Target
 
 BUCKET = "resolutions"

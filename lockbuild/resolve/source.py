@@ -20,6 +20,7 @@ from packaging.version import Version
 from lockbuild.build.environments import EnvironmentPool
 from lockbuild.build.hookfail import HookFailed
 from lockbuild.build.hooks import copy_project, hook_build_requires, hook_metadata
+from lockbuild.build.provenance import keep_metadata_wheel
 from lockbuild.dists.archive import extract_archive, read_sdist, wheel_metadata
 from lockbuild.dists.buildsystem import BuildSystem, build_system
 from lockbuild.dists.metadata import CoreMetadata, parse_metadata, usable_pkg_info
@@ -377,8 +378,6 @@ class IndexRepository:
         if self.cache.root is None:
             return None
         wheelhouse = self.cache.root / "wheelhouse"
-        from lockbuild.sync.builder import keep_metadata_wheel
-
         return lambda wheel, pins, python: keep_metadata_wheel(
             wheelhouse, dist.filename, sha, wheel, pins, python
         )

@@ -1,4 +1,4 @@
 """Making an environment match a lock: the plan, building sdists into the wheelhouse in
-their exact environments, the installers (pip or uv) and their arguments, build
-provenance and the ``wheelhouse`` command. May import the kernel modules, ``lock``,
-``build``, ``index`` and ``dists``."""
+their exact environments, the installers (pip or uv) and their arguments, and the
+``wheelhouse`` command. May import the kernel modules, ``lock``, ``build``, ``index`` and
+``dists``."""

@@ -17,7 +17,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,8 @@ from packaging.version import Version
 from lockbuild import limits
 from lockbuild.build.environments import venv_environ
 from lockbuild.build.hooks import backend_caller
-from lockbuild.build.process import ProcessTimeout, run_bounded
+from lockbuild.build.probe import installed_pins
+from lockbuild.build.provenance import BuildRecord, add_record, read_wheel_record, slot_path
 from lockbuild.build.uv import uv_binary
 from lockbuild.dists.archive import extract_archive
 from lockbuild.dists.buildsystem import build_system
@@ -43,11 +44,10 @@ from lockbuild.errors import BuildError, LockbuildError
 from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Sources
+from lockbuild.process import ProcessTimeout, run_bounded
 from lockbuild.spec import IndexOptions
-from lockbuild.sync.buildjob import BuildJob, BuildResult, python_key, slot_path, with_sha256
+from lockbuild.sync.buildjob import BuildJob, BuildResult, with_sha256
 from lockbuild.sync.indexargs import location_args
-from lockbuild.sync.interpreter import installed_pins, markers_of
-from lockbuild.sync.provenance import BuildRecord, add_record, normalized_pins, read_wheel_record
 
 Log = Callable[[str], None]
 
@@ -72,47 +72,6 @@ class BuildSettings:
     verbose: bool = False
     extra_env: tuple[tuple[str, str], ...] = field(default=())
     markers: tuple[tuple[str, str], ...] = ()  # the target's, for the backend's requirements
-
-
-def interpreter_key(python: str) -> str | None:
-    """The key of an interpreter (where compile's hook built a wheel), asked of it."""
-    markers = markers_of(python)
-    return None if markers is None else python_key(markers)
-
-
-def keep_metadata_wheel(
-    wheelhouse: Path,
-    sdist: str,
-    sdist_sha256: str,
-    wheel: Path,
-    pins: Iterable[str],
-    python: str,
-) -> Path | None:
-    """Put a wheel that compile built to read an sdist's metadata (a backend without
-    prepare_metadata_for_build_wheel) into the wheelhouse with its record, so that sync
-    reuses it when the lock prescribes the same build environment. ``pins`` is what was
-    read back from the hook's environment, ``python`` its interpreter. None when the wheel
-    is not one of ``sdist``, or the interpreter cannot say what it is."""
-    try:
-        name, version, _, _ = parse_wheel_filename(wheel.name)
-    except InvalidWheelFilename:
-        return None
-    environment = normalized_pins((p.partition("==")[0], p.partition("==")[2]) for p in pins)
-    key = interpreter_key(python)
-    if key is None:
-        return None
-    record = BuildRecord(
-        name=name,
-        version=str(version),
-        sdist=sdist,
-        sdist_sha256=sdist_sha256,
-        environment=environment,
-        python=key,
-    )
-    try:
-        return add_record(wheel, record, slot_path(wheelhouse, sdist_sha256, key, record.digest))
-    except (BuildError, OSError):
-        return None  # the cache is an optimisation: sync builds it again
 
 
 def default_jobs() -> int:

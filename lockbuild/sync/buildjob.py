@@ -1,6 +1,6 @@
 """What sync builds from source, as values: the sdist pins a pair's headers name, a build
 job (the sdist and the locked pins of its build environment), its result, the jobs in
-build-dependency order, and where in the wheelhouse a build is kept."""
+build-dependency order."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from lockbuild.build.provenance import BuildRecord, env_digest
 from lockbuild.errors import BuildError
 from lockbuild.lock.lockfile import SDIST, LockedFile, LockedPin, parse_via
-from lockbuild.sync.provenance import BuildRecord, env_digest, normalized_pins
+from lockbuild.model import normalized_pins
 
 
 @dataclass(frozen=True)
@@ -132,23 +133,6 @@ def build_dependencies(build: LockedFile, project: str) -> list[LockedPin]:
                 chosen[pin.name] = pin
                 grew = True
     return sorted(chosen.values(), key=lambda p: p.name)
-
-
-def python_key(markers: Mapping[str, str]) -> str:
-    parts = (
-        markers.get("implementation_name", "python"),
-        markers.get("python_version", "?"),
-        markers.get("sys_platform", "?"),
-        markers.get("platform_machine", "?"),
-    )
-    return "-".join(p.replace("/", "_") for p in parts)
-
-
-def slot_path(wheelhouse: Path, sdist_sha256: str | None, python: str, digest: str) -> Path:
-    """Where the wheels of one sdist built against one environment on one kind of
-    interpreter are kept."""
-    sha = sdist_sha256 or "unknown"
-    return wheelhouse / sha / python / digest.removeprefix("sha256:")[:32]
 
 
 def with_sha256(job: BuildJob, sha: str) -> BuildJob:

@@ -6,7 +6,6 @@ requirements they are given, and running them with their output streamed."""
 from __future__ import annotations
 
 import hashlib
-import re
 import shlex
 import subprocess
 import sys
@@ -15,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import NormalizedName
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
+from lockbuild.build.probe import tool_version
 from lockbuild.build.uv import uv_commands
 from lockbuild.errors import InstallError, UsageError
 from lockbuild.index.cache import default_cache_dir
@@ -71,7 +71,7 @@ def find_installer(kind: str, python: str) -> Installer:
     interpreter, or ``python -m uv``; its version is asked, never assumed."""
     if kind == "pip":
         argv: tuple[str, ...] = (python, "-m", "pip")
-        version = _version_of(argv, r"^pip (\S+)")
+        version = tool_version(argv, r"^pip (\S+)")
         if version is None:
             raise UsageError(
                 f"{python} has no working pip ({python} -m pip --version failed); "
@@ -82,27 +82,13 @@ def find_installer(kind: str, python: str) -> Installer:
         raise UsageError(f"--installer {kind}: choose one of {', '.join(INSTALLERS)}")
     candidates = uv_commands(path_first=True, module=True)
     for argv in candidates:
-        version = _version_of(argv, r"^uv (\S+)")
+        version = tool_version(argv, r"^uv (\S+)")
         if version is not None:
             return Installer("uv", argv, version, python)
     raise UsageError(
         "--installer uv: uv not found (looked on PATH, beside "
         f"{sys.executable} and for 'python -m uv'); install uv or use --installer pip"
     )
-
-
-def _version_of(argv: Sequence[str], pattern: str) -> Version | None:
-    try:
-        proc = subprocess.run([*argv, "--version"], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(pattern, proc.stdout.strip(), re.MULTILINE)
-    if proc.returncode != 0 or match is None:
-        return None
-    try:
-        return Version(match.group(1))
-    except InvalidVersion:
-        return None
 
 
 def constraint_env_value(ours: Path, existing_env: str | None, config: Sequence[str]) -> str:

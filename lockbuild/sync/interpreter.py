@@ -1,7 +1,7 @@
 """What an interpreter reports about itself, read through that interpreter by
 programs/environment.py: where it is, whether it is a venv, its marker values and the
 distributions it sees. Sync reads its target this way (and finds which interpreter that
-is: --python, the active venv, --system); builds read back the environments they filled.
+is: --python, the active venv, --system).
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from lockbuild.build import programs
+from lockbuild.build.probe import ask_environment
+from lockbuild.build.provenance import BuildRecord, parse_record
 from lockbuild.errors import UsageError
-from lockbuild.sync.provenance import BuildRecord, normalized_pins, parse_record
-from lockbuild.target import ask_interpreter
 
 # Never uninstalled for being unlisted: the installer's own tooling.
 TOOLING = frozenset(canonicalize_name(n) for n in ("pip", "setuptools", "wheel"))
@@ -84,13 +82,9 @@ def target_python(python: str | None, system: bool) -> str:
     )
 
 
-def _ask(python: str) -> Any:
-    return ask_interpreter(python, programs.path("environment"), label=python)
-
-
 def probe(python: str) -> Environment:
     """Read the target environment through its own interpreter."""
-    data = _ask(python)
+    data = ask_environment(python)
     seen: dict[NormalizedName, Installed] = {}
     for item in data["dists"]:
         name = canonicalize_name(item["name"])
@@ -146,25 +140,3 @@ def protected_names(env: Environment, installer: str) -> frozenset[NormalizedNam
                 continue
             stack.append(canonicalize_name(req.name))
     return frozenset(keep)
-
-
-def _ask_or_none(python: str) -> Any:
-    try:
-        return _ask(python)
-    except UsageError:
-        return None
-
-
-def installed_pins(python: str) -> tuple[str, ...] | None:
-    """``name==version`` (canonical names, sorted) of every distribution ``python``
-    sees; None when it cannot be asked."""
-    data = _ask_or_none(python)
-    if data is None:
-        return None
-    return normalized_pins((str(d["name"]), str(d["version"])) for d in data["dists"])
-
-
-def markers_of(python: str) -> dict[str, str] | None:
-    """The marker values ``python`` reports; None when it cannot be asked."""
-    data = _ask_or_none(python)
-    return None if data is None else {str(k): str(v) for k, v in data["markers"].items()}

@@ -11,10 +11,10 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
+from lockbuild.build.provenance import difference
 from lockbuild.lock.lockfile import LockedFile, LockedPin
 from lockbuild.sync.buildjob import BuildJob
 from lockbuild.sync.interpreter import Environment, Installed
-from lockbuild.sync.provenance import difference
 
 INSTALL, UPGRADE, DOWNGRADE, REINSTALL, REBUILD, REMOVE = (
     "install",

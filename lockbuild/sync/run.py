@@ -18,6 +18,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName
 
+from lockbuild.build.provenance import python_key
 from lockbuild.errors import BuildError, InstallError, UsageError
 from lockbuild.index.cache import Cache, default_cache_dir
 from lockbuild.index.pipconfig import configured_constraints
@@ -31,7 +32,6 @@ from lockbuild.sync.buildjob import (
     BuildResult,
     build_dependencies,
     plan_jobs,
-    python_key,
     sdist_pins,
 )
 from lockbuild.sync.diagnosis import failed_builds, keep_log, last_error, show_tail

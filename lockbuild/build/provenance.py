@@ -1,4 +1,6 @@
-"""Build provenance: what a wheel lockbuild built from an sdist was built against.
+"""Build provenance: what a wheel lockbuild built from an sdist was built against, and
+where in the wheelhouse such a wheel is kept (sync's builds and compile's metadata builds
+both put wheels there, so that sync reuses what compile built).
 
 The record is a small JSON file, ``lockbuild-build.json``, inside the wheel's
 ``.dist-info`` directory and listed in its ``RECORD``, so that it is installed with the
@@ -17,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from lockbuild.atomic import replacing
+from lockbuild.build.probe import markers_of
 from lockbuild.errors import BuildError
-from lockbuild.lock.lockfile import pins_digest
+from lockbuild.model import normalized_pins, pins_digest
 
 RECORD_NAME = "lockbuild-build.json"
 FORMAT = 1
@@ -34,11 +37,6 @@ def env_digest(pins: Iterable[str]) -> str:
         name, _, version = pin.partition("==")
         pairs.append((name, version))
     return pins_digest(pairs)
-
-
-def normalized_pins(pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
-    """``name==version`` with canonical names, sorted: how a build environment is written."""
-    return tuple(sorted(f"{canonicalize_name(n)}=={v}" for n, v in pairs))
 
 
 @dataclass(frozen=True)
@@ -170,3 +168,63 @@ def read_wheel_record(wheel: Path) -> BuildRecord | None:
 
 def expected_environment(pins: Mapping[str, str]) -> tuple[str, ...]:
     return normalized_pins(pins.items())
+
+
+def python_key(markers: Mapping[str, str]) -> str:
+    """The kind of interpreter a wheel was built on (implementation, version, platform,
+    machine), from its marker values: part of where the wheel is kept."""
+    parts = (
+        markers.get("implementation_name", "python"),
+        markers.get("python_version", "?"),
+        markers.get("sys_platform", "?"),
+        markers.get("platform_machine", "?"),
+    )
+    return "-".join(p.replace("/", "_") for p in parts)
+
+
+def slot_path(wheelhouse: Path, sdist_sha256: str | None, python: str, digest: str) -> Path:
+    """Where the wheels of one sdist built against one environment on one kind of
+    interpreter are kept."""
+    sha = sdist_sha256 or "unknown"
+    return wheelhouse / sha / python / digest.removeprefix("sha256:")[:32]
+
+
+def interpreter_key(python: str) -> str | None:
+    """The key of an interpreter (where compile's hook built a wheel), asked of it."""
+    markers = markers_of(python)
+    return None if markers is None else python_key(markers)
+
+
+def keep_metadata_wheel(
+    wheelhouse: Path,
+    sdist: str,
+    sdist_sha256: str,
+    wheel: Path,
+    pins: Iterable[str],
+    python: str,
+) -> Path | None:
+    """Put a wheel that compile built to read an sdist's metadata (a backend without
+    prepare_metadata_for_build_wheel) into the wheelhouse with its record, so that sync
+    reuses it when the lock prescribes the same build environment. ``pins`` is what was
+    read back from the hook's environment, ``python`` its interpreter. None when the wheel
+    is not one of ``sdist``, or the interpreter cannot say what it is."""
+    try:
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename:
+        return None
+    environment = normalized_pins((p.partition("==")[0], p.partition("==")[2]) for p in pins)
+    key = interpreter_key(python)
+    if key is None:
+        return None
+    record = BuildRecord(
+        name=name,
+        version=str(version),
+        sdist=sdist,
+        sdist_sha256=sdist_sha256,
+        environment=environment,
+        python=key,
+    )
+    try:
+        return add_record(wheel, record, slot_path(wheelhouse, sdist_sha256, key, record.digest))
+    except (BuildError, OSError):
+        return None  # the cache is an optimisation: sync builds it again

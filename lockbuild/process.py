@@ -8,6 +8,7 @@ themselves, venv creation, pip asked for its version, its default index or a dow
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import queue
 import signal
@@ -139,9 +140,10 @@ def run_streamed(
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read(stream: IO[bytes]) -> None:
-        with stream:
-            for raw in stream:
-                lines.put(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        # Universal newlines: a progress bar redrawn after a lone \r is a line too.
+        with io.TextIOWrapper(stream, encoding="utf-8", errors="replace") as text:
+            for line in text:
+                lines.put(line.rstrip("\n"))
         lines.put(None)
 
     assert proc.stdout is not None

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from lockbuild.errors import BuildError
-from lockbuild.process import ProcessTimeout, run_bounded
+from lockbuild.process import (
+    ProcessTimeout,
+    run_bounded,
+    run_captured,
+    run_streamed,
+    start_server,
+    stop_server,
+)
 from lockbuild.sync.builder import _run
 
 # A child that starts a grandchild in the background (same process group), writes the
@@ -96,3 +103,71 @@ def test_build_step_errors(tmp_path: Path, argv: list[str], timeout: float, mess
     assert message in info.value.message
     assert "\n" not in info.value.message
     assert (tmp_path / "log").read_text().startswith(f"$ {argv[0]} ")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+@pytest.mark.parametrize(
+    ("mode", "code"),
+    [("0", 0), ("3", 3)],
+)
+def test_captured_keeps_stdout_and_stderr_apart_and_leaves_nothing(
+    tmp_path: Path, mode: str, code: int
+) -> None:
+    script = _PARENT.replace(
+        'print("started", flush=True)', 'print("out"); print("err", file=sys.stderr)'
+    )
+    got = run_captured([sys.executable, "-c", script, str(tmp_path / "pid"), mode], timeout=30)
+    assert (got.returncode, got.stdout, got.stderr) == (code, "out\n", "err\n")
+    assert _gone(int((tmp_path / "pid").read_text()))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+def test_captured_times_out_with_its_group_killed(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(ProcessTimeout, match=r"^timed out after 1 s$"):
+        run_captured(_cmd(tmp_path, "hang"), timeout=1)
+    assert time.monotonic() - started < 30
+    assert _gone(int((tmp_path / "pid").read_text()))
+
+
+def test_captured_cannot_start() -> None:
+    with pytest.raises(OSError):
+        run_captured(["/nonexistent/program"], timeout=5)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+def test_streamed_hands_over_each_line_even_after_a_lone_carriage_return(tmp_path: Path) -> None:
+    script = _PARENT.replace(
+        'print("started", flush=True)',
+        'sys.stdout.write("a\\nprogress 1\\rprogress 2\\rdone\\n"); sys.stdout.flush()',
+    )
+    seen: list[str] = []
+    cmd = [sys.executable, "-c", script, str(tmp_path / "pid"), "4"]
+    started = time.monotonic()
+    # The background grandchild keeps the output open for 60 s: the runner must not wait.
+    assert run_streamed(cmd, env=None, on_line=seen.append, timeout=30) == 4
+    assert time.monotonic() - started < 20
+    assert seen == ["a", "progress 1", "progress 2", "done"]
+    assert _gone(int((tmp_path / "pid").read_text()))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+def test_streamed_times_out_with_its_group_killed(tmp_path: Path) -> None:
+    seen: list[str] = []
+    with pytest.raises(ProcessTimeout, match=r"^timed out after 1 s$"):
+        run_streamed(_cmd(tmp_path, "hang"), env=None, on_line=seen.append, timeout=1)
+    assert seen == ["started"]
+    assert _gone(int((tmp_path / "pid").read_text()))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups")
+def test_a_server_is_stopped_with_its_group(tmp_path: Path) -> None:
+    script = _PARENT.replace('print("started", flush=True)', "sys.stdin.read()")
+    cmd = [sys.executable, "-c", script, str(tmp_path / "pid"), "0"]
+    server = start_server(cmd, cwd=None, env=None)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop_server(server, grace=10)
+    assert server.returncode == 0
+    assert _gone(int((tmp_path / "pid").read_text()))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from lockbuild.build.hookserver import HookServer
 from lockbuild.build.probe import installed_pins, tool_version
 from lockbuild.build.uv import uv_binary
 from lockbuild.errors import BuildError, UsageError
-from lockbuild.process import ProcessTimeout, run_bounded
+from lockbuild.process import ProcessTimeout, run_bounded, run_captured
 
 
 @dataclass(frozen=True)
@@ -86,17 +85,18 @@ class IsolatedEnvironment(IsolatedEnv):
             venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
         else:
             # The target's own interpreter (--python): hooks then answer for it.
-            proc = subprocess.run(
-                [self.base_python, "-m", "venv", "--without-pip", str(root)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
+            try:
+                proc = run_captured(
+                    [self.base_python, "-m", "venv", "--without-pip", str(root)],
+                    timeout=limits.hook_timeout(),
+                )
+                failure = None if proc.returncode == 0 else last_line(proc.stderr or proc.stdout)
+            except (OSError, ProcessTimeout) as exc:
+                failure = str(exc)
+            if failure is not None:
                 self._tmp.cleanup()
                 raise BuildError(
-                    f"{self.base_python}: cannot make a virtual environment: "
-                    f"{last_line(proc.stderr or proc.stdout)}"
+                    f"{self.base_python}: cannot make a virtual environment: {failure}"
                 )
         bindir = "Scripts" if os.name == "nt" else "bin"
         self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))

@@ -15,7 +15,6 @@ import os
 import posixpath
 import re
 import stat
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from urllib.parse import urljoin
 
 from lockbuild.errors import FetchError, InputError
 from lockbuild.index.cache import Cache, sha256_hex
+from lockbuild.process import ProcessTimeout, run_captured
 from lockbuild.spec import IndexOptions
 
 # The sections a compile reads, later ones winning (pip-compile's pip runs both commands).
@@ -337,13 +337,9 @@ def _pip_help() -> str | None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env.update(PIP_CONFIG_FILE=os.devnull, COLUMNS="1000", PIP_DISABLE_PIP_VERSION_CHECK="1")
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--help"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
+        proc = run_captured(
+            [sys.executable, "-m", "pip", "download", "--help"], env=env, timeout=120
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, ProcessTimeout):
         return None
     return proc.stdout if proc.returncode == 0 else None

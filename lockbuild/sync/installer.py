@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +15,13 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from lockbuild import limits
 from lockbuild.build.probe import tool_version
 from lockbuild.build.uv import uv_commands
 from lockbuild.errors import InstallError, UsageError
 from lockbuild.index.cache import default_cache_dir
 from lockbuild.lock.lockfile import LockedFile, LockedPin, pins_digest
+from lockbuild.process import ProcessTimeout, run_streamed
 from lockbuild.progress import InstallerProgress
 from lockbuild.spec import IndexOptions
 from lockbuild.sync.buildjob import BuildResult
@@ -150,31 +151,20 @@ def run_installer(
     if verbose:
         log("lockbuild: running: " + shlex.join(argv))
     lines: list[str] = []
+
+    def seen(text: str) -> None:
+        lines.append(text)
+        if verbose:
+            log(text)
+        else:
+            progress.line(text)
+
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-            env=dict(env),
-        )
+        code = run_streamed(argv, env=env, on_line=seen, timeout=limits.build_timeout())
     except OSError as exc:
         raise InstallError(f"cannot run {argv[0]}: {exc}") from None
-    assert proc.stdout is not None
-    try:
-        for raw in proc.stdout:
-            text = raw.rstrip("\n")
-            lines.append(text)
-            if verbose:
-                log(text)
-            else:
-                progress.line(text)
-        code = proc.wait()
+    except ProcessTimeout as exc:
+        raise InstallError(f"{argv[0]}: {exc} (LOCKBUILD_BUILD_TIMEOUT)") from None
     finally:
         progress.clear()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     return RunResult(tuple(argv), code, tuple(lines))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -22,10 +21,12 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, NormalizedName, parse_wheel_filename
 from packaging.version import Version
 
+from lockbuild import limits
 from lockbuild.atomic import replacing
 from lockbuild.errors import InputError, InstallError, UsageError
 from lockbuild.lock.lockfile import LockedPin, write_pair
 from lockbuild.lock.pair import check_pair, read_pair
+from lockbuild.process import ProcessTimeout, run_captured
 from lockbuild.spec import IndexOptions, display_path
 from lockbuild.sync.builder import Builder
 from lockbuild.sync.buildjob import BuildResult
@@ -114,7 +115,10 @@ def _download(
         argv = [sys.executable, "-m", "pip", "--python", python, "download"]
         argv += ["--disable-pip-version-check", "--no-input", "--no-deps"]
         argv += ["--only-binary", ":all:", "-d", str(dest), *location_args(index), "-r", str(req)]
-        proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        try:
+            proc = run_captured(argv, timeout=limits.build_timeout())
+        except (OSError, ProcessTimeout) as exc:
+            raise InstallError(f"downloading the index's wheels failed: pip: {exc}") from None
     if proc.returncode != 0:
         lines = (proc.stdout + proc.stderr).splitlines()
         if not verbose:

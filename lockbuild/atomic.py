@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -61,7 +62,7 @@ def locked_dirs(paths: Iterable[Path]) -> Iterator[None]:
     (Windows) this only orders nothing; renames there are still atomic one by one.
     """
     try:
-        import fcntl
+        import fcntl  # posix only: the ImportError below is Windows
     except ImportError:  # pragma: no cover - Windows
         yield
         return
@@ -170,7 +171,5 @@ def _backup(path: Path) -> str | None:
     try:
         os.link(path, backup)
     except OSError:
-        import shutil
-
         shutil.copy2(path, backup)  # a filesystem without hard links
     return str(backup)

@@ -4,6 +4,7 @@ file), credentials kept per host, and netrc."""
 from __future__ import annotations
 
 import base64
+import netrc
 import os
 import re
 import threading
@@ -92,8 +93,6 @@ class Credentials:
 def netrc_credentials(host: str) -> tuple[str, str] | None:
     """Login and password for ``host`` from $NETRC or ~/.netrc (~/_netrc), found and read
     the way pip (through requests) does; an unreadable file is ignored."""
-    import netrc
-
     env = os.environ.get("NETRC")
     candidates = [env] if env else ["~/.netrc", "~/_netrc"]
     for candidate in candidates:

@@ -4,12 +4,16 @@ defaults; check's arguments laid over the compile command a lock recorded."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
+
+from lockbuild.errors import InputError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,8 +115,6 @@ def compile_params(func: F) -> F:
 
 def explicit_params(ctx: click.Context) -> set[str]:
     """The parameters the command line (or an environment variable) set explicitly."""
-    from click.core import ParameterSource
-
     return {
         key
         for key in ctx.params
@@ -130,11 +132,12 @@ def compile_options(
 
     ``given`` names the parameters set explicitly (default: by this command line);
     ``argv`` is the compile command to record (default: this command line's)."""
+    # start-up speed: --help and a usage error load none of this (target, options and
+    # the lockfile take about 200 ms)
     from lockbuild import limits, target
     from lockbuild.build import probe
     from lockbuild.cli import config
     from lockbuild.cli import options as options_mod
-    from lockbuild.errors import UsageError
     from lockbuild.lock.lockfile import build_file_for
     from lockbuild.spec import CompileOptions, IndexOptions, format_names
 
@@ -206,10 +209,8 @@ def compile_options(
 
 
 def _parse_cutoff(ctx: click.Context, text: str, config_file: Path | None) -> Any:
-    from click.core import ParameterSource
-
+    # start-up speed: as in compile_options
     from lockbuild import cutoff
-    from lockbuild.errors import InputError, UsageError
     from lockbuild.spec import display_path
 
     if ctx.get_parameter_source("exclude_newer") in (ParameterSource.DEFAULT, None):
@@ -223,8 +224,6 @@ def _parse_cutoff(ctx: click.Context, text: str, config_file: Path | None) -> An
 
 def _workers(value: object) -> int:
     """--workers as one line of error (click's range check adds its usage text)."""
-    from lockbuild.errors import UsageError
-
     try:
         number = int(str(value))
     except ValueError:
@@ -246,10 +245,7 @@ def check_options(
     """What check compares the lock with: the compile command recorded in the lock's
     header (read as ``compile_command`` reads its arguments), with the parameters given
     explicitly to check over it."""
-    import shlex
-
-    from lockbuild.cli import check
-    from lockbuild.errors import UsageError
+    from lockbuild.cli import check  # start-up speed: as in compile_options
 
     given = explicit_params(ctx)
     located, _ = compile_options(ctx, dict(params), given)
@@ -279,7 +275,7 @@ def check_options(
 def _without(words: list[str], names: set[str], compile_command: click.Command) -> list[str]:
     """The recorded compile arguments less those of the parameters in ``names`` (which
     check's own command line gives anew)."""
-    from lockbuild.cli.options import drop_options
+    from lockbuild.cli.options import drop_options  # start-up speed: as in compile_options
 
     dropped, valued = set(), set()
     for param in compile_command.params:

@@ -19,6 +19,8 @@ import click
 from lockbuild import __version__
 from lockbuild.cli.compileargs import check_options, compile_options, compile_params, index_options
 from lockbuild.cli.syncargs import BUILD_CONSTRAINTS, JOBS, LOCKFILE, QUIET, sync_options
+from lockbuild.credentials import redact_text
+from lockbuild.errors import LockbuildError
 
 
 def run_guarded(
@@ -26,17 +28,12 @@ def run_guarded(
 ) -> None:
     """Run a command body, turning user-facing errors into one message and an exit code
     (``error_code``, when given, for every error: check keeps 1 for "stale")."""
-    from lockbuild.errors import LockbuildError
-
     try:
         code = action()
     except LockbuildError as exc:
         if verbose:
             traceback.print_exc()
-        from lockbuild.credentials import (
-            redact_text,  # a URL's credentials never reach the terminal
-        )
-
+        # a URL's credentials never reach the terminal
         click.echo(f"lockbuild: error: {redact_text(exc.message)}", err=True)
         sys.exit(error_code or exc.exit_code)
     except KeyboardInterrupt:
@@ -104,9 +101,8 @@ def _return_large_buffers_to_the_system() -> None:
     (glibc raises this threshold as large buffers are freed; fixing it, as the
     MALLOC_MMAP_THRESHOLD_ variable would, took peak memory on a 384-pin lock from
     about 330 to about 250 MiB.) Elsewhere this does nothing."""
-    import ctypes
+    import ctypes  # start-up speed: only compile needs it, and only on Linux
     import ctypes.util
-    import sys
 
     if not sys.platform.startswith("linux"):
         return
@@ -138,6 +134,7 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
     """Resolve SRC_FILES (default requirements.in) into a lockfile and a build file."""
 
     def action() -> int:
+        # start-up speed: each command loads only its own machinery (--help loads none)
         from lockbuild.cli import compile as lock
         from lockbuild.lock.outputs import write_outputs
         from lockbuild.progress import Progress
@@ -149,7 +146,7 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
         if not options.verbose:
             # Build backends' own deprecation notices (setuptools prints hundreds of lines)
             # are about the sdists, not the lock: shown with -v only.
-            import warnings
+            import warnings  # start-up speed, as above
 
             from pyproject_hooks import BuildBackendWarning
 
@@ -165,7 +162,7 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             f"wrote {options.output_file} ({len(result.runtime)} pins) and "
             f"{options.build_output_file} ({len(result.build)} build pins)"
         )
-        from lockbuild.lock.pylock import held_back_notes, is_pylock
+        from lockbuild.lock.pylock import held_back_notes, is_pylock  # start-up speed
         from lockbuild.resolve.heldback import from_lockfile, from_note
 
         if is_pylock(options.output_file):
@@ -176,7 +173,7 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             held = from_lockfile(result.lockfile_text)
         for item in held:
             log(item.line())
-        from lockbuild.resolve.buildable import notices
+        from lockbuild.resolve.buildable import notices  # start-up speed
 
         for line in notices(result.build_text, *(text for _, text in result.extra_files)):
             log(f"lockbuild: note: {line}")
@@ -196,7 +193,7 @@ def check_command(ctx: click.Context, /, **params: Any) -> None:
     stale lock exit 2."""
 
     def action() -> int:
-        from lockbuild.cli import check
+        from lockbuild.cli import check  # start-up speed: only this command's machinery
 
         options, chosen = check_options(ctx, params, compile_command)
         problems = check.stale(options, chosen)
@@ -227,7 +224,7 @@ def why_command(
     """Show every path from an input requirement to NAME (build edges marked)."""
 
     def action() -> int:
-        from lockbuild.cli import why as explain
+        from lockbuild.cli import why as explain  # start-up speed: only this command's
 
         for line in explain.why(name, lockfile or Path("requirements.txt"), build_constraints):
             click.echo(line)
@@ -274,7 +271,7 @@ def sync_command(**params: Any) -> None:
     sdist against the pins of its build constraints file."""
 
     def action() -> int:
-        from lockbuild.sync import run as sync
+        from lockbuild.sync import run as sync  # start-up speed: only this command's
 
         options = sync_options(params)
         return sync.sync(options, click.echo, lambda m: click.echo(m, err=True))
@@ -309,7 +306,7 @@ def wheelhouse_command(**params: Any) -> None:
     index's wheels downloaded, the sdists built against their locked build pins."""
 
     def action() -> int:
-        from lockbuild.sync import wheelhouse
+        from lockbuild.sync import wheelhouse  # start-up speed: only this command's
 
         return wheelhouse.wheelhouse(
             wheelhouse.WheelhouseOptions(sync_options(params), params["output"]),

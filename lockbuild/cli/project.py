@@ -29,7 +29,7 @@ def project_inputs(
     pyproject = project_dir / "pyproject.toml"
     data: dict[str, object] = {}
     if pyproject.exists():
-        import tomllib
+        import tomllib  # start-up speed: only a pyproject.toml input needs it
 
         try:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
@@ -59,6 +59,7 @@ def _group_requirements(
     pyproject: Path, data: dict[str, object], groups: tuple[str, ...], origin: Origin
 ) -> list[InputRequirement]:
     """The requirements of the dependency groups asked for (PEP 735, includes resolved)."""
+    # start-up speed: dependency_groups (~70 ms) only when a group is asked for
     from dependency_groups import CyclicDependencyError, resolve
 
     table = data.get("dependency-groups")

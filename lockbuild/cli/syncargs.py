@@ -33,7 +33,7 @@ QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress output or 
 def sync_options(params: dict[str, Any]) -> SyncOptions:
     """SyncOptions from either command's parameters (those a command lacks keep their
     defaults)."""
-    from lockbuild.sync.run import SyncOptions
+    from lockbuild.sync.run import SyncOptions  # start-up speed: sync's machinery (~180 ms)
 
     optional: dict[str, Any] = {
         key: params[key]

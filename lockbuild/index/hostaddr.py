@@ -97,7 +97,7 @@ class HostAddresses(httpcore.NetworkBackend):
 def transport(**options: Any) -> httpx.HTTPTransport:
     """httpx's transport (``options`` as HTTPTransport takes them) whose connections use
     HostAddresses; httpx's own when its pool is not the one this was written for."""
-    import httpx
+    import httpx  # start-up speed: only once something is fetched
 
     made = httpx.HTTPTransport(**options)
     pool = getattr(made, "_pool", None)

@@ -101,9 +101,8 @@ def json_listings(
     body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
 ) -> list[Listing]:
     """Files on a PEP 691 JSON page, parsed lazily."""
-    from lockbuild.index import (
-        pagejson,  # msgspec is imported once a JSON page is read (not on replay
-    )
+    # start-up speed: msgspec is imported once a JSON page is read (not on replay)
+    from lockbuild.index import pagejson
 
     _check_api_version(body, page_url)
     entries = pagejson.decode_files(body)

@@ -74,6 +74,7 @@ def run_key(
     options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
 ) -> str:
     """Everything besides the index that the result depends on, as one digest."""
+    # start-up speed: a check or an early usage error never loads the resolver
     import packaging
     import resolvelib
 
@@ -239,6 +240,8 @@ def unverified(
     must be on the index pages just fetched (a hash must be a file of that release), it
     must name no direct reference, and its header must be the one this run would write.
     So a rewritten record cannot put into a lock what the index does not serve."""
+    # resolve reading lock/ is a layer exception still open (tests/unit/test_layers.py);
+    # local so that the lock's modules load only when a record is checked
     from lockbuild.lock.lockfile import INPUTS, TARGET, parse_lockfile
     from lockbuild.lock.pair import pair_problems
 

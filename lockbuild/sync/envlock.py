@@ -18,7 +18,7 @@ def env_locked(prefix: str, say: Callable[[str], None]) -> Iterator[bool]:
     once) instead of interleaving installs. Yields whether it had to wait. The caller
     reads the environment again once it holds the lock."""
     try:
-        import fcntl
+        import fcntl  # posix only: the ImportError below is Windows
     except ImportError:  # pragma: no cover - Windows: no advisory locks, no waiting
         yield False
         return

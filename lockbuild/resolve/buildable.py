@@ -31,7 +31,8 @@ from lockbuild.lock.lockfile import NOT_BUILDABLE
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 from lockbuild.pool import DaemonPool
 from lockbuild.resolve import graph as graphs
-from lockbuild.resolve.provider import ProgressReporter, Provider, Resolution
+from lockbuild.resolve.provider import Provider, Resolution
+from lockbuild.resolve.reporter import ProgressReporter
 
 if TYPE_CHECKING:
     from lockbuild.resolve.source import IndexRepository

@@ -28,7 +28,8 @@ from packaging.version import Version
 from lockbuild.errors import LockbuildError
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 from lockbuild.resolve.conflict import describe_requirement
-from lockbuild.resolve.provider import Provider, choose_file
+from lockbuild.resolve.files import choose_file
+from lockbuild.resolve.provider import Provider
 
 NOTE = "held back"
 _NOTE = re.compile(r"^held back \(newest ([^)\s]+)\): (.+)$")

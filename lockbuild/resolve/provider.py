@@ -1,21 +1,23 @@
 """The joint resolution: a resolvelib provider in which an sdist's dependencies are its
-runtime requirements plus its build requirements (marked as build edges)."""
+runtime requirements plus its build requirements (marked as build edges), the
+``Repository`` it asks, and ``resolve``, which runs resolvelib with it. Which file of a
+release is used is ``files``'; what the resolver reports as it goes, ``reporter``'s."""
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
-from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Resolver
+from resolvelib import AbstractProvider, ResolutionImpossible, Resolver
 from resolvelib.resolvers import ResolutionTooDeep
+from resolvelib.structs import RequirementInformation
 
 from lockbuild.build.hookfail import HookFailed, RuledOut, RuledOutWhilePinned
 from lockbuild.dists.metadata import CoreMetadata
@@ -23,6 +25,8 @@ from lockbuild.errors import InvalidMetadataError, ResolutionError
 from lockbuild.index.listing import Listing
 from lockbuild.model import PYTHON, Candidate, DistFile, Kind, Req
 from lockbuild.resolve.conflict import explain_conflict
+from lockbuild.resolve.files import choose_file, yanked_allowed
+from lockbuild.resolve.reporter import ProgressReporter
 from lockbuild.spec import IndexOptions, InputRequirement
 from lockbuild.target import Target
 
@@ -59,7 +63,9 @@ def _upload_time(value: object) -> datetime | None:
 
 
 class Repository(Protocol):
-    """What the provider asks of the outside world (the index and the dist inspector)."""
+    """What the provider asks of the outside world (the index and the dist inspector).
+    Every answer is the same for the whole run (cached); the first asking may fetch or
+    run a hook."""
 
     def releases(self, name: NormalizedName) -> Sequence[Release]:
         """Every version of ``name`` with its files, newest first."""
@@ -77,53 +83,34 @@ class Repository(Protocol):
         """The candidate behind a direct reference or local path."""
         ...
 
-    def prefetch(self, names: Iterable[str]) -> None: ...
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start fetching the pages of ``names`` in the background (a hint: never waits)."""
+        ...
 
     def unusable_files(self, name: NormalizedName) -> int:
         """How many files of ``name`` were passed over as unusable on the target."""
         ...
 
-    def prefetch_candidate(self, candidate: Candidate) -> None: ...
+    def prefetch_candidate(self, candidate: Candidate) -> None:
+        """Start fetching what ``candidate``'s metadata needs (a hint: never waits)."""
+        ...
 
 
-def choose_file(
-    files: Sequence[DistFile],
-    name: NormalizedName,
-    target: Target,
-    options: IndexOptions,
-    allow_yanked: bool,
-) -> DistFile | None:
-    """The file that installing this release on ``target`` would use: the best compatible
-    wheel, else the sdist (which is then built); None when neither is usable."""
-    best: tuple[int, tuple[Any, ...], DistFile] | None = None
-    sdist: DistFile | None = None
-    for dist in files:
-        if dist.is_yanked and not allow_yanked:
-            continue
-        if not target.allows_python(dist.requires_python):
-            continue
-        if dist.is_wheel:
-            if not options.binary_allowed(name):
-                continue
-            rank = target.tag_rank(dist.tags)
-            if rank is None:
-                continue
-            key = (rank, tuple(-x if isinstance(x, int) else 0 for x in dist.build_tag))
-            if best is None or key < (best[0], best[1]):
-                best = (key[0], key[1], dist)
-        elif options.source_allowed(name) and (sdist is None or dist.filename.endswith(".tar.gz")):
-            sdist = dist
-    return best[2] if best else sdist
+class Provider(AbstractProvider[Req, Candidate, str]):
+    """The domain resolvelib's algorithm knows nothing of: lockbuild's requirements
+    (``Req``, each with the ``Kind`` of edge it is) and candidates (``Candidate``: a
+    release and the file the target would install), identified by their key (the
+    canonical name, with extras when there are).
 
+    A candidate that builds from an sdist depends on its runtime requirements and on its
+    build requirements as build edges, so that one resolution pins both, and a project
+    named by both has one version. Constraints (``-c``, --upgrade-package) bind every
+    edge of their project, build overrides (--build-constraint) bind only build edges.
+    The provider answers from ``repository`` (pages, metadata, build requirements) and the
+    ``target``; each method states what it costs. A release whose backend fails is ruled
+    out (``rule_out``) and never offered again in the run; one ruled out after it was
+    pinned ends the round with ``RuledOutWhilePinned``, and the caller resolves again."""
 
-def _pins_exactly(spec: SpecifierSet, version: Version) -> bool:
-    return any(
-        s.operator in ("==", "===") and not s.version.endswith(".*") and s.contains(version, True)
-        for s in spec
-    )
-
-
-class Provider(AbstractProvider[Req, "Candidate", str]):
     def __init__(
         self,
         repository: Repository,
@@ -170,6 +157,9 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
 
     # --- resolvelib interface -------------------------------------------------
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        """The key requirements and candidates are grouped by: the canonical name, with
+        ``[extras]`` when there are (``name[extra]`` is its own identifier, bound to
+        ``name`` at the same version). Constant time."""
         return requirement_or_candidate.key
 
     def get_preference(
@@ -177,9 +167,14 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         identifier: str,
         resolutions: Mapping[str, Candidate],
         candidates: Mapping[str, Iterator[Candidate]],
-        information: Mapping[str, Iterator[Any]],
-        backtrack_causes: Sequence[Any],
-    ) -> Any:
+        information: Mapping[str, Iterator[RequirementInformation[Req, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Req, Candidate]],
+    ) -> tuple[bool, bool, bool, bool, bool, str]:
+        """The sort key of ``identifier`` among those left to pin (smaller first): the
+        Python requirement, then direct references, then exact pins (``==``), then the
+        projects that caused the last backtrack, then the inputs, then by name, so that
+        equal inputs resolve in one order. Called once per identifier per round: linear
+        in the requirements on ``identifier`` and the backtrack causes, no I/O."""
         infos = list(information[identifier])
         pinned = any(
             any(s.operator in ("==", "===") for s in info.requirement.specifier) for info in infos
@@ -203,6 +198,17 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
     ) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
+        """The candidates of ``identifier`` that every requirement on it (and every
+        constraint; build overrides when a build edge asks) allows, none of
+        ``incompatibilities``, preferred first: the preferred version (the existing
+        lock's pin) and then newest first. A direct reference has its one candidate.
+        Releases are filtered by the requirements' specifiers and upload cut-offs; each
+        candidate's file is the one the target would install (``files.choose_file``).
+
+        Cost: the project's page is fetched once (``repository.releases``); candidates are
+        then made lazily, one release at a time, because resolvelib rarely looks past the
+        first few, and an sdist candidate's metadata is prepared (a PEP 517 hook, possibly
+        seconds) before it is offered: an sdist whose backend fails is ruled out here."""
         reqs = list(requirements[identifier])
         bad = set(incompatibilities[identifier])
         if identifier == PYTHON:
@@ -242,7 +248,7 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             """Built one release at a time: resolvelib rarely looks past the first few."""
             first = True
             for release in ordered:
-                allow_yanked = any(_pins_exactly(r.specifier, release.version) for r in all_reqs)
+                allow_yanked = yanked_allowed((r.specifier for r in all_reqs), release.version)
                 dist = choose_file(release.files, name, self.target, self.options, allow_yanked)
                 if dist is None:
                     continue
@@ -313,6 +319,10 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         return min(times) if times else None
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        """Whether ``candidate`` (made for this identifier) meets ``requirement``: its
+        specifier (pre-releases admitted, as a pin may be one), its URL for a direct
+        reference, its upload cut-off. resolvelib asks again for every pin every round,
+        so answers are kept by the identity of the pair: constant time after the first."""
         key = (id(requirement), id(candidate))
         seen = self._satisfied.get(key)
         if seen is not None and seen[0] is requirement and seen[1] is candidate:
@@ -332,6 +342,14 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        """What pinning ``candidate`` adds: a Python requirement when its Requires-Python
+        is not met by every version the target allows, its base project at the same
+        version (for an extra), its Requires-Dist whose markers hold on the target
+        (only what the extras add, for an extra), and, when it builds from an sdist, its
+        build requirements as build edges (``build_edges``). Cost: its metadata (cached,
+        or a download or a PEP 517 hook) and, for an sdist, its build requirements (a
+        hook); the projects it names are prefetched. Invalid metadata of a release that
+        has others rules it out and raises ``RuledOutWhilePinned``."""
         if candidate.name == PYTHON:
             return []
         try:
@@ -392,41 +410,6 @@ class Provider(AbstractProvider[Req, "Candidate", str]):
             if self.target.evaluate(req.marker, [""]):
                 edges.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))
         return edges
-
-
-class ProgressReporter(BaseReporter[Req, "Candidate", str]):
-    """Shows how many projects are pinned so far, on one stderr line."""
-
-    def __init__(
-        self,
-        quiet: bool,
-        on_pin: Callable[[int], None] | None = None,
-        on_reject: Callable[[int, str], None] | None = None,
-    ) -> None:
-        self.quiet = quiet or not sys.stderr.isatty() or on_pin is not None
-        self.on_pin = on_pin
-        self.on_reject = on_reject
-        self.pinned: set[str] = set()
-        self.rejected = 0
-
-    def rejecting_candidate(self, criterion: Any, candidate: Candidate) -> None:
-        """Backtracking: shown, so that a long search says what it is searching."""
-        self.rejected += 1
-        if self.on_reject is not None:
-            self.on_reject(self.rejected, str(candidate))
-
-    def pinning(self, candidate: Candidate) -> None:
-        self.pinned.add(candidate.key)
-        if self.on_pin is not None:
-            self.on_pin(len(self.pinned))
-        if not self.quiet:
-            sys.stderr.write(f"\rresolving: {len(self.pinned)} pinned, last {candidate}\x1b[K")
-            sys.stderr.flush()
-
-    def ending(self, state: Any) -> None:
-        if not self.quiet:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from lockbuild.model import Candidate, DistFile
 from lockbuild.pool import DaemonPool
 from lockbuild.progress import Progress
 from lockbuild.resolve.direct import DirectReferences, local_file
-from lockbuild.resolve.provider import Release, choose_file
+from lockbuild.resolve.files import choose_file
+from lockbuild.resolve.provider import Release
 from lockbuild.spec import IndexOptions
 from lockbuild.target import Target
 

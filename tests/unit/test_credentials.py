@@ -1,0 +1,143 @@
+"""credentials: every way a URL's password or token could reach a message or a file is
+redacted, and basic auth is sent as pip sends it (the URL's, then the host's last, then
+netrc)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lockbuild.credentials import (
+    Credentials,
+    netrc_credentials,
+    redact,
+    redact_text,
+    unredacted,
+    without_userinfo,
+)
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://index.example/simple", "https://index.example/simple"),
+        ("https://user:secret@index.example/simple", "https://user:****@index.example/simple"),
+        ("https://token@index.example/simple", "https://****@index.example/simple"),
+        ("https://user:@index.example/", "https://user:****@index.example/"),
+        ("https://user:p%40ss@index.example:8443/x", "https://user:****@index.example:8443/x"),
+        # the last @ ends the user info: a password holding an unescaped @ is all hidden
+        ("https://user:a@b@index.example/", "https://user:****@index.example/"),
+        ("file:///srv/wheels", "file:///srv/wheels"),
+        ("http://u:p@[::1]:8080/simple", "http://u:****@[::1]:8080/simple"),
+        ("https://index.example/simple?token=abc", "https://index.example/simple?token=abc"),
+    ],
+)
+def test_redact(url: str, expected: str) -> None:
+    assert redact(url) == expected
+    assert "secret" not in redact(url)
+    assert redact(redact(url)) == redact(url)  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:****@index.example/simple", "https://user@index.example/simple"),
+        ("https://****@index.example/simple", "https://index.example/simple"),
+        # not written by redact: left alone
+        ("https://user:secret@index.example/", "https://user:secret@index.example/"),
+        ("https://user@index.example/", "https://user@index.example/"),
+        ("https://index.example/", "https://index.example/"),
+    ],
+)
+def test_unredacted(url: str, expected: str) -> None:
+    assert unredacted(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://user:secret@index.example/simple", "https://index.example/simple"),
+        ("https://token@index.example:8443/a/b", "https://index.example:8443/a/b"),
+        ("https://index.example/simple", "https://index.example/simple"),
+        ("file:///srv/wheels", "file:///srv/wheels"),
+    ],
+)
+def test_without_userinfo(url: str, expected: str) -> None:
+    assert without_userinfo(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no url here", "no url here"),
+        (
+            "cannot fetch https://u:secret@index.example/simple/foo/: 404",
+            "cannot fetch https://u:****@index.example/simple/foo/: 404",
+        ),
+        (
+            "--index-url https://t0k3n@a.example/simple --extra-index-url http://x:y@b.example/",
+            "--index-url https://****@a.example/simple --extra-index-url http://x:****@b.example/",
+        ),
+        ("'https://u:p@h.example/x' quoted", "'https://u:****@h.example/x' quoted"),
+        ('"git+https://u:p@h.example/r.git"', '"git+https://u:****@h.example/r.git"'),
+        ("lockbuild compile --index-url=https://u:p@h.example/s", None),
+    ],
+)
+def test_redact_text(text: str, expected: str | None) -> None:
+    got = redact_text(text)
+    if expected is not None:
+        assert got == expected
+    assert ":p@" not in got and "secret" not in got and "t0k3n" not in got
+
+
+def _sent(auth: Credentials, url: str) -> str | None:
+    return auth(httpx.Request("GET", url)).headers.get("Authorization")
+
+
+def test_credentials_of_the_url_then_of_the_host(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    auth = Credentials()
+    assert _sent(auth, "https://index.example/simple/") is None
+    other = Credentials()
+    first = _sent(other, "https://user:pw@index.example/simple/")
+    assert first == "Basic dXNlcjpwdw=="  # user:pw
+    # the index's files on the same host and port are sent the same credentials
+    assert _sent(other, "https://index.example/files/a.whl") == first
+    assert _sent(other, "https://index.example:8443/files/a.whl") is None
+    assert _sent(other, "http://index.example/files/a.whl") is None
+
+
+def test_netrc_by_host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    rc = tmp_path / "netrc"
+    rc.write_text("machine index.example login me password pw\nmachine other.example login x\n")
+    rc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(rc))
+    assert netrc_credentials("index.example") == ("me", "pw")
+    assert netrc_credentials("other.example") == ("x", "")
+    assert netrc_credentials("unknown.example") is None
+    assert _sent(Credentials(), "https://index.example/simple/") == "Basic bWU6cHc="
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["not a netrc \x00 file", "machine", "macdef"],
+)
+def test_an_unreadable_netrc_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str
+) -> None:
+    rc = tmp_path / "netrc"
+    rc.write_text(content)
+    rc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(rc))
+    assert netrc_credentials("index.example") is None
+
+
+def test_no_netrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NETRC", str(tmp_path / "missing"))
+    assert netrc_credentials("index.example") is None

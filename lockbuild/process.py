@@ -3,7 +3,14 @@
 open cannot hold lockbuild), a time limit after which the whole group is killed, and
 nothing of the group left behind once it ends. Every program lockbuild starts is started
 here: hooks, the hook server, sync's builds and installers, interpreters asked about
-themselves, venv creation, pip asked for its version, its default index or a download."""
+themselves, venv creation, pip asked for its version, its default index or a download.
+
+It also ends every process of a run when the run ends, however it ends (``supervise``
+and ``end_all``): a child in a process group or session of its own (everything started
+here, and uv's own) is out of reach of the terminal's Ctrl-C and of a signal to
+lockbuild's group, and what it started may have outlived it. They are found as this
+process's descendants in /proc and by the run's token in their environment, which
+children inherit and which still marks a process whose parent died and left it to init."""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import contextlib
 import io
 import os
 import queue
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -19,7 +27,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from types import FrameType
+from typing import IO, Any
 
 from lockbuild import limits
 
@@ -30,6 +39,131 @@ class ProcessTimeout(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"timed out after {seconds:g} s")
         self.seconds = seconds
+
+
+# Marks every process of one run (inherited through the environment; not part of a
+# replay key).
+RUN_TOKEN = "LOCKBUILD_RUN_TOKEN"
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was interrupted by ``signum`` (SIGINT, SIGTERM or SIGHUP), or is ending
+    and starts nothing more; every process of the run has been killed."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Children:
+    """The process groups this run started and whether it is ending: process-wide by
+    nature (signals and children belong to the process), hence the one instance."""
+
+    def __init__(self) -> None:
+        # Reentrant: the signal handler runs on the main thread, which may hold it.
+        self.lock = threading.RLock()
+        self.groups: set[int] = set()
+        self.ending = False
+
+
+_CHILDREN = _Children()
+
+
+def _start(cmd: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """``Popen`` in a process group of its own, remembered for ``end_all``; raises
+    Interrupted once the run is ending, so nothing starts after the last sweep."""
+    with _CHILDREN.lock:
+        if _CHILDREN.ending:
+            raise Interrupted()
+        proc: subprocess.Popen[bytes] = subprocess.Popen(
+            list(cmd), start_new_session=os.name == "posix", **popen
+        )
+        _CHILDREN.groups.add(proc.pid)
+    return proc
+
+
+def supervise() -> None:
+    """Make this process the supervisor of a run (the ``lockbuild`` program, not a
+    library caller): a token in the environment its children inherit, and SIGINT,
+    SIGTERM and SIGHUP ending every process of the run before they raise Interrupted on
+    the main thread. A signal the caller ignores (a background job's SIGINT) stays so."""
+    os.environ[RUN_TOKEN] = f"{os.getpid()}-{secrets.token_hex(8)}"
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_signal)
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, _on_signal)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    end_all()
+    raise Interrupted(signum)
+
+
+def end_all() -> None:
+    """Kill every process of this run and everything they started, and start nothing
+    more. Each is stopped first, so that none can fork while the rest are found."""
+    with _CHILDREN.lock:
+        _CHILDREN.ending = True
+        groups = set(_CHILDREN.groups)
+    if os.name != "posix":
+        return
+    token = os.environ.get(RUN_TOKEN, "")
+    stopped: set[int] = set()
+    for _ in range(100):
+        found = _of_this_run(token) - stopped
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped |= found
+    for pgid in groups:
+        kill_group(pgid)
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _of_this_run(token: str) -> set[int]:
+    """Live processes (not zombies) that descend from this one or carry ``token`` in
+    their environment; none where /proc cannot be read."""
+    me = os.getpid()
+    marker = f"\0{RUN_TOKEN}={token}\0".encode() if token else None
+    children: dict[int, list[int]] = {}
+    live: set[int] = set()
+    marked: set[int] = set()
+    try:
+        names = [e.name for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return set()
+    for name in names:
+        pid = int(name)
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if len(fields) < 2 or fields[0] in (b"Z", b"X"):
+            continue
+        live.add(pid)
+        children.setdefault(int(fields[1]), []).append(pid)
+        if marker is not None and pid != me:
+            try:
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    if marker in b"\0" + f.read():
+                        marked.add(pid)
+            except OSError:
+                continue
+    found: set[int] = set()
+    todo = [me]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return (found | marked) & live
 
 
 def kill_group(pgid: int) -> None:
@@ -56,14 +190,13 @@ def run_bounded(
     seconds = limits.hook_timeout() if timeout is None else timeout
     with contextlib.ExitStack() as stack:
         out = log if isinstance(log, int) else stack.enter_context(open(log, "ab"))
-        proc = subprocess.Popen(
-            list(cmd),
+        proc = _start(
+            cmd,
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=os.name == "posix",
         )
     _wait(proc, seconds)
     return proc.returncode
@@ -73,6 +206,14 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
     kill_group(proc.pid)
     proc.kill()
     proc.wait()
+    _forget(proc)
+
+
+def _forget(proc: subprocess.Popen[bytes]) -> None:
+    """Its group killed, and no longer one of the run's (the group id may be reused)."""
+    kill_group(proc.pid)
+    with _CHILDREN.lock:
+        _CHILDREN.groups.discard(proc.pid)
 
 
 @dataclass(frozen=True)
@@ -98,14 +239,13 @@ def run_captured(
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
     ):
-        proc = subprocess.Popen(
-            list(cmd),
+        proc = _start(
+            cmd,
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            start_new_session=os.name == "posix",
         )
         _wait(proc, timeout)
         out.seek(0)
@@ -129,13 +269,12 @@ def run_streamed(
     caller's thread; a reader thread drains the pipe, and once the program has ended its
     group is killed, which closes the output a leftover background child still held.
     Raises ProcessTimeout after ``timeout`` seconds, OSError when it cannot start."""
-    proc = subprocess.Popen(
-        list(cmd),
+    proc = _start(
+        cmd,
         env=dict(env) if env is not None else None,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=os.name == "posix",
     )
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -170,7 +309,7 @@ def run_streamed(
     except BaseException:
         _end(proc)
         raise
-    kill_group(proc.pid)
+    _forget(proc)
     return proc.returncode
 
 
@@ -184,7 +323,7 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> None:
     except BaseException:
         _end(proc)
         raise
-    kill_group(proc.pid)
+    _forget(proc)
 
 
 def start_server(
@@ -192,14 +331,13 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     """Start a long-lived program that lockbuild talks to over its stdin and stdout (the
     hook server), in its own process group; ``stop_server`` ends it and its group."""
-    return subprocess.Popen(
-        list(cmd),
+    return _start(
+        cmd,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         cwd=cwd,
         env=dict(env) if env is not None else None,
-        start_new_session=os.name == "posix",
     )
 
 
@@ -213,4 +351,4 @@ def stop_server(proc: subprocess.Popen[bytes], grace: float) -> None:
     except subprocess.TimeoutExpired:
         _end(proc)
         return
-    kill_group(proc.pid)
+    _forget(proc)

@@ -36,9 +36,15 @@ def run_guarded(
         # a URL's credentials never reach the terminal
         click.echo(f"lockbuild: error: {redact_text(exc.message)}", err=True)
         sys.exit(error_code or exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("lockbuild: interrupted; no files were changed", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        import signal
+
+        signum = getattr(exc, "signum", signal.SIGINT)
+        if signum == signal.SIGINT:
+            click.echo("lockbuild: interrupted; no files were changed", err=True)
+        else:
+            click.echo(f"lockbuild: ended by {signal.Signals(signum).name}", err=True)
+        sys.exit(128 + signum)
     sys.exit(code or 0)
 
 
@@ -59,11 +65,17 @@ def run() -> NoReturn:
     Young-object collections are also made rarer: a lock allocates many long-lived
     objects and few reference cycles."""
     gc.set_threshold(20_000, 50, 50)
+    from lockbuild import process
+
+    process.supervise()
     try:
         main()
         code: object = 0
     except SystemExit as exc:
         code = exc.code
+    except BaseException:
+        process.end_all()  # nothing of the run outlives it, even on a fault of its own
+        raise
     leave(code)
 
 
@@ -76,6 +88,10 @@ def leave(code: object) -> NoReturn:
     else:
         print(code, file=sys.stderr)
         status = 1
+    from lockbuild import process
+
+    # Every child first: threads waiting for one would hold the exit below.
+    process.end_all()
     # What the interpreter's own exit does first: the threading module's exit hooks
     # (they tell idle executor workers to stop) and a join of non-daemon threads.
     shutdown = getattr(threading, "_shutdown", None)

@@ -30,6 +30,7 @@ from lockbuild import __version__
 from lockbuild.credentials import without_userinfo
 from lockbuild.errors import LockbuildError
 from lockbuild.index.cache import Cache, sha256_hex
+from lockbuild.process import RUN_TOKEN
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -128,7 +129,7 @@ def run_key(
         "settings": sorted(
             (k, v)
             for k, v in os.environ.items()
-            if k.startswith("LOCKBUILD_") and k != "LOCKBUILD_CACHE_DIR"
+            if k.startswith("LOCKBUILD_") and k not in ("LOCKBUILD_CACHE_DIR", RUN_TOKEN)
         ),
     }
     return sha256_hex(json.dumps(parts, sort_keys=True).encode())

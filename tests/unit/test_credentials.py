@@ -95,7 +95,8 @@ def test_redact_text(text: str, expected: str | None) -> None:
 
 
 def _sent(auth: Credentials, url: str) -> str | None:
-    return auth(httpx.Request("GET", url)).headers.get("Authorization")
+    sent: str | None = auth(httpx.Request("GET", url)).headers.get("Authorization")
+    return sent
 
 
 def test_credentials_of_the_url_then_of_the_host(

@@ -128,7 +128,7 @@ def imports_of(path: Path) -> list[Import]:
                 names.append(full if is_module(full) else base)
         for name in names:
             if name == "lockbuild" or name.startswith("lockbuild."):
-                found.append(Import(source, name, node.lineno, local, type_only))
+                found.append(Import(source, name, getattr(node, "lineno", 0), local, type_only))
     return found
 
 

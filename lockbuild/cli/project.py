@@ -75,8 +75,10 @@ def _group_requirements(
         try:
             lines = resolve(table, group)
         except (CyclicDependencyError, LookupError, TypeError, ValueError) as exc:
+            # packaging's parse errors span lines (the text, a caret under it): one kept
+            detail = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise InputError(
-                f"{display_path(pyproject)}: dependency group {group!r}: {exc}"
+                f"{display_path(pyproject)}: dependency group {group!r}: {detail}"
             ) from None
         for text in lines:
             try:

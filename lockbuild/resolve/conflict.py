@@ -5,9 +5,10 @@ out."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
+from resolvelib.structs import RequirementInformation
 
 from lockbuild.build.hookfail import hint
 from lockbuild.model import PYTHON, Candidate, Kind, Req
@@ -28,7 +29,9 @@ def describe_requirement(req: Req, parent: Candidate | None) -> str:
     return f"{parent.name} {parent.version}{label} requires {what}"
 
 
-def explain_conflict(causes: Sequence[Any], provider: Provider) -> str:
+def explain_conflict(
+    causes: Sequence[RequirementInformation[Req, Candidate]], provider: Provider
+) -> str:
     """A readable account of why no version of some project fits every requirement."""
     by_name: dict[str, list[tuple[Req, Candidate | None]]] = {}
     for cause in causes:

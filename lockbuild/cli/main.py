@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -16,7 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
-from lockbuild import __version__
+from lockbuild import __version__, process
 from lockbuild.cli.compileargs import check_options, compile_options, compile_params, index_options
 from lockbuild.cli.syncargs import BUILD_CONSTRAINTS, JOBS, LOCKFILE, QUIET, sync_options
 from lockbuild.credentials import redact_text
@@ -37,8 +38,6 @@ def run_guarded(
         click.echo(f"lockbuild: error: {redact_text(exc.message)}", err=True)
         sys.exit(error_code or exc.exit_code)
     except KeyboardInterrupt as exc:
-        import signal
-
         signum = getattr(exc, "signum", signal.SIGINT)
         if signum == signal.SIGINT:
             click.echo("lockbuild: interrupted; no files were changed", err=True)
@@ -65,8 +64,6 @@ def run() -> NoReturn:
     Young-object collections are also made rarer: a lock allocates many long-lived
     objects and few reference cycles."""
     gc.set_threshold(20_000, 50, 50)
-    from lockbuild import process
-
     process.supervise()
     try:
         main()
@@ -88,8 +85,6 @@ def leave(code: object) -> NoReturn:
     else:
         print(code, file=sys.stderr)
         status = 1
-    from lockbuild import process
-
     # Every child first: threads waiting for one would hold the exit below.
     process.end_all()
     # What the interpreter's own exit does first: the threading module's exit hooks

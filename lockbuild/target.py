@@ -125,10 +125,11 @@ class WheelNameFilter:
 def current() -> Target:
     """The interpreter running lockbuild."""
     env = {key: str(value) for key, value in default_environment().items()}
+    tags = tuple(sys_tags())
     return Target(
         environment=tuple(sorted(env.items())),
-        tags=tuple(sys_tags()),
-        description=_describe(env),
+        tags=tags,
+        description=_describe(env, libc_of(tags)),
     )
 
 
@@ -139,7 +140,9 @@ def from_report(report: Mapping[str, Any], python: str) -> Target:
     for text in report["tags"]:
         tags.extend(parse_tag(text))
     env = {str(k): str(v) for k, v in report["env"].items()}
-    return Target(tuple(sorted(env.items())), tuple(tags), _describe(env), python=python)
+    return Target(
+        tuple(sorted(env.items())), tuple(tags), _describe(env, libc_of(tags)), python=python
+    )
 
 
 _PLATFORM_MARKERS = (
@@ -217,11 +220,11 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
     )
     if not platforms and not python_version:
         return base
-    description = (
-        f"cpython {python_version or env['python_version']} "
-        + (" ".join(platforms) if platforms else f"{env['sys_platform']} {env['platform_machine']}")
-        + " (given, not at hand)"
-    )
+    if platforms:
+        description = f"cpython {env['python_version']} {' '.join(platforms)}{GIVEN}"
+    else:  # this machine's platform at another Python
+        description = _describe({**env, "implementation_name": "cpython"}, libc_of(base.tags))
+        description += GIVEN
     return Target(tuple(sorted(env.items())), tuple(tags), description, local=False)
 
 
@@ -234,41 +237,79 @@ def _machine(platform: str) -> str | None:
     return None
 
 
-def _describe(env: dict[str, str]) -> str:
+def _describe(env: Mapping[str, str], libc: str = "") -> str:
     """Python X.Y, not X.Y.Z: a lock checked in CI on another patch release is the same
-    lock (as pip-compile's header says only "Python 3.11")."""
-    return (
-        f"{env['implementation_name']} {env['python_version']} "
-        f"{env['sys_platform']} {env['platform_machine']}"
+    lock (as pip-compile's header says only "Python 3.11"). On Linux a musl C library is
+    named ("cpython 3.12 linux x86_64 musl"); glibc, where manylinux wheels run, is what a
+    Linux target without that word means."""
+    text = (
+        f"{env.get('implementation_name', '')} {env.get('python_version', '')} "
+        f"{env.get('sys_platform', '')} {env.get('platform_machine', '')}"
     )
+    return f"{text} musl" if libc == "musl" else text
 
 
-def recorded_mismatch(description: str, markers: Mapping[str, str]) -> str | None:
-    """How an environment with ``markers`` differs from the target a lock recorded as
-    ``description`` (implementation, Python X.Y, platform and machine): None when it
+def libc_of(tags: Sequence[Tag]) -> str:
+    """The C library family wheel tags imply: "musl", "glibc", or "" (neither named)."""
+    platforms = {t.platform for t in tags}
+    if any(p.startswith("musllinux") for p in platforms):
+        return "musl"
+    if any(p.startswith("manylinux") for p in platforms):
+        return "glibc"
+    return ""
+
+
+GIVEN = " (given, not at hand)"
+
+
+def _recorded_platforms(words: Sequence[str]) -> list[tuple[str | None, str | None, str]]:
+    """(sys_platform, machine, libc) each recorded platform stands for ("" libc: any)."""
+    if "_" in words[0] or (words[0].startswith(("win", "macosx")) and len(words) == 1):
+        found: list[tuple[str | None, str | None, str]] = []
+        for tag in words:
+            system = next((s for p, s, _, _ in _PLATFORM_MARKERS if tag.startswith(p)), None)
+            libc = {"manylinux": "glibc", "musllinux": "musl"}.get(tag.split("_")[0], "")
+            found.append((system, _machine(tag), libc))
+        return found
+    system, machine = words[0], words[1] if len(words) > 1 else None
+    if system == "linux":
+        libc = words[2] if len(words) > 2 else "glibc"
+    else:
+        libc = ""
+    return [(system, machine, libc)]
+
+
+def recorded_mismatch(description: str, markers: Mapping[str, str], libc: str = "") -> str | None:
+    """How an environment with ``markers`` (and C library family ``libc``, "" when not
+    known) differs from the target a lock recorded as ``description``: implementation,
+    Python X.Y, operating system, machine and, on Linux, glibc or musl. None when it
     matches, else the environment's own description. A platform tag (a target given to
-    compile) stands for its family and machine (manylinux_2_28_x86_64: linux x86_64)."""
-    words = description.removesuffix(" (given, not at hand)").split()
+    compile) stands for its family, machine and C library (manylinux_2_28_x86_64: linux
+    x86_64 glibc); a lock given several matches an environment that fits one of them."""
+    words = description.removesuffix(GIVEN).split()
     if len(words) < 3:
         return None
-    implementation, version, rest = words[0], words[1], words[2:]
-    if "_" in rest[0] or (rest[0].startswith(("win", "macosx")) and len(rest) == 1):
-        system = next((s for p, s, _, _ in _PLATFORM_MARKERS if rest[0].startswith(p)), None)
-        machine = _machine(rest[0])
-    else:
-        system, machine = rest[0], rest[1] if len(rest) > 1 else None
+    implementation, version = words[0], words[1]
     here = {
         "implementation_name": markers.get("implementation_name", ""),
         "python_version": markers.get("python_version", ""),
         "sys_platform": markers.get("sys_platform", ""),
         "platform_machine": markers.get("platform_machine", ""),
     }
-    machines = {machine, *(("x86_64", "arm64") if machine == "universal2" else ())}
+
+    def fits(system: str | None, machine: str | None, wanted_libc: str) -> bool:
+        machines = {machine, *(("x86_64", "arm64") if machine == "universal2" else ())}
+        return (
+            (system is None or system == here["sys_platform"])
+            and (machine is None or here["platform_machine"] in machines)
+            and (not wanted_libc or not libc or wanted_libc == libc)
+        )
+
     if (
         implementation != here["implementation_name"]
         or version != here["python_version"]
-        or (system is not None and system != here["sys_platform"])
-        or (machine is not None and here["platform_machine"] not in machines)
+        or not any(fits(*platform) for platform in _recorded_platforms(words[2:]))
     ):
-        return _describe(here)
+        described = _describe(here)
+        return f"{described} {libc}" if libc and here["sys_platform"] == "linux" else described
     return None

@@ -861,64 +861,125 @@ MARKERS = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
-    ("recorded", "matches"),
+    ("recorded", "libc", "matches"),
     [
-        ("cpython 3.11 linux x86_64", True),
-        ("cpython 3.11 linux x86_64 (given, not at hand)", True),
-        ("cpython 3.11 manylinux_2_28_x86_64 (given, not at hand)", True),
-        ("cpython 3.12 linux x86_64", False),
-        ("cpython 3.12 linux x86_64 (given, not at hand)", False),
-        ("cpython 3.11 macosx_11_0_arm64 (given, not at hand)", False),
-        ("cpython 3.11 manylinux_2_28_aarch64 (given, not at hand)", False),
-        ("cpython 3.11 win_amd64 (given, not at hand)", False),
-        ("pypy 3.11 linux x86_64", False),
-        ("cpython 3.11 darwin arm64", False),
+        ("cpython 3.11 linux x86_64", "", True),
+        ("cpython 3.11 linux x86_64", "glibc", True),
+        ("cpython 3.11 linux x86_64 (given, not at hand)", "glibc", True),
+        ("cpython 3.11 manylinux_2_28_x86_64 (given, not at hand)", "glibc", True),
+        ("cpython 3.11 manylinux_2_28_x86_64 (given, not at hand)", "", True),
+        ("cpython 3.11 linux_x86_64 (given, not at hand)", "musl", True),
+        ("cpython 3.11 musllinux_1_2_x86_64 (given, not at hand)", "musl", True),
+        ("cpython 3.11 linux x86_64 musl", "musl", True),
+        (
+            "cpython 3.11 musllinux_1_2_x86_64 manylinux_2_28_x86_64 (given, not at hand)",
+            "glibc",
+            True,
+        ),
+        ("cpython 3.11 musllinux_1_2_x86_64 (given, not at hand)", "glibc", False),
+        ("cpython 3.11 manylinux_2_28_x86_64 (given, not at hand)", "musl", False),
+        ("cpython 3.11 linux x86_64", "musl", False),
+        ("cpython 3.11 linux x86_64 musl", "glibc", False),
+        ("cpython 3.12 linux x86_64", "glibc", False),
+        ("cpython 3.12 linux x86_64 (given, not at hand)", "", False),
+        ("cpython 3.11 macosx_11_0_arm64 (given, not at hand)", "glibc", False),
+        ("cpython 3.11 manylinux_2_28_aarch64 (given, not at hand)", "glibc", False),
+        ("cpython 3.11 win_amd64 (given, not at hand)", "", False),
+        ("pypy 3.11 linux x86_64", "glibc", False),
+        ("cpython 3.11 darwin arm64", "", False),
     ],
 )
-def test_recorded_target_against_an_environment(recorded: str, matches: bool) -> None:
-    found = recorded_mismatch(recorded, MARKERS)
+def test_recorded_target_against_an_environment(recorded: str, libc: str, matches: bool) -> None:
+    found = recorded_mismatch(recorded, MARKERS, libc)
     assert (found is None) == matches
     if not matches:
-        assert found == "cpython 3.11 linux x86_64"
+        assert found == "cpython 3.11 linux x86_64" + (f" {libc}" if libc else "")
 
 
-@pytest.mark.parametrize(
-    ("flags", "locked_for"),
-    [
-        (("--python-version", "3.12"), "cpython 3.12 linux"),
-        (("--platform", "macosx_11_0_arm64"), "macosx_11_0_arm64"),
-    ],
-    ids=["other-python", "other-platform"],
+@pytest.fixture(scope="module")
+def other_targets(
+    tmp_path_factory: pytest.TempPathFactory, sources: tuple[str, Path]
+) -> dict[tuple[str, str], Path]:
+    """Locks of beta for targets this interpreter is not, in both formats."""
+    made: dict[tuple[str, str], Path] = {}
+    base = tmp_path_factory.mktemp("targets")
+    env = isolated_env(base)
+    for name, flags in TARGET_FLAGS.items():
+        for fmt, output in (("text", "requirements.txt"), ("pylock", "pylock.toml")):
+            work = base / f"{name}-{fmt}"
+            work.mkdir()
+            (work / "requirements.in").write_text("beta\n")
+            subprocess.run(
+                [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q"]
+                + ["-o", output, *flags],
+                cwd=work,
+                env=env,
+                check=True,
+            )
+            made[name, fmt] = work / output
+    return made
+
+
+TARGET_FLAGS = {
+    "other-python": ("--python-version", "3.99"),
+    "other-platform": ("--platform", "macosx_11_0_arm64"),
+    "other-libc": ("--platform", "musllinux_1_2_" + os.uname().machine),
+}
+LOCKED_FOR = {
+    "other-python": "cpython 3.99 linux",
+    "other-platform": "macosx_11_0_arm64",
+    "other-libc": "musllinux_1_2_",
+}
+TARGET_COMMANDS = {
+    "sync-dry-run": (["sync", "--dry-run", "--system"], "sync"),
+    "sync-check": (["sync", "--check", "--system"], "sync"),
+    "wheelhouse": (["wheelhouse", "-o", "wheels"], "build"),
+}
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not os.confstr("CS_GNU_LIBC_VERSION"),
+    reason="compares against a glibc Linux interpreter",
 )
-def test_sync_refuses_a_lock_for_another_target(
-    tmp_path: Path, sources: tuple[str, Path], flags: tuple[str, ...], locked_for: str
+@pytest.mark.parametrize("fmt", ["text", "pylock"])
+@pytest.mark.parametrize("command", list(TARGET_COMMANDS))
+@pytest.mark.parametrize("target", list(TARGET_FLAGS))
+def test_every_command_refuses_a_lock_for_another_target(
+    tmp_path: Path,
+    other_targets: dict[tuple[str, str], Path],
+    target: str,
+    command: str,
+    fmt: str,
 ) -> None:
+    lock = other_targets[target, fmt]
     work = tmp_path / "work"
-    work.mkdir()
-    (work / "requirements.in").write_text("beta\n")
+    shutil.copytree(lock.parent, work)
     env = isolated_env(tmp_path)
-    subprocess.run(
-        [*LOCKBUILD, "compile", "--index-url", sources[0], "--no-cache", "-q", *flags],
-        cwd=work,
-        env=env,
-        check=True,
-    )
     before = _snapshot(work)
-    args = [*LOCKBUILD, "sync", "--dry-run", "--python", sys.executable, "--system"]
+    argv, doing = TARGET_COMMANDS[command]
+    args = [*LOCKBUILD, *argv, lock.name, "--python", sys.executable]
     proc = subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     here = f"{sys.implementation.name} {sys.version_info.major}.{sys.version_info.minor}"
-    assert lines[0].startswith("lockbuild: error: requirements.txt was compiled for cpython ")
-    assert locked_for in lines[0] and f"{sys.executable} is {here} linux" in lines[0]
-    assert lines[0].endswith("or pass --ignore-target to sync anyway")
-    # Asked explicitly, it goes on (a dry run here) and says so.
-    proc = subprocess.run(
-        [*args, "--ignore-target"], cwd=work, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "syncing anyway (--ignore-target)" in proc.stderr
+    assert lines[0].startswith(f"lockbuild: error: {lock.name} was compiled for cpython ")
+    assert LOCKED_FOR[target] in lines[0]
+    assert f"{sys.executable} is {here} linux {os.uname().machine} glibc;" in lines[0]
+    assert lines[0].endswith(f"or pass --ignore-target to {doing} anyway")
     assert _snapshot(work) == before
+    if command == "sync-dry-run":  # asked explicitly, it goes on and says so
+        proc = subprocess.run(
+            [*args, "--ignore-target"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "going on anyway (--ignore-target)" in proc.stderr
+        assert _snapshot(work) == before

@@ -310,6 +310,11 @@ def sync_command(**params: Any) -> None:
 )
 @index_options
 @JOBS
+@click.option(
+    "--ignore-target",
+    is_flag=True,
+    help="Build even when the interpreter is not the target the lock was compiled for.",
+)
 @QUIET
 @click.option("-v", "--verbose", is_flag=True, help="Tracebacks on errors.")
 def wheelhouse_command(**params: Any) -> None:

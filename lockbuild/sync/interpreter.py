@@ -40,6 +40,8 @@ class Environment:
     is_venv: bool
     markers: tuple[tuple[str, str], ...]
     dists: tuple[Installed, ...]
+    # The C library family on Linux ("glibc" or "musl"); "" when not Linux or not known.
+    libc: str = ""
 
     @property
     def by_name(self) -> dict[NormalizedName, Installed]:
@@ -102,6 +104,7 @@ def probe(python: str) -> Environment:
         is_venv=bool(data["venv"]),
         markers=tuple(sorted((k, str(v)) for k, v in data["markers"].items())),
         dists=tuple(seen[n] for n in sorted(seen)),
+        libc=str(data.get("libc") or ""),
     )
 
 

@@ -216,20 +216,23 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
     return 0
 
 
-def check_lock_target(pair: LockPair, env: Environment, ignore: bool, err: Log) -> None:
+def check_lock_target(
+    pair: LockPair, env: Environment, ignore: bool, err: Log, doing: str = "sync"
+) -> None:
     """Refuse an environment that is not the target the lock was compiled for (its
-    implementation, Python X.Y, platform and machine), unless asked to go on anyway."""
+    implementation, Python X.Y, operating system, machine and C library), unless asked to
+    go on anyway; ``doing`` is the command's verb for the message (sync, build)."""
     recorded = pair.lock.first(TARGET) or ""
-    here = recorded_mismatch(recorded, dict(env.markers))
+    here = recorded_mismatch(recorded, dict(env.markers), env.libc)
     if here is None:
         return
     what = f"{display_path(pair.lock_path)} was compiled for {recorded}, but {env.python} is {here}"
     if ignore:
-        err(f"lockbuild: warning: {what}; syncing anyway (--ignore-target)")
+        err(f"lockbuild: warning: {what}; going on anyway (--ignore-target)")
         return
     raise UsageError(
         f"{what}; recompile for it (lockbuild compile --python {env.python}) or pass "
-        "--ignore-target to sync anyway"
+        f"--ignore-target to {doing} anyway"
     )
 
 

@@ -35,7 +35,13 @@ from lockbuild.sync.indexargs import location_args, lock_index_options, override
 from lockbuild.sync.installer import requirements_text
 from lockbuild.sync.interpreter import probe, target_python
 from lockbuild.sync.plan import applies
-from lockbuild.sync.run import SyncOptions, build_jobs, build_settings, lock_builds
+from lockbuild.sync.run import (
+    SyncOptions,
+    build_jobs,
+    build_settings,
+    check_lock_target,
+    lock_builds,
+)
 
 Log = Callable[[str], None]
 
@@ -66,6 +72,7 @@ def wheelhouse(options: WheelhouseOptions, out: Log, err: Log) -> int:
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"-o {dest}: not a directory")
     env = probe(wheelhouse_python(sync.python))
+    check_lock_target(pair, env, sync.ignore_target, err, doing="build")
     markers = dict(env.markers)
     wanted = [p for p in pair.lock.pins.values() if applies(p, markers)]
     direct = [p.name for p in wanted if not p.version]

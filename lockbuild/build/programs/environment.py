@@ -35,6 +35,21 @@ def _markers() -> dict[str, str]:
     }
 
 
+def _libc() -> str:
+    """The C library family on Linux (what decides manylinux or musllinux wheels): "glibc"
+    when glibc names itself, "musl" when the musl loader is there; "" elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return ""
+    try:
+        if os.confstr("CS_GNU_LIBC_VERSION"):
+            return "glibc"
+    except (AttributeError, OSError, ValueError):
+        pass
+    import glob
+
+    return "musl" if glob.glob("/lib/ld-musl-*") else ""
+
+
 def _dists() -> list[dict[str, Any]]:
     dists: list[dict[str, Any]] = []
     for dist in metadata.distributions():
@@ -74,6 +89,7 @@ def main() -> None:
                 "base_prefix": base_prefix,
                 "venv": sys.prefix != base_prefix or hasattr(sys, "real_prefix"),
                 "markers": _markers(),
+                "libc": _libc(),
                 "dists": _dists(),
             }
         )

@@ -160,72 +160,7 @@ CASES = [
         {"requirements.in": "numbers\n"},
         ("numbers-1.0.tar.gz: pyproject.toml: build-system.requires is not a list of strings",),
     ),
-    # Command-line usage: exit code 2.
-    Case(
-        "unknown-cli-option",
-        {"requirements.in": "beta\n"},
-        ("No such option '--frobnicate'",),
-        args=("--frobnicate",),
-        code=2,
-        one_line=False,  # click adds its usage lines
-    ),
-    Case(
-        "output-is-the-input",
-        {"requirements.in": "beta\n"},
-        ("requirements.in: is an input",),
-        args=("-o", "requirements.in"),
-        code=2,
-    ),
-    Case(
-        "output-is-the-build-file",
-        {"requirements.in": "beta\n"},
-        ("the lockfile and the build file are one file",),
-        args=("--build-output-file", "requirements.txt"),
-        code=2,
-    ),
-    Case(
-        "build-constraint-is-the-build-output",
-        {"requirements.in": "beta\n", "bc.txt": "beta\n"},
-        ("bc.txt: is an input; writing it would overwrite the input",),
-        args=("--build-constraint", "bc.txt", "--build-output-file", "bc.txt"),
-        code=2,
-    ),
-    Case(
-        "output-is-the-project-config",
-        {"requirements.in": "beta\n", "pyproject.toml": "[tool.lockbuild]\npre = false\n"},
-        ("pyproject.toml: is an input",),
-        args=("-o", "pyproject.toml"),
-        code=2,
-    ),
-    Case(
-        "output-is-the-project-input",
-        {"pyproject.toml": '[project]\nname = "p"\nversion = "1"\ndependencies = ["beta"]\n'},
-        ("pyproject.toml: is an input",),
-        args=("pyproject.toml", "-o", "pyproject.toml"),
-        code=2,
-    ),
-    Case(
-        "output-is-a-symlink-to-an-input",
-        {"requirements.in": "beta\n-c cons.txt\n", "cons.txt": "beta<2\n"},
-        ("out.txt: is an input",),
-        args=("-o", "out.txt"),
-        code=2,
-        links={"out.txt": "cons.txt"},
-    ),
-    Case(
-        "output-is-a-directory",
-        {"requirements.in": "beta\n", "sub/keep": ""},
-        ("sub: is a directory, not a file to write",),
-        args=("-o", "sub"),
-        code=2,
-    ),
-    Case(
-        "output-under-a-regular-file",
-        {"requirements.in": "beta\n"},
-        ("requirements.in/lock.txt: requirements.in is not a directory",),
-        args=("-o", "requirements.in/lock.txt"),
-        code=2,
-    ),
+    # Command-line usage (exit code 2) is in tests/unit/test_usage_errors.py, in process.
     Case(
         "missing-build-constraint-file",
         {"requirements.in": "beta\n"},
@@ -354,34 +289,6 @@ CASES = [
             "pyproject.toml": '[tool.lockbuild]\nbuild-deps-for = "some"\n',
         },
         ("pyproject.toml: [tool.lockbuild] build-deps-for must be 'needed' or 'all', not 'some'",),
-    ),
-    Case(
-        "platform-tag-not-a-tag",
-        {"requirements.in": "beta\n"},
-        ("--platform '../../etc': not a platform tag",),
-        args=("--platform", "../../etc"),
-        code=2,
-    ),
-    Case(
-        "workers-zero",
-        {"requirements.in": "beta\n"},
-        ("--workers 0: expected a whole number from 1 to 64",),
-        args=("--workers", "0"),
-        code=2,
-    ),
-    Case(
-        "hook-installer-variable",
-        {"requirements.in": "beta\n"},
-        ("environment variable LOCKBUILD_HOOK_INSTALLER: expected pip or uv, got 'conda'",),
-        code=2,
-        env={"LOCKBUILD_HOOK_INSTALLER": "conda"},
-    ),
-    Case(
-        "bad-timeout-variable",
-        {"requirements.in": "beta\n"},
-        ("LOCKBUILD_TIMEOUT: expected a positive number, got 'soon'",),
-        code=2,
-        env={"LOCKBUILD_TIMEOUT": "soon"},
     ),
 ]
 

@@ -43,7 +43,7 @@ class Cutoff:
 
     def at(self, now: datetime | None = None, tz: tzinfo | None = None) -> datetime:
         """The moment (aware) before which files are kept. ``tz`` is the local time zone
-        (default: the system's); ``now`` the moment of the compile (default: now)."""
+        (default: the system's); ``now`` the moment of the compile (default: ``clock()``)."""
         if self.kind is CutoffKind.DATE:
             assert self.day is not None
             start = datetime.combine(self.day + timedelta(days=1), time())
@@ -52,7 +52,13 @@ class Cutoff:
             assert self.moment is not None
             return self.moment if self.moment.tzinfo else _localize(self.moment, tz)
         assert self.span is not None
-        return (now or datetime.now(UTC)) - self.span
+        return (now or clock()) - self.span
+
+
+def clock() -> datetime:
+    """Now (aware): what a relative cut-off counts back from, the one clock of a compile
+    (looked up when used, so that a test moves time instead of sleeping through it)."""
+    return datetime.now(UTC)
 
 
 def _localize(naive: datetime, tz: tzinfo | None) -> datetime:

@@ -3,12 +3,15 @@ days, exact timestamps, relative cut-offs, check, and replay across a moving cut
 
 from __future__ import annotations
 
-import time
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from lockbuild import cutoff
+from lockbuild.cli.main import main
 from lockbuild.resolve import replay
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
@@ -138,14 +141,16 @@ def test_replay_window_table() -> None:
 
 
 def test_replay_of_a_relative_cutoff_stops_when_an_upload_crosses_it(
-    tmp_path: Path, tz_env: dict[str, str]
+    tmp_path: Path, tz_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file uploaded 7 days ago minus a few seconds is left out by "7 days", then let in
     a few seconds later: the page has not changed, yet the earlier result must not be
-    replayed."""
-    margin = 12
+    replayed. Compile runs in process with its clock (``cutoff.clock``) moved, not slept."""
+    start = datetime.now(UTC).replace(microsecond=0)
+    clock = [start]
+    monkeypatch.setattr(cutoff, "clock", lambda: clock[0])
     idx = FixtureIndex(tmp_path / "index")
-    crossing = datetime.now(UTC) - timedelta(days=7) + timedelta(seconds=margin)
+    crossing = start - timedelta(days=7) + timedelta(seconds=12)
     _times(
         idx,
         "edgy",
@@ -155,16 +160,24 @@ def test_replay_of_a_relative_cutoff_stops_when_an_upload_crosses_it(
     work = tmp_path / "work"
     write(work / "requirements.in", "edgy\n")
     args = ["compile", "-U", "--cache-dir", str(tmp_path / "cache"), "--exclude-newer", "7 days"]
+    monkeypatch.chdir(work)
+
+    # The process's environment is the test's: what the isolated one lacks is unset.
+    env: dict[str, str | None] = {**dict.fromkeys(os.environ), **tz_env}
+
+    def run() -> str:
+        result = CliRunner().invoke(main, [*args, "--index-url", srv.url], env=env)
+        assert result.exit_code == 0, (result.stderr, result.exception)
+        return result.stderr
+
     with IndexServer(idx.root) as srv:
-        first = lockbuild([*args, "--index-url", srv.url], tz_env, work)
-        assert pins(work / "requirements.txt") == {"edgy": "1.0"}, first.stderr
+        first = run()
+        assert pins(work / "requirements.txt") == {"edgy": "1.0"}, first
         # The first run's key saw no outputs (their pins are preferences): run twice.
-        lockbuild([*args, "--index-url", srv.url], tz_env, work)
-        again = lockbuild([*args, "--index-url", srv.url], tz_env, work)
-        assert "its result is reused" in again.stderr  # inside the window: replayed
-        time.sleep(
-            max(0.0, (crossing - datetime.now(UTC) + timedelta(days=7)).total_seconds()) + 1.5
-        )
-        later = lockbuild([*args, "--index-url", srv.url], tz_env, work)
-    assert "its result is reused" not in later.stderr
+        run()
+        clock[0] = start + timedelta(seconds=10)  # still before the upload is 7 days old
+        assert "its result is reused" in run()  # inside the window: replayed
+        clock[0] = start + timedelta(seconds=13)  # the upload is now 7 days and 1 s old
+        later = run()
+    assert "its result is reused" not in later
     assert pins(work / "requirements.txt") == {"edgy": "2.0"}

@@ -59,6 +59,18 @@ def redact_text(text: str) -> str:
     return re.sub(r"[a-z][a-z0-9+.-]*://[^\s'\"]+", lambda m: redact(m.group(0)), text)
 
 
+_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://([^\s'\"/@]+)@", re.IGNORECASE)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether ``text`` has a URL whose user info ``redact`` would hide (a password, or a
+    token given as the user name): such text is never kept on disk."""
+    return any(
+        m.group(1) != "****" and m.group(1).partition(":")[2] != "****"
+        for m in _USERINFO.finditer(text)
+    )
+
+
 class Credentials:
     """HTTP basic auth as pip sends it: the credentials in the URL; else those last given
     in a URL for the same scheme, host and port (an index URL's, for its files); else the

@@ -142,3 +142,15 @@ def pins_digest(pins: Iterable[tuple[str, str]]) -> str:
 def normalized_pins(pairs: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """``name==version`` with canonical names, sorted: how a build environment is written."""
     return tuple(sorted(f"{canonicalize_name(n)}=={v}" for n, v in pairs))
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """The file a pin installs on the target, as a pylock package entry lists it."""
+
+    filename: str
+    url: str
+    sha256: str
+    size: int | None
+    upload_time: datetime | None
+    is_wheel: bool

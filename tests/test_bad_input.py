@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from lockbuild.lock.lockfile import read_lockfile
+from lockbuild.lock.formats import read_lock
 from lockbuild.target import recorded_mismatch
 from tests.fixtures import FixtureIndex, isolated_env, lbbackend
 from tests.helpers import LOCKBUILD
@@ -673,7 +673,7 @@ def test_check_names_an_edited_line(
     lines = proc.stderr.strip().splitlines()
     expected = f"lockbuild check: {_expected(case, work)}"
     assert any(line.startswith(expected) for line in lines), proc.stderr
-    recorded = read_lockfile(compiled_pairs[0] / "requirements.txt").command
+    recorded = read_lock(compiled_pairs[0] / "requirements.txt").command
     assert lines[-1] == f"run: {recorded}"
     assert "--generate-hashes" in recorded and "--index-url" in recorded
     assert _snapshot(work) == before

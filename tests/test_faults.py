@@ -26,7 +26,8 @@ from lockbuild.errors import DistError
 from lockbuild.index import client as index
 from lockbuild.index.cache import Cache, CachedPage, sha256_hex
 from lockbuild.index.page import JSON_TYPE, _page_listings, parse_html_page, parse_json_page
-from lockbuild.lock.lockfile import read_lockfile, write_pair
+from lockbuild.lock.formats import read_lock
+from lockbuild.lock.lockfile import write_pair
 from lockbuild.lock.pair import pair_problems
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env, make_sdist
 from tests.helpers import LOCKBUILD, compile_args, lockbuild, pins, write
@@ -339,6 +340,35 @@ def test_credentials_never_printed_or_written(tmp_path: Path, server: IndexServe
     proc = _compile(tmp_path / "err", {**env, "LOCKBUILD_RETRIES": "2"}, url, "beta\n")
     assert SECRET not in proc.stderr + proc.stdout
     assert "http://user:****@127.0.0.1" in proc.stderr
+
+
+@pytest.mark.parametrize("output", ["requirements.txt", "pylock.toml"])
+@pytest.mark.parametrize("given", ["--index-url", "PIP_INDEX_URL"])
+def test_no_secret_in_any_file_written(
+    tmp_path: Path, server: IndexServer, output: str, given: str
+) -> None:
+    """A token in the index URL, given on the command line or in pip's environment, is in
+    no file under the output directory or the cache, in either lock format."""
+    token = f"tok-{output}-{given}-5f0c1e"
+    url = server.url.replace("http://", f"http://user:{token}@")
+    env = _env(tmp_path)
+    write(tmp_path / "out" / "requirements.in", "sfoo\n")
+    args = ["compile", "--cache-dir", str(tmp_path / "cache"), "-q", "-o", output]
+    if given == "PIP_INDEX_URL":
+        env["PIP_INDEX_URL"] = url
+    else:
+        args += ["--index-url", url]
+    proc = lockbuild(args, env, tmp_path / "out", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert token not in proc.stdout + proc.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {output, "requirements.in"}
+    leaked = [str(p) for p in written if token.encode() in p.read_bytes()]
+    assert leaked == []
+    assert "user:****@127.0.0.1" in (tmp_path / "out" / output).read_text()
+    # The token was sent all the same.
+    basic = "Basic " + base64.b64encode(f"user:{token}".encode()).decode()
+    assert any(h.get("Authorization") == basic for h in server.request_headers)
 
 
 def test_credentials_come_from_netrc(tmp_path: Path, server: IndexServer) -> None:
@@ -675,8 +705,8 @@ def test_write_pair_finishes_the_renames_once_begun(
 
 
 def _consistent_pair(directory: Path) -> None:
-    lock = read_lockfile(directory / "requirements.txt")
-    build = read_lockfile(directory / "requirements-build.txt", what="build file")
+    lock = read_lock(directory / "requirements.txt")
+    build = read_lock(directory / "requirements-build.txt", what="build file")
     assert pair_problems(lock, build) == []
 
 

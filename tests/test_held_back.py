@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.lock.lockfile import read_lockfile
+from lockbuild.lock.formats import read_lock
 from lockbuild.resolve.heldback import HeldBack, from_lockfile, from_note
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import lockbuild, pins, write
@@ -59,7 +59,7 @@ def test_build_requirement_of_the_newest_release(
         "requirements.in line 1: corelib<2\n    # via -r requirements.in\n"
     ) in text
     # The annotation does not disturb the reader: via and pins read as before.
-    locked = read_lockfile(tmp_path / "requirements.txt")
+    locked = read_lock(tmp_path / "requirements.txt")
     assert locked.pins["extmod"].via == ("-r requirements.in",)
     why = lockbuild(["why", "extmod"], env, tmp_path).stdout.splitlines()
     assert why == ["requirements.in -> extmod", line]

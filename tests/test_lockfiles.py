@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.lock.lockfile import Via, parse_via
+from lockbuild.lock.model import Via, parse_via
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 

@@ -15,7 +15,9 @@ from packaging.version import Version
 
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.errors import InputError
-from lockbuild.lock.lockfile import Entry, Header, read_lockfile, render_lockfile
+from lockbuild.lock.formats import read_lock
+from lockbuild.lock.lockfile import render_lockfile
+from lockbuild.lock.model import Entry, Header
 from lockbuild.model import Candidate
 from lockbuild.resolve.graph import Pin
 
@@ -235,7 +237,7 @@ def test_lockfile_round_trip(items: list[Entry], options: list[str], newline: st
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "requirements.txt"
         path.write_bytes(text.encode())
-        locked = read_lockfile(path)
+        locked = read_lock(path)
     assert list(locked.pins) == [e.pin.name for e in items]
     for entry in items:
         pin = locked.pins[entry.pin.name]

@@ -269,7 +269,7 @@ def test_a_pylock_file_that_is_not_valid(tmp_path: Path, env: dict[str, str]) ->
 )
 def test_pylock_names(name: str, is_lock: bool, build: str | None, text: str | None) -> None:
     from lockbuild.lock import pylock
-    from lockbuild.lock.lockfile import build_file_for
+    from lockbuild.lock.formats import build_file_for
 
     path = Path("out") / name
     assert pylock.is_pylock(path) is is_lock

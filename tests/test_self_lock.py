@@ -11,7 +11,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from lockbuild.cli.check import pair_problems
-from lockbuild.lock.lockfile import TARGET, read_lockfile
+from lockbuild.lock.formats import read_lock
+from lockbuild.lock.model import TARGET
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
@@ -40,8 +41,8 @@ def test_dev_input_lists_every_declared_dependency() -> None:
 
 
 def test_dev_lock_is_a_lockbuild_pair_for_the_project_target() -> None:
-    lock = read_lockfile(ROOT / "requirements-dev.txt")
-    build = read_lockfile(ROOT / "requirements-dev-build.txt", what="build file")
+    lock = read_lock(ROOT / "requirements-dev.txt")
+    build = read_lock(ROOT / "requirements-dev-build.txt", what="build file")
     assert lock.first(TARGET) == "cpython 3.11 linux x86_64"
     assert pair_problems(lock, build) == []
     assert lock.command == "lockbuild compile requirements-dev.in"

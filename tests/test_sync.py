@@ -24,7 +24,8 @@ from packaging.version import Version
 
 from lockbuild.errors import UsageError
 from lockbuild.lock import pair as pairs
-from lockbuild.lock.lockfile import LockedFile, LockedPin, pins_digest, read_lockfile
+from lockbuild.lock.formats import read_lock
+from lockbuild.lock.model import LockedFile, LockedPin, pins_digest
 from lockbuild.spec import IndexOptions
 from lockbuild.sync import buildjob, diagnosis, indexargs, interpreter
 from lockbuild.sync import installer as installers
@@ -137,7 +138,7 @@ def _compiled(factory: pytest.TempPathFactory, server: IndexServer, *flags: str)
 def project(tmp_path_factory: pytest.TempPathFactory, server: IndexServer) -> Path:
     """The lock pair, compiled once."""
     root = _compiled(tmp_path_factory, server, "requirements.in")
-    build = read_lockfile(root / "requirements-build.txt")
+    build = read_lock(root / "requirements-build.txt")
     assert [(p.name, p.version) for p in build.pins.values()] == [("abicore", "1.0")]
     return root
 
@@ -147,7 +148,7 @@ def hashed_project(tmp_path_factory: pytest.TempPathFactory, server: IndexServer
     """The same inputs compiled with --generate-hashes: both files carry --hash."""
     root = _compiled(tmp_path_factory, server, "--generate-hashes")
     for name in ("requirements.txt", "requirements-build.txt"):
-        assert all(pin.hashes for pin in read_lockfile(root / name).pins.values())
+        assert all(pin.hashes for pin in read_lock(root / name).pins.values())
     return root
 
 
@@ -252,7 +253,7 @@ def test_hashed_lock_with_old_pip(tmp_path: Path, hashed_project: Path) -> None:
     broken = copy_project(hashed_project, tmp_path / "broken")
     lock = broken / "requirements.txt"
     text = lock.read_text()
-    digest = read_lockfile(lock).pins[canonicalize_name("abicore")].hashes[0]
+    digest = read_lock(lock).pins[canonicalize_name("abicore")].hashes[0]
     lock.write_text(text.replace(digest, "0" * 64))
     run([python, "-m", "pip", "uninstall", "-y", "abicore"], env)
     # an edited hash: the pair no longer matches, sync refuses before anything runs

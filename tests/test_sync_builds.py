@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 
 from lockbuild.build import provenance
 from lockbuild.errors import BuildError
-from lockbuild.lock.lockfile import read_lockfile
+from lockbuild.lock.formats import read_lock
 from lockbuild.sync import builder, buildjob
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
 from tests.helpers import LOCKBUILD, lockbuild, resign_pair, run
@@ -135,7 +135,7 @@ def test_rebuild_what_plain_pip_built(
     if installer == "uv" and not UV.exists():
         pytest.skip("uv is not installed beside lockbuild")
     project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n")
-    lock = read_lockfile(project / "requirements.txt")
+    lock = read_lock(project / "requirements.txt")
     assert [line.split()[0] for line in lock.meta["lockbuild-sdist"]] == ["abiext==1.0"]
     env = make_env(tmp_path)
     python = plain_pip_broken_venv(tmp_path, env, index)
@@ -234,7 +234,7 @@ def test_wheelhouse_is_reused_by_a_second_venv(tmp_path: Path, server: IndexServ
 
 def test_sdist_in_a_build_environment_is_built_first(tmp_path: Path, server: IndexServer) -> None:
     project = compiled(tmp_path / "p", server, "needshelper\n")
-    sdists = read_lockfile(project / "requirements-build.txt").meta["lockbuild-sdist"]
+    sdists = read_lock(project / "requirements-build.txt").meta["lockbuild-sdist"]
     assert sorted(line.split()[0] for line in sdists) == ["buildhelper==1.0", "needshelper==1.0"]
     env = make_env(tmp_path)
     python = new_venv(tmp_path / "venv", env)
@@ -352,7 +352,7 @@ def test_build_environment_is_hash_checked(tmp_path: Path, server: IndexServer) 
     done the install), before the environment is touched."""
     project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n", "--generate-hashes")
     build = project / "requirements-build.txt"
-    digest = read_lockfile(build).pins[canonicalize_name("abicore")].hashes[0]
+    digest = read_lock(build).pins[canonicalize_name("abicore")].hashes[0]
     build.write_text(build.read_text().replace(digest, "0" * 64))
     env = make_env(tmp_path)
     python = new_venv(tmp_path / "venv", env, with_pip=False)
@@ -510,7 +510,7 @@ def test_add_record_lists_it_in_record(tmp_path: Path) -> None:
 
 
 def test_plan_jobs_orders_and_refuses_cycles() -> None:
-    from lockbuild.lock.lockfile import LockedPin
+    from lockbuild.lock.model import LockedPin
 
     def pin(name: str) -> LockedPin:
         return LockedPin(canonicalize_name(name), "1", f"{name}==1", ())
@@ -594,7 +594,7 @@ def test_wheelhouse_installs_offline(tmp_path: Path, server: IndexServer, hashes
 
 
 def test_make_plan_judges_builds() -> None:
-    from lockbuild.lock.lockfile import LockedFile, LockedPin
+    from lockbuild.lock.model import LockedFile, LockedPin
     from lockbuild.sync import interpreter
     from lockbuild.sync import plan as plans
 

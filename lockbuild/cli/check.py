@@ -7,9 +7,9 @@ from pathlib import Path
 
 from lockbuild.cli.options import input_digests, prepare
 from lockbuild.errors import InputError
-from lockbuild.lock.lockfile import EXCLUDE_NEWER, TARGET, read_lockfile
-from lockbuild.lock.pair import pair_problems, recorded_inputs
-from lockbuild.lock.pylock import is_pylock, text_build_problems
+from lockbuild.lock.formats import read_lock, twin_for
+from lockbuild.lock.model import BUILD_DIGEST, EXCLUDE_NEWER, TARGET
+from lockbuild.lock.pair import pair_problems, recorded_inputs, two_problems
 from lockbuild.spec import CompileOptions
 from lockbuild.target import Target
 
@@ -20,7 +20,7 @@ def recorded_command(lockfile: Path) -> str | None:
     if not lockfile.is_file():
         return None
     try:
-        locked = read_lockfile(lockfile)
+        locked = read_lock(lockfile)
     except InputError:
         return None
     command = locked.command
@@ -31,11 +31,13 @@ def recorded_command(lockfile: Path) -> str | None:
 
 def stale(options: CompileOptions, target: Target) -> list[str]:
     """What changed since the lock files were compiled; empty when they are up to date."""
+    twin = twin_for(options.output_file)
     for path in (options.output_file, options.build_output_file):
         if not path.exists():
             return [f"{path} does not exist"]
-    lock = read_lockfile(options.output_file)
-    build = read_lockfile(options.build_output_file, what="build file")
+    lock = read_lock(options.output_file)
+    build = read_lock(options.build_output_file, what="build file")
+    text_build = read_lock(twin, what="build file") if twin and twin.exists() else None
     if TARGET not in lock.meta:
         raise InputError(
             f"{options.output_file}: not a lockfile written by lockbuild compile "
@@ -70,9 +72,13 @@ def stale(options: CompileOptions, target: Target) -> list[str]:
         )
     elif recorded.get("options") != current["options"]:
         problems.append("options that shape the result changed (index, build or extras flags)")
-    if is_pylock(options.output_file):
-        problems += text_build_problems(lock)
-    return problems + pair_problems(lock, build)
+    if twin is not None and text_build is None:
+        return [
+            *problems,
+            f"{twin} does not exist",
+            *two_problems(lock, build, lock.first(BUILD_DIGEST)),
+        ]
+    return problems + pair_problems(lock, build, text_build)
 
 
 def recompile_hint(options: CompileOptions) -> str:

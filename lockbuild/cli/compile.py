@@ -20,7 +20,7 @@ from lockbuild.errors import InputError
 from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Sources
-from lockbuild.lock import pylock
+from lockbuild.lock.formats import format_of
 from lockbuild.lock.outputs import CompileResult, check_outputs, render
 from lockbuild.model import Kind, Req
 from lockbuild.progress import Progress
@@ -164,7 +164,7 @@ def compile_lock(
             progress.phase("collecting hashes")
         hashes = file_hashes(graph, client) if options.generate_hashes else {}
         host_hooks = hookrounds.host_hooks(graph, repository, target, hook_target)
-        records = file_records(graph, client) if pylock.is_pylock(options.output_file) else {}
+        records = file_records(graph, client) if format_of(options.output_file).lists_files else {}
         check_input_hashes(spec, graph, client, options.generate_hashes)
     finally:
         repository.close()

@@ -138,7 +138,7 @@ def compile_options(
     from lockbuild.build import probe
     from lockbuild.cli import config
     from lockbuild.cli import options as options_mod
-    from lockbuild.lock.lockfile import build_file_for
+    from lockbuild.lock.formats import build_file_for
     from lockbuild.spec import CompileOptions, IndexOptions, format_names
 
     limits.check_environment()

@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.errors import InputError, UsageError
-from lockbuild.lock.lockfile import read_lockfile
+from lockbuild.lock.formats import read_lock
 from lockbuild.model import Kind, Req
 from lockbuild.spec import CompileOptions, display_path
 from lockbuild.target import Target
@@ -76,9 +76,9 @@ def preferences(options: CompileOptions) -> dict[str, Version]:
     if options.upgrade or not options.output_file.exists():
         return {}
     try:
-        locked = read_lockfile(options.output_file)
+        locked = read_lock(options.output_file)
         built = (
-            read_lockfile(options.build_output_file, what="build file")
+            read_lock(options.build_output_file, what="build file")
             if options.build_output_file.exists()
             else None
         )

@@ -173,20 +173,20 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             f"wrote {options.output_file} ({len(result.runtime)} pins) and "
             f"{options.build_output_file} ({len(result.build)} build pins)"
         )
-        from lockbuild.lock.pylock import held_back_notes, is_pylock  # start-up speed
-        from lockbuild.resolve.heldback import from_lockfile, from_note
+        from lockbuild.lock.formats import parse_lock  # start-up speed
+        from lockbuild.lock.model import NOT_BUILDABLE
+        from lockbuild.resolve.buildable import notices
+        from lockbuild.resolve.heldback import from_note
 
-        if is_pylock(options.output_file):
-            notes = held_back_notes(result.lockfile_text)
-            found = [from_note(*note) for note in notes]
-            held = [h for h in found if h is not None]
-        else:
-            held = from_lockfile(result.lockfile_text)
-        for item in held:
-            log(item.line())
-        from lockbuild.resolve.buildable import notices  # start-up speed
-
-        for line in notices(result.build_text, *(text for _, text in result.extra_files)):
+        # Read back from the model, so that a replayed run prints the same lines.
+        locked = parse_lock(result.lockfile_text, options.output_file)
+        for pin in locked.pins.values():
+            for note in pin.notes:
+                held = from_note(pin.name, pin.version, note)
+                if held is not None:
+                    log(held.line())
+        built = parse_lock(result.build_text, options.build_output_file)
+        for line in notices(built.meta.get(NOT_BUILDABLE, ())):
             log(f"lockbuild: note: {line}")
         return 0
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from lockbuild.errors import InputError
-from lockbuild.lock.lockfile import LockedFile, build_file_for, parse_via, read_lockfile
+from lockbuild.lock.formats import build_file_for, read_lock
+from lockbuild.lock.model import LockedFile, parse_via
 from lockbuild.resolve.graph import DiGraph, simple_edge_paths
 from lockbuild.resolve.heldback import from_note
 
@@ -38,10 +39,10 @@ def annotation_graph(files: list[LockedFile]) -> tuple[DiGraph, set[str]]:
 
 def why(name: str, lockfile: Path, build_file: Path | None = None) -> list[str]:
     """One line per path from an input to ``name``: ``requirements.in -> a (build) -> b``."""
-    files = [read_lockfile(lockfile)]
+    files = [read_lock(lockfile)]
     build_path = build_file or build_file_for(lockfile)
     if build_path.exists():
-        files.append(read_lockfile(build_path, what="build file"))
+        files.append(read_lock(build_path, what="build file"))
     graph, roots = annotation_graph(files)
     target = canonicalize_name(name)
     if target not in graph:

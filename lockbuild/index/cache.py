@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lockbuild.atomic import write_atomic
-from lockbuild.credentials import without_userinfo
+from lockbuild.credentials import holds_secret, without_userinfo
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 
@@ -111,7 +111,7 @@ class Cache:
         return payload
 
     def put_keyed(self, bucket: str, key: str, payload: bytes) -> None:
-        if self.root is None or not _KEY.fullmatch(key):
+        if self.root is None or not _KEY.fullmatch(key) or holds_secret(payload.decode("latin-1")):
             return
         with contextlib.suppress(OSError):
             write_atomic(self._path(bucket, key), sha256_hex(payload).encode() + payload)
@@ -138,7 +138,13 @@ class Cache:
         if self.root is None or not _KEY.fullmatch(key):
             return
         check = sha256_hex(json.dumps(payload, sort_keys=True).encode())
-        data = json.dumps({"check": check, "payload": payload}, sort_keys=True).encode()
+        text = json.dumps({"check": check, "payload": payload}, sort_keys=True)
+        if holds_secret(text):
+            # The one place a record leaves the process: a password or token in a URL
+            # (pip's configuration read from PIP_INDEX_URL, say) is not kept, the record
+            # with it is made again next run.
+            return
+        data = text.encode()
         with contextlib.suppress(OSError):
             write_atomic(self._path(bucket, key), data)
 

@@ -1,5 +1,6 @@
-"""The two output files — a pip-compile style lockfile and a build constraints file —
-written from the graph, and read back for sync, check and why."""
+"""The text format of the lock model: a pip-compile style lockfile and its build
+constraints file (``requirements.txt`` + ``requirements-build.txt``), rendered from a
+``Locked`` and read back into a ``LockedFile``; and the atomic writer of a pair."""
 
 from __future__ import annotations
 
@@ -9,91 +10,54 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import canonicalize_name
 
 from lockbuild.atomic import check_writable, locked_dirs, replace_all, signals_deferred, temp_beside
-from lockbuild.credentials import redact_text
 from lockbuild.errors import InputError
-
-# Re-exported: the pair's readers name it beside the files it digests.
-from lockbuild.model import pins_digest as pins_digest
-
-if TYPE_CHECKING:
-    from lockbuild.resolve.graph import Pin
-
-LOCK_DIGEST = "lockbuild-lock-digest"
-BUILD_DIGEST = "lockbuild-build-digest"
-INPUTS = "lockbuild-inputs"
-TARGET = "lockbuild-target"
-BUILD_HOOKS = "lockbuild-build-hooks"
-NOTE_PREFIXES = ("held back (newest ",)  # pin annotations besides "via" (heldback.py)
-EXCLUDE_NEWER = "lockbuild-exclude-newer"
-# One line per pin built from an sdist on the target: "name==version filename sha256:hex".
-SDIST = "lockbuild-sdist"
-AS_OF_RELEASE = "lockbuild-build-deps-as-of-release"
-HOST_HOOKS = "lockbuild-hooks-ran-on-this-host"
-# --build-deps-for all: "name==version: reason" for each release installed from a wheel
-# whose build requirements do not fit the lock (no build side for it in the build file).
-NOT_BUILDABLE = "lockbuild-not-buildable"
+from lockbuild.lock.model import (
+    AS_OF_RELEASE,
+    BUILD_DIGEST,
+    BUILD_HOOKS,
+    DIGESTS,
+    EXCLUDE_NEWER,
+    HOST_HOOKS,
+    INPUTS,
+    LOCK_DIGEST,
+    NOT_BUILDABLE,
+    NOTE_PREFIXES,
+    SDIST,
+    TARGET,
+    Entry,
+    Field,
+    Header,
+    LockedFile,
+    LockedPin,
+)
 
 
 def build_file_for(lockfile: Path) -> Path:
-    """``requirements.txt`` -> ``requirements-build.txt``, ``a/dev.txt`` -> ``a/dev-build.txt``;
-    ``pylock.toml`` -> ``pylock.build.toml`` (see pylock.py)."""
-    from lockbuild.lock import pylock
-
-    if pylock.is_pylock(lockfile):
-        return pylock.build_file_for(lockfile)
+    """``requirements.txt`` -> ``requirements-build.txt``, ``a/dev.txt`` -> ``a/dev-build.txt``."""
     suffix = lockfile.suffix or ".txt"
     stem = lockfile.name[: -len(lockfile.suffix)] if lockfile.suffix else lockfile.name
     return lockfile.with_name(f"{stem}-build{suffix}")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One pinned line and its annotations, ready to be written."""
-
-    pin: Pin
-    via: tuple[str, ...]
-    hashes: tuple[str, ...] = ()
-    line: str = ""  # the requirement as written, when not plain name==version
-    notes: tuple[str, ...] = ()  # comments written before "# via" ("held back ...")
-
-    def render(self, newline: str = "\n") -> str:
-        text = self.line or f"{self.pin.name}=={self.pin.version}"
-        if self.hashes:
-            parts = [text, *(f"--hash=sha256:{h}" for h in self.hashes)]
-            text = f" \\{newline}    ".join(parts)
-        lines = [text]
-        # Before the via list: readers that know nothing of notes skip them there.
-        lines.extend(f"    # {note}" for note in self.notes)
-        if len(self.via) == 1:
-            lines.append(f"    # via {self.via[0]}")
-        elif self.via:
-            lines.append("    # via")
-            lines.extend(f"    #   {v}" for v in self.via)
-        return newline.join(lines) + newline
-
-
-@dataclass(frozen=True)
-class Header:
-    """What the lockfile's header records."""
-
-    command: str
-    python: str
-    target: str
-    inputs: tuple[tuple[str, str], ...]  # (what, digest)
-    options: tuple[str, ...]  # option lines (redacted), written before the pins
-    build_hooks: bool = True
-    exclude_newer: str | None = None  # the cut-off as written ("7 days" stays "7 days")
-    sdists: tuple[str, ...] = ()  # SDIST lines: the pins sync builds from source
-    as_of_release: bool = False
-    # Dynamic build requirements a hook computed on this host for another target.
-    host_hooks: tuple[str, ...] = ()
-    # --build-deps-for all: releases installed from wheels whose build side does not fit.
-    unbuildable: tuple[str, ...] = ()
+def render_entry(entry: Entry, newline: str = "\n") -> str:
+    """One pin with its hashes, notes and ``# via`` lines."""
+    text = entry.line or f"{entry.pin.name}=={entry.pin.version}"
+    if entry.hashes:
+        parts = [text, *(f"--hash=sha256:{h}" for h in entry.hashes)]
+        text = f" \\{newline}    ".join(parts)
+    lines = [text]
+    # Before the via list: readers that know nothing of notes skip them there.
+    lines.extend(f"    # {note}" for note in entry.notes)
+    if len(entry.via) == 1:
+        lines.append(f"    # via {entry.via[0]}")
+    elif entry.via:
+        lines.append("    # via")
+        lines.extend(f"    #   {v}" for v in entry.via)
+    return newline.join(lines) + newline
 
 
 def _header_lines(title: str, header: Header) -> list[str]:
@@ -129,10 +93,10 @@ def render_lockfile(
     lines.append("#")
     out = newline.join(lines) + newline
     if header.options:
-        # redact_text, not redact: each line is an option followed by its URL.
-        out += newline.join(redact_text(o) for o in header.options) + newline
+        # Credentials in them are redacted with the whole file (formats.render_pair).
+        out += newline.join(header.options) + newline
     out += newline
-    out += "".join(e.render(newline) for e in entries)
+    out += "".join(render_entry(e, newline) for e in entries)
     return out
 
 
@@ -165,7 +129,7 @@ def render_build_file(
     if not entries:
         out += "# (no sdist is built: nothing to pin)" + newline
         return out
-    out += newline + "".join(e.render(newline) for e in entries)
+    out += newline + "".join(render_entry(e, newline) for e in entries)
     return out
 
 
@@ -214,65 +178,6 @@ def write_pair(files: Mapping[Path, str]) -> None:
 
 
 # --- reading -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LockedPin:
-    name: NormalizedName
-    version: str
-    line: str  # the requirement text (without hashes)
-    via: tuple[str, ...]
-    hashes: tuple[str, ...] = ()
-    lineno: int = 0
-    notes: tuple[str, ...] = ()  # e.g. "held back (newest 2.0): ..."
-
-
-@dataclass(frozen=True)
-class Via:
-    """One ``# via`` annotation of a pin, read: ``parent`` requires it (``build``: for
-    its build environment). ``kind`` says what the parent is: ``pin`` (a canonical
-    project name pinned in the pair), ``input`` (``-r FILE`` or ``name (pyproject.toml)``),
-    ``constraint`` (``-c FILE``) or ``override`` (a build override)."""
-
-    parent: str
-    build: bool
-    kind: str
-
-
-def parse_via(text: str) -> Via:
-    """A ``# via`` entry as compile writes it (outputs.py)."""
-    text = text.strip()
-    if text == "build override":
-        return Via(text, True, "override")
-    if text.startswith("-c "):
-        return Via(text[3:], False, "constraint")
-    build = text.endswith("(build)")
-    parent = text.removesuffix("(build)").strip() if build else text
-    if parent.startswith("-r "):
-        return Via(parent[3:], build, "input")
-    if parent.endswith(")") and " (" in parent:
-        return Via(parent, build, "input")  # a project input: "name (pyproject.toml)"
-    return Via(canonicalize_name(parent), build, "pin")
-
-
-@dataclass
-class LockedFile:
-    path: Path
-    pins: dict[NormalizedName, LockedPin] = field(default_factory=dict)
-    options: list[str] = field(default_factory=list)
-    meta: dict[str, list[str]] = field(default_factory=dict)
-    command: str = ""
-    # (line number, text) of every line that shapes an install or a check: the command,
-    # the lockbuild-* header lines (but the two pair digests), option lines and
-    # requirement lines with their hashes (continuations joined, whitespace collapsed).
-    content: list[tuple[int, str]] = field(default_factory=list)
-
-    def pin_pairs(self) -> list[tuple[str, str]]:
-        return [(p.name, p.version) for p in self.pins.values()]
-
-    def first(self, key: str) -> str | None:
-        values = self.meta.get(key)
-        return values[0] if values else None
-
-
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*===?\s*([^\s;\\]+)")
 _URL_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*@\s*(\S+)")
 
@@ -286,26 +191,6 @@ class _Pending:
     lineno: int
     via: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def read_lockfile(path: Path, *, what: str = "lockfile") -> LockedFile:
-    """Parse a lockfile or build file written by lockbuild (or pip-compile); a pylock
-    pair (PEP 751) is read into the same shape."""
-    if path.name.startswith("pylock.") and path.name.endswith(".toml"):
-        from lockbuild.lock import pylock
-
-        return pylock.read(path, what)
-    return parse_lockfile(read_text(path, what), path)
-
-
-def read_text(path: Path, what: str) -> str:
-    """The UTF-8 text of a lock file, or a one-line error naming it as ``what``."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc}") from None
 
 
 def parse_lockfile(text: str, path: Path) -> LockedFile:
@@ -331,6 +216,8 @@ def parse_lockfile(text: str, path: Path) -> LockedFile:
         if stripped.startswith("#"):
             body = stripped[1:].strip()
             if raw.startswith("    #") and current is not None:
+                # Annotations are fields too: sync reads a build's environment from them.
+                result.content.append(Field(f"line {lineno}", "# " + " ".join(body.split())))
                 if in_via and raw.startswith("    #   "):
                     current.via.append(body)  # an item, even one named "via..."
                 elif not in_via and body.startswith(NOTE_PREFIXES):
@@ -345,18 +232,20 @@ def parse_lockfile(text: str, path: Path) -> LockedFile:
                 continue
             if command_next and body:
                 result.command = body
-                result.content.append((lineno, body))
+                result.content.append(Field(f"line {lineno}", body))
                 command_next = False
             if body == "by the following command:":
                 command_next = True
+            if " by lockbuild with Python " in body:
+                result.content.append(Field(f"line {lineno}", body))
             key, sep, value = body.partition(":")
             if sep and key.startswith("lockbuild-"):
                 result.meta.setdefault(key, []).append(value.strip())
-                if key not in (LOCK_DIGEST, BUILD_DIGEST):
-                    result.content.append((lineno, f"{key}: {value.strip()}"))
+                if key not in DIGESTS:
+                    result.content.append(Field(f"line {lineno}", f"{key}: {value.strip()}"))
             continue
         in_via = False
-        result.content.append((lineno, " ".join(stripped.split())))
+        result.content.append(Field(f"line {lineno}", " ".join(stripped.split())))
         if stripped.startswith("-") and not stripped.startswith("-e"):
             result.options.append(stripped)
             current = None
@@ -400,7 +289,3 @@ def _pin_of(requirement: str) -> tuple[str | None, str]:
         egg = re.search(r"#egg=([A-Za-z0-9._-]+)", requirement)
         return (egg.group(1) if egg else requirement.split()[-1]), ""
     return None, ""
-
-
-def is_lockbuild_file(locked: LockedFile) -> bool:
-    return TARGET in locked.meta

@@ -1,5 +1,6 @@
-"""The compiled pair as text: the lockfile and the build file rendered from the graph
-(text or PEP 751), the outputs checked before any work and written together."""
+"""The compiled pair: the lock model (``Locked``) made from the graph and rendered in the
+format the output's name asks for (formats.py), the outputs checked before any work and
+written together."""
 
 from __future__ import annotations
 
@@ -14,21 +15,13 @@ from packaging.utils import NormalizedName
 from lockbuild.atomic import check_writable
 from lockbuild.cli.options import option_lines
 from lockbuild.errors import InputError, UsageError
-from lockbuild.lock import pylock
-from lockbuild.lock.lockfile import (
-    Entry,
-    Header,
-    newline_of,
-    pins_digest,
-    render_build_file,
-    render_lockfile,
-    write_pair,
-)
-from lockbuild.lock.pair import text_digest
-from lockbuild.model import Kind, Req
+from lockbuild.lock.formats import render_pair
+from lockbuild.lock.lockfile import write_pair
+from lockbuild.lock.model import Entry, Header, Locked
+from lockbuild.model import FileRecord, Kind, Req
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve import heldback
-from lockbuild.spec import CompileOptions, IndexOptions, InputRequirement, Spec, display_path
+from lockbuild.spec import CompileOptions, IndexOptions, InputRequirement, Spec
 from lockbuild.target import Target
 
 
@@ -126,7 +119,7 @@ def render(
     hashes: dict[str, tuple[str, ...]],
     digests: tuple[tuple[str, str], ...],
     held: Mapping[str, heldback.HeldBack],
-    records: Mapping[str, pylock.FileRecord],
+    records: Mapping[str, FileRecord],
     host_hooks: tuple[str, ...] = (),
     unbuildable: tuple[str, ...] = (),
 ) -> CompileResult:
@@ -177,39 +170,25 @@ def render(
         host_hooks=host_hooks,
         unbuildable=unbuildable,
     )
-    lock_name = display_path(options.output_file)
-    build_name = display_path(options.build_output_file)
-    if pylock.is_pylock(options.output_file):
-        # The pylock pair records digests of the pins (see pylock.py).
-        lock_digest = pins_digest(
-            (e.pin.name, "" if e.line else e.pin.version) for e in lock_entries
-        )
-        build_digest = pins_digest((e.pin.name, e.pin.version) for e in build_entries)
-        return _render_pylock(
-            options,
-            graph,
-            target,
-            header,
-            (lock_entries, build_entries),
-            records,
-            (lock_digest, build_digest),
-        )
-    lock_newline = newline_of(options.output_file)
-    build_newline = newline_of(options.build_output_file)
-
-    def lock_text(build_digest: str) -> str:
-        return render_lockfile(header, lock_entries, build_digest, lock_newline)
-
-    def build_text(lock_digest: str) -> str:
-        return render_build_file(
-            header, build_entries, lock_name, build_name, lock_digest, build_newline
-        )
-
-    # Each file records a digest of the other's lines; the digest lines themselves are
-    # not covered, so rendering with an empty one first gives the same digest.
-    final_lock = lock_text(text_digest(build_text("")))
-    final_build = build_text(text_digest(lock_text("")))
-    return CompileResult(graph, final_lock, final_build, frozenset(runtime), frozenset(build))
+    locked = Locked(
+        header,
+        tuple(lock_entries),
+        tuple(build_entries),
+        target,
+        records,
+        graphs.build_environments(graph),
+    )
+    files = render_pair(locked, options.output_file, options.build_output_file)
+    lock_text = files.pop(options.output_file)
+    build_text = files.pop(options.build_output_file)
+    return CompileResult(
+        graph,
+        lock_text,
+        build_text,
+        frozenset(runtime),
+        frozenset(build),
+        tuple((str(path), text) for path, text in files.items()),
+    )
 
 
 def _sdist_lines(
@@ -225,46 +204,6 @@ def _sdist_lines(
         digest = f" sha256:{dist.sha256}" if dist.sha256 else ""
         lines.append(f"{pin.name}=={pin.version} {dist.filename}{digest}")
     return tuple(lines)
-
-
-def _render_pylock(
-    options: CompileOptions,
-    graph: graphs.DiGraph,
-    target: Target,
-    header: Header,
-    entries: tuple[Sequence[Entry], Sequence[Entry]],
-    records: Mapping[str, pylock.FileRecord],
-    digests: tuple[str, str],
-) -> CompileResult:
-    """The pylock pair, and the text build file pip and uv take (see pylock.py)."""
-    lock_entries, build_entries = entries
-    lock_digest, build_digest = digests
-    text_build = pylock.text_build_file_for(options.output_file)
-    names = (
-        display_path(options.output_file),
-        display_path(options.build_output_file),
-        display_path(text_build),
-    )
-    out_dir = options.output_file.parent
-    pair = pylock.Pair(header, target, records, names, out_dir)
-    lock_text = pylock.render_lock(pair, lock_entries, build_digest)
-    build_text = pylock.render_build(
-        pair, build_entries, lock_digest, graphs.build_environments(graph)
-    )
-    text = render_build_file(
-        header, build_entries, names[0], names[2], lock_digest, newline_of(text_build)
-    )
-    # Only pip 26.1 and later read pylock.toml, and they take --build-constraint.
-    text = text.replace("    (pip 25.3 and later)", "    (pip 26.1 and later)")
-    text = "".join(line for line in text.splitlines(keepends=True) if "PIP_CONSTRAINT=" not in line)
-    return CompileResult(
-        graph,
-        lock_text,
-        build_text,
-        frozenset(graphs.runtime_set(graph)),
-        frozenset(graphs.build_set(graph)),
-        ((str(text_build), text),),
-    )
 
 
 def _direct_line(item: InputRequirement) -> str:

@@ -13,45 +13,60 @@ build pins as a text build file (``pylock.build.txt``), for installing without l
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
 
 from packaging.utils import canonicalize_name
 
 from lockbuild import __version__
 from lockbuild.errors import InputError
-from lockbuild.lock.lockfile import (
+from lockbuild.lock.lockfile import newline_of, render_build_file
+from lockbuild.lock.model import (
     AS_OF_RELEASE,
     BUILD_DIGEST,
     BUILD_HOOKS,
+    BUILD_TEXT_DIGEST,
     EXCLUDE_NEWER,
     HOST_HOOKS,
     INPUTS,
     LOCK_DIGEST,
+    NOT_BUILDABLE,
     SDIST,
     TARGET,
     Entry,
+    Field,
     Header,
+    Locked,
     LockedFile,
     LockedPin,
     read_text,
 )
+from lockbuild.model import FileRecord
+from lockbuild.spec import display_path
 from lockbuild.target import Target
 
 if TYPE_CHECKING:
     import tomlkit  # imported where a pylock file is written
 
 _NAMED = re.compile(r"^pylock\.([^.]+)\.toml$")
+_BUILD = re.compile(r"^pylock\.([^.]+\.)?build\.toml$")
 
 
 def is_pylock(path: Path) -> bool:
     """``pylock.toml``, ``pylock.NAME.toml`` or one of their build files."""
     return bool(path.name == "pylock.toml" or _NAMED.match(path.name))
+
+
+def is_build_file(path: Path) -> bool:
+    """``pylock.build.toml`` or ``pylock.NAME.build.toml``."""
+    return bool(_BUILD.match(path.name))
 
 
 def build_file_for(lock: Path) -> Path:
@@ -75,20 +90,8 @@ def environment_marker(target: Target) -> str:
     return " and ".join(parts)
 
 
-@dataclass(frozen=True)
-class FileRecord:
-    """What a package entry says about the file the target installs."""
-
-    filename: str
-    url: str
-    sha256: str
-    size: int | None
-    upload_time: Any  # datetime | None
-    is_wheel: bool
-
-
 def _package(entry: Entry, record: FileRecord | None, out_dir: Path) -> tomlkit.items.Table:
-    import tomlkit
+    import tomlkit  # start-up speed: only a pylock file being written needs it
 
     pin = entry.pin
     table = tomlkit.table()
@@ -132,9 +135,7 @@ def _direct(
     table: tomlkit.items.Table, entry: Entry, record: FileRecord | None, out_dir: Path
 ) -> None:
     """A direct reference: a local directory (editable or not) or an archive URL."""
-    from urllib.parse import unquote, urlparse
-
-    import tomlkit
+    import tomlkit  # start-up speed: only a pylock file being written needs it
 
     url = entry.pin.candidate.url or ""
     parsed = urlparse(url)
@@ -175,7 +176,7 @@ def _document(
     out_dir: Path,
     tool: Mapping[str, Any],
 ) -> str:
-    import tomlkit
+    import tomlkit  # start-up speed: only a pylock file being written needs it
 
     doc = tomlkit.document()
     for line in header_lines:
@@ -261,10 +262,15 @@ class Pair:
         return _document(lines, self.target, entries, self.records, self.out_dir, tool)
 
 
-def render_lock(pair: Pair, entries: Sequence[Entry], build_digest: str) -> str:
-    """``pylock.toml``: the runtime pins of one target."""
+def render_lock(pair: Pair, entries: Sequence[Entry], digests: Mapping[str, str]) -> str:
+    """``pylock.toml``: the runtime pins of one target, with the digests of the build lock
+    and of the text build file."""
     lines = pair.heading("This file is", f"It locks the runtime set for {pair.header.target}.")
-    tool = {**_common_tool(pair.header), "build-digest": build_digest}
+    tool = {
+        **_common_tool(pair.header),
+        "build-digest": digests.get(BUILD_DIGEST, ""),
+        "build-text-digest": digests.get(BUILD_TEXT_DIGEST, ""),
+    }
     return pair.document(lines, entries, tool)
 
 
@@ -275,7 +281,7 @@ def render_build(
     builds: Mapping[str, Sequence[str]],
 ) -> str:
     """``pylock.build.toml``: every build pin, and which sdist is built against which."""
-    import tomlkit
+    import tomlkit  # start-up speed: only a pylock file being written needs it
 
     lines = pair.heading(
         "Build lock",
@@ -291,40 +297,51 @@ def render_build(
     return pair.document(lines, entries, tool)
 
 
-def text_build_problems(lock: LockedFile) -> list[str]:
-    """Whether the text build file beside a pylock pair belongs to it (what pip and uv
-    are told to use); empty when it does."""
-    from lockbuild.lock.lockfile import pins_digest, read_lockfile
-
-    twin = text_build_file_for(lock.path)
-    if not twin.exists():
-        return [f"{twin} does not exist"]
-    text = read_lockfile(twin, what="build file")
-    if text.first(LOCK_DIGEST) != pins_digest(lock.pin_pairs()):
-        return [f"{twin} was not compiled together with {lock.path}"]
-    return []
+def render_text_build(pair: Pair, entries: Sequence[Entry], lock_digest: str, path: Path) -> str:
+    """``pylock.build.txt``: the build pins as requirements text, for pip's and uv's
+    build constraint flags; checked as the text build file of a text pair is."""
+    text = render_build_file(
+        pair.header, entries, pair.names[0], pair.names[2], lock_digest, newline_of(path)
+    )
+    # Only pip 26.1 and later read pylock.toml, and they take --build-constraint.
+    text = text.replace("    (pip 25.3 and later)", "    (pip 26.1 and later)")
+    return "".join(line for line in text.splitlines(keepends=True) if "PIP_CONSTRAINT=" not in line)
 
 
-def held_back_notes(text: str) -> list[tuple[str, str, str]]:
-    """(name, version, note) of every held-back annotation in a pylock file's text."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return []
-    found = []
-    for package in data.get("packages", []):
-        ours = package.get("tool", {}).get("lockbuild", {})
-        for note in ours.get("notes", []):
-            found.append((str(package.get("name")), str(package.get("version", "")), note))
-    return found
+def render_files(
+    locked: Locked, lock: Path, build: Path, digests: Mapping[str, str]
+) -> dict[Path, str]:
+    """The three files of a pylock pair, each with the digests it records of the others
+    (``digests``: empty for a first draft)."""
+    twin = text_build_file_for(lock)
+    names = (display_path(lock), display_path(build), display_path(twin))
+    pair = Pair(locked.header, locked.target, locked.records, names, lock.parent)
+    lock_digest = digests.get(LOCK_DIGEST, "")
+    return {
+        lock: render_lock(pair, locked.lock_entries, digests),
+        build: render_build(pair, locked.build_entries, lock_digest, locked.builds),
+        twin: render_text_build(pair, locked.build_entries, lock_digest, twin),
+    }
 
 
 # --- reading ------------------------------------------------------------------------------
-def read(path: Path, what: str = "lockfile") -> LockedFile:
-    """A pylock file written by lockbuild, as the text reader gives a text lockfile."""
-    from packaging.pylock import Pylock, PylockValidationError
+# [tool.lockbuild] keys that hold the digests of the pair's other files (not covered).
+_DIGEST_KEYS = {
+    "build-digest": BUILD_DIGEST,
+    "lock-digest": LOCK_DIGEST,
+    "build-text-digest": BUILD_TEXT_DIGEST,
+}
 
-    text = read_text(path, what)
+
+def read(path: Path, what: str = "lockfile") -> LockedFile:
+    """A pylock file written by lockbuild, read into the lock model."""
+    return parse(read_text(path, what), path)
+
+
+def parse(text: str, path: Path) -> LockedFile:
+    """The text of a pylock file; ``path`` names it in errors and anchors local paths."""
+    from packaging.pylock import Pylock, PylockValidationError  # start-up speed
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -335,6 +352,7 @@ def read(path: Path, what: str = "lockfile") -> LockedFile:
         message = " ".join(str(exc).split())
         raise InputError(f"{path}: not a valid PEP 751 lock file: {message}") from None
     result = LockedFile(path)
+    result.content.extend(_fields(data, ""))
     tool = data.get("tool", {}).get("lockbuild", {})
     if not isinstance(tool, dict):
         tool = {}
@@ -347,6 +365,28 @@ def read(path: Path, what: str = "lockfile") -> LockedFile:
     return result
 
 
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _fields(value: Any, key: str) -> Iterator[Field]:
+    """Every value of a TOML document, as ``table.key = value`` fields in document order:
+    all are covered by the digests, but those digests themselves."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if key == "tool.lockbuild" and name in _DIGEST_KEYS:
+                continue
+            # Keys as TOML writes them: quoted unless bare ("abiext==1.0" under builds).
+            shown = name if _BARE.match(name) else json.dumps(name)
+            yield from _fields(item, f"{key}.{shown}" if key else shown)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        names = [v.get("name") for v in value]
+        by_name = key == "packages" and len(set(names)) == len(names)
+        for number, item in enumerate(value, start=1):
+            yield from _fields(item, f"{key}[{names[number - 1] if by_name else number}]")
+    else:
+        yield Field("", f"{key} = {json.dumps(value, default=str, ensure_ascii=False)}")
+
+
 def _read_meta(result: LockedFile, tool: Mapping[str, Any]) -> None:
     def put(key: str, value: Any) -> None:
         if isinstance(value, str):
@@ -356,8 +396,8 @@ def _read_meta(result: LockedFile, tool: Mapping[str, Any]) -> None:
     for item in tool.get("inputs", []) if isinstance(tool.get("inputs"), list) else []:
         if isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item):
             put(INPUTS, f"{item[0]} {item[1]}")
-    put(BUILD_DIGEST, tool.get("build-digest"))
-    put(LOCK_DIGEST, tool.get("lock-digest"))
+    for name, key in _DIGEST_KEYS.items():
+        put(key, tool.get(name))
     put(EXCLUDE_NEWER, tool.get("exclude-newer"))
     for line in tool.get("sdists", []) if isinstance(tool.get("sdists"), list) else []:
         put(SDIST, line)
@@ -366,6 +406,9 @@ def _read_meta(result: LockedFile, tool: Mapping[str, Any]) -> None:
     hooks = tool.get("hooks-ran-on-this-host")
     for item in hooks if isinstance(hooks, list) else []:
         put(HOST_HOOKS, item)
+    unbuildable = tool.get("not-buildable")
+    for item in unbuildable if isinstance(unbuildable, list) else []:
+        put(NOT_BUILDABLE, item)
     if tool.get("build-hooks") is False:
         put(BUILD_HOOKS, "off")
     if isinstance(tool.get("command"), str):

@@ -27,7 +27,6 @@ from resolvelib.resolvers import ResolutionTooDeep
 
 from lockbuild.build.hookfail import HookFailed, RuledOutWhilePinned
 from lockbuild.errors import DistError
-from lockbuild.lock.lockfile import NOT_BUILDABLE
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 from lockbuild.pool import DaemonPool
 from lockbuild.resolve import graph as graphs
@@ -326,17 +325,14 @@ def extend(
     return Extended(lock.pruned(), named)
 
 
-def notices(*build_texts: str) -> list[str]:
-    """One line per release a build file's header records as not buildable (the lines
-    compile prints; read from the file, so a replayed run prints them too)."""
-    prefix = f"# {NOT_BUILDABLE}: "
+def notices(recorded: Iterable[str]) -> list[str]:
+    """One line per release a build file records as not buildable (``recorded``: the
+    values ``describe`` wrote; the lines compile prints, so a replayed run prints them)."""
     found: dict[str, None] = {}
-    for text in build_texts:
-        for line in text.splitlines():
-            if line.startswith(prefix):
-                pin, _, reason = line[len(prefix) :].partition(": ")
-                name, _, version = pin.partition("==")
-                found[Unbuildable(name, version, reason).line()] = None
+    for value in recorded:
+        pin, _, reason = value.partition(": ")
+        name, _, version = pin.partition("==")
+        found[Unbuildable(name, version, reason).line()] = None
     return list(found)
 
 

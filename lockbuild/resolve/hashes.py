@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from lockbuild.errors import InputError
 from lockbuild.index.client import IndexClient
-from lockbuild.lock import pylock
-from lockbuild.model import DistFile
+from lockbuild.model import DistFile, FileRecord
 from lockbuild.resolve import graph as graphs
 from lockbuild.spec import Spec
 
@@ -53,14 +52,14 @@ def check_input_hashes(
             )
 
 
-def file_records(graph: graphs.DiGraph, client: IndexClient) -> dict[str, pylock.FileRecord]:
+def file_records(graph: graphs.DiGraph, client: IndexClient) -> dict[str, FileRecord]:
     """The file each pin installs on the target, with its hash (what a pylock file lists)."""
-    records: dict[str, pylock.FileRecord] = {}
+    records: dict[str, FileRecord] = {}
     for pin in graphs.pins(graph, graph.nodes):
         dist = pin.candidate.dist
         if dist is None:
             continue
-        records[pin.name] = pylock.FileRecord(
+        records[pin.name] = FileRecord(
             filename=dist.filename,
             url=dist.url,
             sha256=client.file_hash(dist),

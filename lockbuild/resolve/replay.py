@@ -243,7 +243,7 @@ def unverified(
     So a rewritten record cannot put into a lock what the index does not serve."""
     # resolve reading lock/ is a layer exception still open (tests/unit/test_layers.py);
     # local so that the lock's modules load only when a record is checked
-    from lockbuild.lock.lockfile import INPUTS, TARGET, parse_lockfile
+    from lockbuild.lock.lockfile import parse_lockfile
     from lockbuild.lock.pair import pair_problems
 
     try:
@@ -256,9 +256,9 @@ def unverified(
     for locked in (lock, build):
         if locked.command != expected.command:
             return "its command is not this run's"
-        if locked.meta.get(TARGET) != [expected.target]:
+        if locked.targets != (expected.target,):
             return "its target is not this run's"
-        if tuple(locked.meta.get(INPUTS, ())) != expected.inputs:
+        if locked.inputs != expected.inputs:
             return "its input digests are not this run's"
     if tuple(lock.options) != expected.options or build.options:
         return "its option lines are not this run's"

@@ -12,7 +12,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from lockbuild.build.provenance import BuildRecord, env_digest
 from lockbuild.errors import BuildError
-from lockbuild.lock.lockfile import SDIST, LockedFile, LockedPin, parse_via
+from lockbuild.lock.model import SDIST, LockedFile, LockedPin, parse_via
 from lockbuild.model import normalized_pins
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lockbuild.credentials import unredacted
-from lockbuild.lock.lockfile import LockedFile
+from lockbuild.lock.model import LockedFile
 from lockbuild.spec import IndexOptions
 
 _VALUE_OPTIONS = {

@@ -20,7 +20,7 @@ from lockbuild.build.probe import tool_version
 from lockbuild.build.uv import uv_commands
 from lockbuild.errors import InstallError, UsageError
 from lockbuild.index.cache import default_cache_dir
-from lockbuild.lock.lockfile import LockedFile, LockedPin, pins_digest
+from lockbuild.lock.model import LockedFile, LockedPin, pins_digest
 from lockbuild.process import ProcessTimeout, run_streamed
 from lockbuild.progress import InstallerProgress
 from lockbuild.spec import IndexOptions

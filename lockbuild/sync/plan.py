@@ -12,7 +12,7 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from lockbuild.build.provenance import difference
-from lockbuild.lock.lockfile import LockedFile, LockedPin
+from lockbuild.lock.model import LockedFile, LockedPin
 from lockbuild.sync.buildjob import BuildJob
 from lockbuild.sync.interpreter import Environment, Installed
 

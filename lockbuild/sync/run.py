@@ -22,7 +22,7 @@ from lockbuild.build.provenance import python_key
 from lockbuild.errors import BuildError, InstallError, UsageError
 from lockbuild.index.cache import Cache, default_cache_dir
 from lockbuild.index.pipconfig import configured_constraints
-from lockbuild.lock.lockfile import TARGET
+from lockbuild.lock.model import TARGET
 from lockbuild.lock.pair import LockPair, check_pair, read_pair
 from lockbuild.progress import InstallerProgress
 from lockbuild.spec import IndexOptions, display_path

@@ -24,7 +24,8 @@ from packaging.version import Version
 from lockbuild import limits
 from lockbuild.atomic import replacing
 from lockbuild.errors import InputError, InstallError, UsageError
-from lockbuild.lock.lockfile import LockedPin, write_pair
+from lockbuild.lock.lockfile import write_pair
+from lockbuild.lock.model import LockedPin
 from lockbuild.lock.pair import check_pair, read_pair
 from lockbuild.process import ProcessTimeout, run_captured
 from lockbuild.spec import IndexOptions, display_path

@@ -43,29 +43,21 @@ PLACED = {
 # the test fails when an entry no longer occurs too, so the list only shrinks.
 KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        # issue 21 (one lock model, two renderings): the text format types its pins by
-        # the resolution's graph, and the outputs render from the graph and held-back
-        # pins and take the option lines from cli/options.
-        ("lockbuild.lock.lockfile", "lockbuild.resolve.graph"),
+        # issue 20 item 2 (the Locked value made in one place): the outputs make the
+        # lock model from the graph and held-back pins and take the option lines from
+        # cli/options.
         ("lockbuild.lock.outputs", "lockbuild.resolve.graph"),
         ("lockbuild.lock.outputs", "lockbuild.resolve.heldback"),
         ("lockbuild.lock.outputs", "lockbuild.cli.options"),
-        # issue 21 and issue 20 item 2 (repository methods): the soft build sides, the
-        # hashes and the replay read and write lock files themselves.
-        ("lockbuild.resolve.buildable", "lockbuild.lock.lockfile"),
-        ("lockbuild.resolve.hashes", "lockbuild.lock.pylock"),
+        # issue 20 item 2 (repository methods): the replay reads a recorded lock itself.
         ("lockbuild.resolve.replay", "lockbuild.lock.lockfile"),
         ("lockbuild.resolve.replay", "lockbuild.lock.pair"),
     }
 )
 
-# Import cycles still open, as the sorted modules of each: issue 21 replaces the two
-# formats' code (lockfile <-> pylock, dispatched both ways) with one model.
-KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset(
-    {
-        ("lockbuild.lock.lockfile", "lockbuild.lock.pylock"),
-    }
-)
+# Import cycles still open, as the sorted modules of each (none: the lock's two formats
+# are renderings of one model, lock/model.py, chosen in lock/formats.py).
+KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -246,11 +238,6 @@ def test_no_import_cycle() -> None:
     assert sorted(KNOWN_CYCLES - cycles()) == []
 
 
-# Function-local imports of these modules are still the lock model's (issue 21): its two
-# formats import each other inside functions.
-LOCAL_IMPORT_OWNERS = ("lockbuild.lock.",)
-
-
 def unexplained_local_imports(path: Path) -> list[str]:
     """Imports made inside a function with no comment saying why: none on the import's
     own lines and none on the line above the group of imports it belongs to."""
@@ -276,10 +263,5 @@ def unexplained_local_imports(path: Path) -> list[str]:
 
 def test_every_function_local_import_says_why() -> None:
     """A function-local import is for start-up speed (or a platform): it says so."""
-    found = [
-        line
-        for path in sources()
-        if not module_name(path).startswith(LOCAL_IMPORT_OWNERS)
-        for line in unexplained_local_imports(path)
-    ]
+    found = [line for path in sources() for line in unexplained_local_imports(path)]
     assert found == []

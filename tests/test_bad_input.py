@@ -558,7 +558,7 @@ PAIR_EDITS = [
         "pin-removed",
         "requirements.txt",
         _sub(r"^beta==1.0 \\\n    --hash=sha256:[0-9a-f]{64}\n    # via .*\n", ""),
-        "requirements.txt: 1 line(s) removed after compile",
+        "requirements.txt: 2 line(s) removed after compile",
     ),
     PairEdit(
         "build-file-hash-edited",
@@ -581,7 +581,7 @@ PAIR_EDITS = [
         "requirements.txt",
         _sub(r"^(# lockbuild-build-digest: ).*$", rf"\g<1>sha256:{ZEROS}"),
         "requirements.txt was written by an older lockbuild whose digests do not cover "
-        "option lines and hashes: recompile",
+        "every field: recompile",
     ),
     PairEdit(
         "build-file-of-another-compile",

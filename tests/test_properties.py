@@ -15,11 +15,11 @@ from packaging.version import Version
 
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.errors import InputError
-from lockbuild.lock.formats import read_lock
-from lockbuild.lock.lockfile import render_lockfile
-from lockbuild.lock.model import Entry, Header
+from lockbuild.lock.formats import build_file_for, read_lock, render_pair
+from lockbuild.lock.model import Entry, Header, Locked
 from lockbuild.model import Candidate
 from lockbuild.resolve.graph import Pin
+from lockbuild.target import for_platform
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
@@ -232,10 +232,13 @@ def test_lockfile_round_trip(items: list[Entry], options: list[str], newline: st
         inputs=(("requirements.in", "sha256:" + "0" * 64),),
         options=tuple(options),
     )
-    text = render_lockfile(header, items, "sha256:" + "1" * 64, newline)
-    assert "secret" not in text
+    target = for_platform("3.11", ("manylinux_2_17_x86_64",))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "requirements.txt"
+        path.write_bytes(f"#{newline}".encode())  # a rewrite keeps the file's line ending
+        files = render_pair(Locked(header, tuple(items), (), target), path, build_file_for(path))
+        text = files[path]
+        assert "secret" not in text and text.count("\n") == text.count(newline)
         path.write_bytes(text.encode())
         locked = read_lock(path)
     assert list(locked.pins) == [e.pin.name for e in items]

@@ -249,7 +249,8 @@ def _changed(locked: LockedFile, recorded: Sequence[str]) -> list[str]:
             where = (
                 f"before {locked.content[j1].place}" if j1 < len(locked.content) else "at the end"
             )
-            found.append(f"{name}: {i2 - i1} field(s) removed after compile ({where})")
+            unit = "line(s)" if locked.content and locked.content[0].where else "field(s)"
+            found.append(f"{name}: {i2 - i1} {unit} removed after compile ({where})")
     return found
 
 

@@ -1,0 +1,171 @@
+"""PEP 691 pages decoded by msgspec (lockbuild/index/pagejson.py) give exactly what the
+standard library's decoding gave: the same listings, the same files, the same errors, as
+tables of regular and irregular pages decoded in memory."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from lockbuild.errors import FetchError
+from lockbuild.index import pagejson
+from lockbuild.index.page import (
+    _JSON_KEYS,
+    _CountingKeep,
+    _stdlib_json_listings,
+    json_listings,
+    parse_json_page,
+)
+from lockbuild.target import current
+
+pytestmark = pytest.mark.unit
+
+PAGE_URL = "https://host.test/simple/demo/"
+SHA = "ab" * 32
+
+
+def page(*entries: Any, **top: Any) -> bytes:
+    return json.dumps(
+        {"meta": {"api-version": "1.1"}, "name": "demo", "files": list(entries), **top}
+    ).encode()
+
+
+def wheel(version: str, tag: str = "py3-none-any", **fields: Any) -> dict[str, Any]:
+    name = f"demo-{version}-{tag}.whl"
+    return {"filename": name, "url": f"../../files/{name}", "hashes": {"sha256": SHA}, **fields}
+
+
+# Pages in PEP 691's shape: decoded by msgspec.
+REGULAR = {
+    "every field": page(
+        wheel(
+            "1.0",
+            **{
+                "requires-python": ">=3.8",
+                "yanked": "broken",
+                "core-metadata": {"sha256": SHA},
+                "dist-info-metadata": {"sha256": SHA},
+                "upload-time": "2024-01-02T03:04:05.678901Z",
+                "size": 1234,
+                "gpg-sig": False,
+                "data-dist-info-metadata": True,
+            },
+        ),
+        {"filename": "demo-1.0.tar.gz", "url": "/files/demo-1.0.tar.gz", "hashes": {}},
+    ),
+    "missing and null fields": page(
+        {"filename": "demo-2.0.tar.gz", "url": "demo-2.0.tar.gz"},
+        wheel("2.0", hashes=None, yanked=None, **{"requires-python": None}),
+        wheel("2.1", **{"core-metadata": None, "dist-info-metadata": True}),
+        wheel("2.2", **{"core-metadata": True, "yanked": True}),
+        wheel("2.3", **{"core-metadata": False, "yanked": False}),
+    ),
+    # JSON escapes in a name (\u002d is "-") and a url with a backslash in it.
+    "escapes and odd names": page(
+        {"filename": "demo-3.0-py3-none-any.whl", "url": "demo\\3.0-py3-none-any.whl"},
+        {"filename": "demo-3.1.tar.gz", "url": "x"},
+        {"filename": "demo-3.3-py3-none-win32.whl", "url": "w"},
+        {"filename": "../demo-3.2.tar.gz", "url": "y"},
+        {"filename": "demo-notaversion!.tar.gz", "url": "z"},
+        {"filename": "other-1.0.tar.gz", "url": "o"},
+        {"filename": "readme.txt", "url": "r"},
+        {"url": "no-name"},
+    )
+    .replace(b"demo-3.1.tar.gz", b"demo\\u002d3.1.tar.gz")
+    .replace(b"demo-3.3-py3-none-win32", b"demo-3.3-py3-none-\\u0077in32"),
+    "wheels for other targets": page(
+        wheel("4.0", "cp27-cp27m-win32"),
+        wheel("4.0", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"),
+        wheel("4.0", "cp311-cp311-macosx_11_0_arm64"),
+        wheel("4.0"),
+        wheel("4.0", "not-a-valid-tag-triple-here"),
+    ),
+    "no files": page(),
+    "sizes": page(wheel("6.0", size=0), wheel("6.1", size=-5), wheel("6.2", size=None)),
+    "absolute and foreign urls": page(
+        wheel("5.0", url="https://cdn.test/files/demo-5.0-py3-none-any.whl"),
+        wheel("5.1", url="file:///etc/demo-5.1-py3-none-any.whl"),
+        wheel("5.2", url="http://[::1/broken"),
+    ),
+}
+
+# Pages msgspec's typed decoding refuses: the standard library decides, as before.
+IRREGULAR = {
+    "entry that is not an object": page(wheel("1.0"), "demo-1.1.tar.gz", 7, None),
+    "filename that is not a string": page(wheel("1.0"), {"filename": 12, "url": "x"}),
+    "hash that is not a string": page(wheel("1.0", hashes={"sha256": 12})),
+    "yanked that is a number": page(wheel("1.0", yanked=1)),
+    "size that is a string": page(wheel("1.0", size="12")),
+    "size that is a boolean": page(wheel("1.0", size=True)),
+    "url that is a list": page(wheel("1.0", url=["a"])),
+    "files not a list": json.dumps({"files": {"a": 1}}).encode(),
+    "no files key": json.dumps({"projects": []}).encode(),
+    "not json": b"<html>nope</html>",
+    "not utf-8": b'{"files": [{"filename": "demo-1.0.tar.gz\xff", "url": "x"}]}',
+    "top level a list": b"[]",
+    "truncated": page(wheel("1.0"))[:-5],
+}
+
+
+def outcome(fn: Any, body: bytes, keep: Any) -> Any:
+    """Listings, their files, and the wheels dropped; or the error message."""
+    counting = _CountingKeep(keep) if keep is not None else None
+    try:
+        listings = fn(body, PAGE_URL, counting, "demo")
+    except FetchError as exc:
+        return ("error", str(exc))
+    return (
+        [(i.filename, i.name, i.version, i.version_text, i.upload_time) for i in listings],
+        [i.dist() for i in listings],
+        counting.dropped if counting is not None else None,
+    )
+
+
+@pytest.mark.parametrize("with_filter", [False, True])
+@pytest.mark.parametrize("name", sorted(REGULAR) + sorted(IRREGULAR))
+def test_same_listings_as_the_standard_library(name: str, with_filter: bool) -> None:
+    body = REGULAR.get(name) or IRREGULAR[name]
+    keep = current().wheel_name_filter() if with_filter else None
+    fast = outcome(json_listings, body, keep)
+    assert fast == outcome(_stdlib_json_listings, body, keep)
+
+
+@pytest.mark.parametrize("name", sorted(REGULAR))
+def test_regular_pages_take_the_fast_path(name: str) -> None:
+    entries = pagejson.decode_files(REGULAR[name])
+    assert entries is not None
+    assert len(entries) == len(json.loads(REGULAR[name])["files"])
+
+
+@pytest.mark.parametrize("name", sorted(IRREGULAR))
+def test_irregular_pages_fall_back(name: str) -> None:
+    assert pagejson.decode_files(IRREGULAR[name]) is None
+
+
+def test_entry_has_a_field_for_every_kept_key() -> None:
+    """A key page.py starts keeping must be decoded on the fast path too."""
+    fields = set(pagejson.Entry.__struct_fields__)
+    assert {key.replace("-", "_") for key in _JSON_KEYS} <= fields
+
+
+def test_fast_path_reads_every_field() -> None:
+    entries = pagejson.decode_files(REGULAR["every field"])
+    assert entries is not None
+    entry = entries[0]
+    assert (entry.filename, entry.hashes, entry.requires_python, entry.yanked) == (
+        "demo-1.0-py3-none-any.whl",
+        {"sha256": SHA},
+        ">=3.8",
+        "broken",
+    )
+    assert entry.core_metadata == entry.dist_info_metadata == {"sha256": SHA}
+    assert entry.upload_time == "2024-01-02T03:04:05.678901Z"
+    [dist] = parse_json_page(page(wheel("1.0", yanked="broken")), PAGE_URL)
+    assert dist.sha256 == SHA and dist.is_yanked
+
+
+def test_bad_page_error_is_unchanged() -> None:
+    with pytest.raises(FetchError, match=r"host\.test/simple/demo/: invalid PEP 691 JSON page"):
+        json_listings(b"{", PAGE_URL)

@@ -19,7 +19,7 @@ from lockbuild.index.listcache import BUCKET, ListingCache
 from lockbuild.index.page import _CountingKeep, json_listings
 from lockbuild.target import current
 from tests.fixtures import FixtureIndex, IndexServer
-from tests.test_pagejson import PAGE_URL, REGULAR, page, wheel
+from tests.unit.test_pagejson import PAGE_URL, REGULAR, page, wheel
 
 DIGEST = "cd" * 32
 

@@ -1,0 +1,101 @@
+"""Listings of JSON pages kept by the page's bytes (lockbuild/index/listcache.py): what a
+later run reads back is exactly what parsing the page gives (listings, files, wheels
+dropped); a corrupted or malformed entry is a miss; a page served with other bytes,
+another URL, project or wheel filter is parsed again. A compile that reads kept listings
+is in tests/test_listcache.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from lockbuild.index.cache import Cache
+from lockbuild.index.listcache import BUCKET, ListingCache
+from lockbuild.index.page import _CountingKeep, json_listings
+from lockbuild.target import current
+from tests.unit.test_pagejson import PAGE_URL, REGULAR, page, wheel
+
+pytestmark = pytest.mark.unit
+
+
+DIGEST = "cd" * 32
+
+
+def seen(listings: Any, dropped: int | None) -> Any:
+    return (
+        [(i.filename, i.name, i.version, i.version_text, i.upload_time) for i in listings],
+        [i.dist() for i in listings],
+        dropped,
+    )
+
+
+def _stored(tmp_path: Path) -> tuple[ListingCache, str, Path]:
+    store = ListingCache(Cache(tmp_path), "filter")
+    key = store.key(DIGEST, "application/vnd.pypi.simple.v1+json", PAGE_URL, "demo")
+    store.put(key, json_listings(page(wheel("1.0"), wheel("1.1")), PAGE_URL, None, "demo"), 0)
+    [path] = (tmp_path / BUCKET).rglob(key)
+    return store, key, path
+
+
+def _one(version: str, fields: list[Any]) -> bytes:
+    return msgspec.msgpack.encode([0, [["demo-1.0.tar.gz", "demo", version, None, fields]]])
+
+
+@pytest.mark.parametrize("with_filter", [False, True])
+@pytest.mark.parametrize("name", sorted(REGULAR))
+def test_kept_listings_are_the_parsed_ones(tmp_path: Path, name: str, with_filter: bool) -> None:
+    body = REGULAR[name]
+    keep = _CountingKeep(current().wheel_name_filter()) if with_filter else None
+    parsed = json_listings(body, PAGE_URL, keep, "demo")
+    dropped = keep.dropped if keep is not None else 0
+    store = ListingCache(Cache(tmp_path), "filter")
+    key = store.key(DIGEST, "application/vnd.pypi.simple.v1+json", PAGE_URL, "demo")
+    assert store.get(key, PAGE_URL, "demo") is None
+    store.put(key, parsed, dropped)
+    found = store.get(key, PAGE_URL, "demo")
+    assert found is not None
+    assert seen(*found) == seen(parsed, dropped)
+
+
+def test_every_part_of_the_key_counts(tmp_path: Path) -> None:
+    kind = "application/vnd.pypi.simple.v1+json"
+    one = ListingCache(Cache(tmp_path), "filter")
+    keys = {
+        one.key(DIGEST, kind, PAGE_URL, "demo"),
+        one.key("ef" * 32, kind, PAGE_URL, "demo"),
+        one.key(DIGEST, "application/vnd.pypi.simple.latest+json", PAGE_URL, "demo"),
+        one.key(DIGEST, kind, PAGE_URL + "x/", "demo"),
+        one.key(DIGEST, kind, PAGE_URL, "other"),
+        ListingCache(Cache(tmp_path), "another filter").key(DIGEST, kind, PAGE_URL, "demo"),
+    }
+    assert len(keys) == 6
+
+
+def test_a_corrupted_entry_is_a_miss_and_removed(tmp_path: Path) -> None:
+    store, key, path = _stored(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert store.get(key, PAGE_URL, "demo") is None
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not msgpack at all",
+        _one("1.0", [1, 2]),
+        _one("not a version!", [None] * 9),
+        _one("1.0", [[1]] * 9),
+        msgspec.msgpack.encode({"dropped": 0}),
+    ],
+    ids=["bytes", "short record", "bad version", "field of another type", "not a list"],
+)
+def test_an_entry_no_page_could_give_is_a_miss(tmp_path: Path, payload: bytes) -> None:
+    """Entries with a valid checksum but a shape no page gives are not read."""
+    store, key, _ = _stored(tmp_path)
+    store.cache.put_keyed(BUCKET, key, payload)
+    assert store.get(key, PAGE_URL, "demo") is None

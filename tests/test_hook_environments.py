@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from lockbuild.build import environments
-from lockbuild.errors import UsageError
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
@@ -64,32 +62,6 @@ def test_a_stalled_environment_install_rules_the_release_out(
     )
     # Without the bound the install would have finished once the 20 s delay was over.
     assert elapsed < 20, proc.stderr
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("version", "refused"),
-    [
-        (None, True),
-        ("23.2.1", True),
-        ("25.3", True),
-        ("26.0b1", True),
-        ("26.0", False),
-        ("26.3", False),
-    ],
-)
-def test_cutoff_needs_a_pip_with_uploaded_prior_to(
-    monkeypatch: pytest.MonkeyPatch, version: str | None, refused: bool
-) -> None:
-    monkeypatch.setenv("LOCKBUILD_HOOK_INSTALLER", "pip")
-    monkeypatch.setattr(environments, "_pip", lambda: Version(version) if version else None)
-    if not refused:
-        environments.check_cutoff_support()
-        return
-    with pytest.raises(UsageError) as info:
-        environments.check_cutoff_support()
-    have = f"pip {version}" if version else "no pip"
-    assert f"filled by pip here ({have}), which has no --uploaded-prior-to" in str(info.value)
 
 
 def test_cutoff_through_a_current_pip(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.lock.model import Via, parse_via
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
@@ -281,23 +280,3 @@ def test_crlf_line_endings_are_kept(
     _compile(tmp_path, env, server.url)
     data = lock.read_bytes()
     assert data.count(b"\r\n") == data.count(b"\n") > 0
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("requests", Via("requests", False, "pin")),
-        ("Foo_Bar", Via("foo-bar", False, "pin")),
-        ("abiext (build)", Via("abiext", True, "pin")),
-        ("  numpy (build)  ", Via("numpy", True, "pin")),
-        ("-r requirements.in", Via("requirements.in", False, "input")),
-        ("-r dev.in (build)", Via("dev.in", True, "input")),
-        ("proj (pyproject.toml)", Via("proj (pyproject.toml)", False, "input")),
-        ("proj (pyproject.toml) (build)", Via("proj (pyproject.toml)", True, "input")),
-        ("-c constraints.txt", Via("constraints.txt", False, "constraint")),
-        ("build override", Via("build override", True, "override")),
-    ],
-)
-def test_parse_via(text: str, expected: Via) -> None:
-    assert parse_via(text) == expected

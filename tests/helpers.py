@@ -9,6 +9,10 @@ from pathlib import Path
 
 LOCKBUILD = [sys.executable, "-m", "lockbuild"]
 
+# The repository and the tests' data files, wherever a test module sits under tests/.
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+
 
 def run(
     cmd: Sequence[str | Path],

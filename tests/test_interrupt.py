@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
-from tests.helpers import LOCKBUILD, compile_args, write
+from tests.helpers import LOCKBUILD, ROOT, compile_args, write
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 
@@ -139,7 +139,7 @@ except process.Interrupted:
 def test_end_all_reaches_orphans_and_descendants_and_starts_nothing_after(tmp_path: Path) -> None:
     mark = uuid.uuid4().hex
     env = isolated_env(tmp_path, LB_TEST_MARK=mark)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
         [sys.executable, "-c", _ORPHANS, str(tmp_path / "log")],
         env=env,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import isolated_env
-from tests.helpers import lockbuild, new_venv, pins, run
+from tests.helpers import DATA, ROOT, lockbuild, new_venv, pins, run
 
 pytestmark = pytest.mark.online
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "numpy-extension"
+EXAMPLE = ROOT / "examples" / "numpy-extension"
 
 
 def test_numpy_extension_compiles_syncs_and_imports(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_exclude_newer_date_gives_uvs_pins_on_trio(tmp_path: Path) -> None:
     """uv's benchmark input with a bare-date cut-off: lockbuild and ``uv pip compile``
     read the date alike (the whole day, local time) and pin the same versions."""
     env = {**isolated_env(tmp_path), "TZ": "UTC0"}
-    source = Path(__file__).parent / "data" / "trio.in"
+    source = DATA / "trio.in"
     shutil.copy(source, tmp_path / "requirements.in")
     cutoff = ["--exclude-newer", "2024-08-08"]
     lockbuild(["compile", "--cache-dir", str(tmp_path / "cache"), *cutoff], env, tmp_path)
@@ -111,7 +111,7 @@ def test_pylock_from_the_public_index_installs_with_real_pip(tmp_path: Path) -> 
     from packaging.pylock import Pylock
 
     env = {**isolated_env(tmp_path), "TZ": "UTC0"}
-    shutil.copy(Path(__file__).parent / "data" / "trio.in", tmp_path / "requirements.in")
+    shutil.copy(DATA / "trio.in", tmp_path / "requirements.in")
     args = ["compile", "--cache-dir", str(tmp_path / "cache"), "--exclude-newer", "2024-08-08"]
     lockbuild([*args, "-o", "pylock.toml"], env, tmp_path)
     data = tomllib.loads((tmp_path / "pylock.toml").read_text())

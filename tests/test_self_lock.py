@@ -4,7 +4,6 @@ checked-in pair is a lockbuild pair compiled from it (`make selfcheck` checks st
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -13,10 +12,9 @@ from packaging.utils import canonicalize_name
 from lockbuild.cli.check import pair_problems
 from lockbuild.lock.formats import read_lock
 from lockbuild.lock.model import TARGET
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _requirements(lines: list[str]) -> dict[str, str]:

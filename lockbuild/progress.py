@@ -5,7 +5,8 @@ the phase, the longest-running fetch or hook and for how long); elsewhere (CI lo
 line per phase and at least one line every 30 s while a phase lasts. Quiet shows nothing.
 
 sync (``InstallerProgress``): the installer's milestone lines (collecting, building,
-installing ...) as one status line on a terminal, as indented lines elsewhere."""
+installing ...) as one status line on a terminal, cleared when it ends; nothing elsewhere
+(sync prints one line per action, the installer's output goes to its log)."""
 
 from __future__ import annotations
 
@@ -187,7 +188,7 @@ _MILESTONE = re.compile(
 
 
 class InstallerProgress:
-    """A one-line status on a terminal (milestone lines otherwise) on stderr."""
+    """A one-line status on a terminal on stderr; nothing when it is not a terminal."""
 
     def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -196,15 +197,11 @@ class InstallerProgress:
         self._line = _StatusLine(self.stream)
 
     def line(self, text: str) -> None:
-        if not self.enabled or not _MILESTONE.match(text) or text.endswith("'done'"):
+        if not self.tty or not _MILESTONE.match(text) or text.endswith("'done'"):
             return
         text = " ".join(text.split())
-        if self.tty:
-            width = shutil.get_terminal_size((100, 20)).columns - 1
-            self._line.draw(f"lockbuild: {text}"[:width])
-        else:
-            self.stream.write(f"  {text}\n")
-            self.stream.flush()
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        self._line.draw(f"lockbuild: {text}"[:width])
 
     def clear(self) -> None:
         self._line.clear()

@@ -7,7 +7,6 @@ asked (parsed by ``cli``, read by the resolution and the outputs). Reading the f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,10 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from lockbuild.cutoff import Cutoff
+
+# IndexOptions and format_names live in indexopts; named here too for older importers.
+from lockbuild.indexopts import IndexOptions as IndexOptions
+from lockbuild.indexopts import format_names as format_names
 
 
 @dataclass(frozen=True)
@@ -60,52 +63,6 @@ class InputRequirement:
 
 
 @dataclass(frozen=True)
-class IndexOptions:
-    """Options that decide where distributions come from and which are allowed."""
-
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    no_index: bool = False
-    only_binary: frozenset[str] = frozenset()
-    no_binary: frozenset[str] = frozenset()
-    pre: bool = False
-    trusted_hosts: tuple[str, ...] = ()
-
-    def merged(self, other: IndexOptions) -> IndexOptions:
-        """Options of ``other`` layered over these (pip-compile merges files in order)."""
-        return IndexOptions(
-            index_url=other.index_url or self.index_url,
-            extra_index_urls=_unique(self.extra_index_urls + other.extra_index_urls),
-            find_links=_unique(self.find_links + other.find_links),
-            no_index=self.no_index or other.no_index,
-            only_binary=self.only_binary | other.only_binary,
-            no_binary=self.no_binary | other.no_binary,
-            pre=self.pre or other.pre,
-            trusted_hosts=_unique(self.trusted_hosts + other.trusted_hosts),
-        )
-
-    def binary_allowed(self, name: NormalizedName) -> bool:
-        return not _format_listed(self.no_binary, self.only_binary, name)
-
-    def source_allowed(self, name: NormalizedName) -> bool:
-        return not _format_listed(self.only_binary, self.no_binary, name)
-
-
-def _format_listed(listed: frozenset[str], other: frozenset[str], name: str) -> bool:
-    """Whether ``name`` is excluded by ``listed`` (pip's --no-binary/--only-binary rule)."""
-    if name in listed:
-        return True
-    if name in other:
-        return False
-    return ":all:" in listed and ":all:" not in other
-
-
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
-
-
-@dataclass(frozen=True)
 class Spec:
     """All input files merged: requirements, constraints and options."""
 
@@ -132,19 +89,6 @@ def display_path(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
-
-
-def format_names(value: str) -> frozenset[str]:
-    names = set()
-    for item in value.split(","):
-        item = item.strip()
-        if item in (":all:", ":none:"):
-            names.add(item)
-        elif item:
-            names.add(canonicalize_name(item))
-    if ":none:" in names:
-        return frozenset()
-    return frozenset(names)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ days, exact timestamps, relative cut-offs, check, and replay across a moving cut
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from lockbuild import cutoff
 from lockbuild.cli.main import main
 from lockbuild.resolve import replay
 from tests.fixtures import FixtureIndex, IndexServer
-from tests.helpers import compile_args, lockbuild, pins, write
+from tests.helpers import compile_args, lockbuild, pins, run, write
 
 NOW = datetime.now(UTC)
 # timely 3.0 was uploaded three days ago: "7 days" leaves it out, "1 day" keeps it.
@@ -181,3 +182,53 @@ def test_replay_of_a_relative_cutoff_stops_when_an_upload_crosses_it(
         later = run()
     assert "its result is reused" not in later
     assert pins(work / "requirements.txt") == {"edgy": "2.0"}
+
+
+# --------------------------------------------------------------------------- no upload time
+
+CUTOFF = "2030-01-01T00:00:00Z"
+
+
+def _pip_admits(env: dict[str, str], where: list[str], dest: Path) -> bool:
+    """pip's own answer (the oracle): does --uploaded-prior-to admit the file?"""
+    proc = run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-d", dest, *where]
+        + ["--uploaded-prior-to", CUTOFF, "timely==1.0"],
+        env,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def test_local_files_without_upload_time_are_admitted(
+    tmp_path: Path, env: dict[str, str], index: FixtureIndex
+) -> None:
+    """A find-links directory gives no upload time: its files are the user's own, and a
+    cut-off admits them, as pip's --uploaded-prior-to and uv's --exclude-newer do."""
+    where = ["--no-index", "--find-links", str(index.find_links)]
+    write(tmp_path / "requirements.in", "timely<3\n")
+    proc = lockbuild(
+        ["compile", *where, "--cache-dir", tmp_path / "cache", "--exclude-newer", CUTOFF],
+        env,
+        tmp_path,
+    )
+    assert pins(tmp_path / "requirements.txt") == {"timely": "2.0"}
+    assert "upload time" not in proc.stderr
+    assert _pip_admits(env, where, tmp_path / "pip")
+
+
+def test_remote_files_without_upload_time_are_left_out(
+    tmp_path: Path, env: dict[str, str], index: FixtureIndex
+) -> None:
+    """An index page without upload times (PEP 503 HTML only): the cut-off cannot place
+    its files, so they are left out, as pip and uv do; the run says why, one line, no
+    traceback and no lockfile."""
+    write(tmp_path / "requirements.in", "timely\n")
+    with IndexServer(index.root, json=False) as html_only:
+        pins_, stderr, code = _lock(
+            tmp_path, env, html_only.url, "--exclude-newer", CUTOFF, check=False
+        )
+        assert not _pip_admits(env, ["--index-url", html_only.url], tmp_path / "pip")
+    assert code == 1 and pins_ == {}
+    assert "lockbuild: note: 3 file(s) of timely left out: the index gives no upload time" in stderr
+    assert "Traceback" not in stderr

@@ -98,7 +98,7 @@ def test_permanent_stall_ends_in_error_naming_url(tmp_path: Path, server: IndexS
     server.faults["/simple/beta/"] = ("delay", 3)
     proc = _compile(tmp_path, _env(tmp_path, LOCKBUILD_RETRIES="2"), server.url, "beta\n")
     stderr = _assert_clean_failure(proc, tmp_path)
-    assert f"{server.url}beta/: failed after 2 attempts (timed out after 0.5s)" in stderr
+    assert f"{server.url}beta/: timed out after 0.5s waiting (tried 2 times)" in stderr
     assert _count(server, "/simple/beta/") == 2
 
 
@@ -123,7 +123,7 @@ def test_permanent_server_error_names_url(tmp_path: Path, server: IndexServer) -
     proc = _compile(tmp_path, _env(tmp_path), server.url, "beta\n")
     stderr = _assert_clean_failure(proc, tmp_path)
     assert stderr.strip() == (
-        f"lockbuild: error: {server.url}beta/: failed after 4 attempts (HTTP 500)"
+        f"lockbuild: error: {server.url}beta/: server error (HTTP 500) (tried 4 times)"
     )
     assert _count(server, "/simple/beta/") == 4
 
@@ -140,7 +140,7 @@ def test_permanently_truncated_page_is_an_error(tmp_path: Path, server: IndexSer
     server.faults["/simple/beta/"] = ("truncate", 10)
     proc = _compile(tmp_path, _env(tmp_path, LOCKBUILD_RETRIES="2"), server.url, "beta\n")
     stderr = _assert_clean_failure(proc, tmp_path)
-    assert f"{server.url}beta/: failed after 2 attempts (RemoteProtocolError)" in stderr
+    assert f"{server.url}beta/: the server closed the connection (tried 2 times)" in stderr
 
 
 def test_missing_project_page_means_no_such_project(tmp_path: Path, server: IndexServer) -> None:

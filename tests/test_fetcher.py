@@ -3,6 +3,8 @@ revalidated by Cache-Control, range reads, redirects and the errors users read."
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from lockbuild.errors import FetchError
 from lockbuild.index.cache import Cache
-from lockbuild.index.fetcher import Fetcher, _fresh_until
+from lockbuild.index.fetcher import Fetcher, _fresh_until, network_reason
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
@@ -144,8 +146,8 @@ ERROR_CASES = [
     (httpx.Response(403), f"{FILE}: access denied (HTTP 403)"),
     (httpx.Response(404), f"{FILE}: not found (404)"),
     (httpx.Response(418), f"{FILE}: HTTP 418"),
-    (httpx.Response(500), f"{FILE}: failed after 3 attempts (HTTP 500)"),
-    (httpx.Response(429), f"{FILE}: failed after 3 attempts (HTTP 429)"),
+    (httpx.Response(500), f"{FILE}: server error (HTTP 500) (tried 3 times)"),
+    (httpx.Response(429), f"{FILE}: server error (HTTP 429) (tried 3 times)"),
     (
         httpx.Response(200, headers={"content-length": "11"}, content=b"x" * 11),
         f"{FILE}: response larger than 10 bytes",
@@ -176,11 +178,53 @@ def test_faults_are_retried_then_one_line(tmp_path: Path) -> None:
     assert len(server.requests) == 3
 
     def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused")
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as exc:
+            raise httpx.ConnectError(str(exc)) from exc
 
     with pytest.raises(FetchError) as caught:
         _fetcher(tmp_path, Server(refuse)).get_bytes(FILE)
-    assert caught.value.message == f"{FILE}: failed after 3 attempts (ConnectError)"
+    assert caught.value.message == f"{FILE}: connection refused (tried 3 times)"
+
+
+def _raised(cause: BaseException, text: str = "") -> httpx.HTTPError:
+    """An httpx error raised from ``cause``, as httpx raises them from httpcore's."""
+    try:
+        try:
+            raise cause
+        except BaseException as inner:
+            raise httpx.ConnectError(text or str(inner)) from inner
+    except httpx.HTTPError as outer:
+        return outer
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (_raised(ConnectionRefusedError(111, "Connection refused")), "connection refused"),
+        (
+            _raised(socket.gaierror(-2, "Name or service not known")),
+            "DNS lookup failed (Name or service not known)",
+        ),
+        (
+            _raised(ssl.SSLCertVerificationError(1, "certificate verify failed")),
+            "TLS certificate not trusted (certificate verify failed)",
+        ),
+        (_raised(ConnectionResetError(104, "reset")), "connection reset by the server"),
+        # Only the text to go by (httpcore re-raised without a chain)
+        (httpx.ConnectError("[Errno 111] Connection refused"), "connection refused"),
+        (
+            httpx.ConnectError("[Errno -3] Temporary failure in name resolution"),
+            "DNS lookup failed ([Errno -3] Temporary failure in name resolution)",
+        ),
+        (httpx.RemoteProtocolError("Server disconnected"), "the server closed the connection"),
+        (httpx.ReadError(""), "ReadError"),
+    ],
+)
+def test_network_reason(error: httpx.HTTPError, reason: str) -> None:
+    assert network_reason(error) == reason
 
 
 def _ranged(status: int, content_range: str | None, body: bytes) -> Handler:

@@ -18,6 +18,7 @@ from lockbuild.build.hookfail import HookFailed
 from lockbuild.build.hooks import _both_hooks, run_hook
 from lockbuild.dists.buildsystem import BuildSystem
 from lockbuild.errors import BuildError
+from lockbuild.indexopts import IndexOptions
 
 BACKEND = """
 import os, json
@@ -59,7 +60,7 @@ def prepare_metadata_for_build_wheel(out_dir, config_settings=None):
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IsolatedEnvironment]:
     log = tmp_path / "log.jsonl"
     monkeypatch.setenv("FORK_LOG", str(log))
-    environment = IsolatedEnvironment({}).__enter__()
+    environment = IsolatedEnvironment(IndexOptions()).__enter__()
     purelib = subprocess.run(
         [environment.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,

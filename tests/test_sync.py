@@ -22,12 +22,13 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from lockbuild import indexopts
 from lockbuild.errors import UsageError
 from lockbuild.lock import pair as pairs
 from lockbuild.lock.formats import read_lock
 from lockbuild.lock.model import LockedFile, LockedPin, pins_digest
 from lockbuild.spec import IndexOptions
-from lockbuild.sync import buildjob, diagnosis, indexargs, interpreter
+from lockbuild.sync import buildjob, diagnosis, interpreter
 from lockbuild.sync import installer as installers
 from lockbuild.sync import plan as plans
 from lockbuild.sync import run as sync
@@ -557,9 +558,9 @@ def test_index_options_recorded_and_overridden(tmp_path: Path) -> None:
             "--no-binary abiext",
         ],
     )
-    recorded = indexargs.lock_index_options(locked)
+    recorded = locked.index_options()
     assert recorded.find_links == (str((tmp_path.parent / "wheels").resolve()),)
-    assert indexargs.index_args(recorded) == [
+    assert list(indexopts.pip_inputs(recorded).argv) == [
         "--index-url",
         "https://example.org/simple/",
         "--extra-index-url",
@@ -574,21 +575,18 @@ def test_index_options_recorded_and_overridden(tmp_path: Path) -> None:
         "abiext",
     ]
     cli = sync.SyncOptions(Path("x"), index_url="http://127.0.0.1:1/simple/")
+    assert indexopts.overridden(recorded, cli.index_flags).index_url == "http://127.0.0.1:1/simple/"
     assert (
-        indexargs.override_index_options(recorded, cli.index_flags).index_url
-        == "http://127.0.0.1:1/simple/"
-    )
-    assert (
-        indexargs.override_index_options(recorded, cli.index_flags).extra_index_urls
+        indexopts.overridden(recorded, cli.index_flags).extra_index_urls
         == recorded.extra_index_urls
     )
-    offline = indexargs.override_index_options(
+    offline = indexopts.overridden(
         recorded, sync.SyncOptions(Path("x"), no_index=True, find_links=("/w",)).index_flags
     )
-    assert indexargs.index_args(offline)[:3] == ["--no-index", "--find-links", "/w"]
-    no_index = indexargs.lock_index_options(_locked(tmp_path / "r.txt", options=["--no-index"]))
+    assert list(indexopts.pip_inputs(offline).argv)[:3] == ["--no-index", "--find-links", "/w"]
+    no_index = _locked(tmp_path / "r.txt", options=["--no-index"]).index_options()
     assert no_index == IndexOptions(no_index=True)
-    assert not indexargs.override_index_options(no_index, cli.index_flags).no_index
+    assert not indexopts.overridden(no_index, cli.index_flags).no_index
 
 
 def test_redacted_credentials_are_left_to_keyring_or_netrc(tmp_path: Path) -> None:
@@ -600,7 +598,7 @@ def test_redacted_credentials_are_left_to_keyring_or_netrc(tmp_path: Path) -> No
             "--extra-index-url https://plain.example/simple/",
         ],
     )
-    recorded = indexargs.lock_index_options(locked)
+    recorded = locked.index_options()
     assert recorded.index_url == "https://me@private.example/simple/"
     assert recorded.extra_index_urls == (
         "https://other.example/simple/",

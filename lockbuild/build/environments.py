@@ -29,6 +29,7 @@ from lockbuild.build.hookserver import HookServer
 from lockbuild.build.probe import installed_pins, tool_version
 from lockbuild.build.uv import uv_binary
 from lockbuild.errors import BuildError, UsageError
+from lockbuild.indexopts import IndexOptions, pip_inputs, uv_inputs
 from lockbuild.process import ProcessTimeout, run_bounded, run_captured
 
 
@@ -59,17 +60,19 @@ class EnvKey:
 
 class IsolatedEnvironment(IsolatedEnv):
     """A fresh virtual environment holding exactly the requirements given, never the
-    user's environment; removed when the context ends. ``pip_env`` carries the index
-    options as PIP_* variables (never on a command line, where a token would show)."""
+    user's environment; removed when the context ends. ``index`` is where its installer
+    looks (its URLs go in variables, never on a command line, where a token would show);
+    hooks see them as PIP_* variables too (a setup_requires fetched by the backend)."""
 
     def __init__(
         self,
-        pip_env: Mapping[str, str],
+        index: IndexOptions,
         *,
         base_python: str | None = None,
         logs: LogKeeper | None = None,
     ) -> None:
-        self.pip_env = dict(pip_env)
+        self.index = index
+        self.pip_env = dict(pip_inputs(index, formats=False, hide_urls=True).env)
         self.base_python = base_python
         self.logs = logs if logs is not None else LogKeeper()
         self._pins: tuple[str, ...] | None = None
@@ -209,8 +212,8 @@ class _PipStrategy:
 
 
 class _UvStrategy:
-    """The same install through uv; the index options are translated so that uv looks
-    where pip would (all indexes, best match)."""
+    """The same install through uv, told the lock's index strategy (so that it looks
+    where the resolution looked)."""
 
     def __init__(self, uv: str) -> None:
         self.uv = uv
@@ -223,20 +226,11 @@ class _UvStrategy:
             cmd.append("--no-deps")
         if key.constraints:
             cmd += ["--build-constraints", str(constraint_file)]
-        environ = env.environ()
+        index = uv_inputs(env.index, formats=False, hide_urls=True)
+        cmd += index.argv
+        environ = {k: v for k, v in env.environ().items() if not k.startswith("UV_INDEX")}
+        environ.update(index.env)
         environ["UV_NO_CONFIG"] = "1"
-        environ["UV_INDEX_STRATEGY"] = "unsafe-best-match"
-        pip_env = env.pip_env
-        if pip_env.get("PIP_NO_INDEX"):
-            cmd.append("--no-index")
-        if pip_env.get("PIP_INDEX_URL"):
-            environ["UV_INDEX_URL"] = pip_env["PIP_INDEX_URL"]
-        if pip_env.get("PIP_EXTRA_INDEX_URL"):
-            environ["UV_EXTRA_INDEX_URL"] = pip_env["PIP_EXTRA_INDEX_URL"]
-        for link in pip_env.get("PIP_FIND_LINKS", "").split():
-            cmd += ["--find-links", link]
-        if pip_env.get("PIP_PRE"):
-            cmd += ["--prerelease", "allow"]
         if key.uploaded_before is not None:
             cmd += ["--exclude-newer", _rfc3339(key.uploaded_before)]
         return cmd, environ
@@ -324,8 +318,8 @@ class EnvironmentPool:
     removes them all. ``base_python`` is the interpreter they are made from (None: the
     one running lockbuild)."""
 
-    def __init__(self, pip_env: Mapping[str, str], *, base_python: str | None = None) -> None:
-        self.pip_env = dict(pip_env)
+    def __init__(self, index: IndexOptions, *, base_python: str | None = None) -> None:
+        self.index = index
         self.base_python = base_python
         self.logs = LogKeeper()
         self._lock = threading.Lock()
@@ -370,7 +364,7 @@ class EnvironmentPool:
             env = self._envs.get(key)
             if env is None:
                 env = IsolatedEnvironment(
-                    self.pip_env, base_python=self.base_python, logs=self.logs
+                    self.index, base_python=self.base_python, logs=self.logs
                 ).__enter__()
                 try:
                     env.install(key, what)

@@ -24,7 +24,7 @@ from lockbuild.lock.formats import format_of
 from lockbuild.lock.outputs import CompileResult, check_outputs, render
 from lockbuild.model import Kind, Req
 from lockbuild.progress import Progress
-from lockbuild.resolve import buildable, heldback, hookrounds, replay
+from lockbuild.resolve import buildable, heldback, hookrounds, replay, whynewer
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.hashes import check_input_hashes, file_hashes, file_records
 from lockbuild.resolve.provider import Provider, input_roots
@@ -153,6 +153,20 @@ def compile_lock(
         graph, resolution = hookrounds.resolve_with_hooks(options, provider, repository, roots, log)
         locked = {p.name: p.candidate.version for p in graphs.pins(graph, graph.nodes)}
         held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))
+        runtime_held = whynewer.find(
+            provider,
+            resolution.information,
+            locked,
+            graphs.runtime_set(graph),
+            explained=held,
+            command=options.command,
+        )
+        # A pin only kept from the existing lock is not recorded: its line would change
+        # with every upstream release while the pins stay (-v shows them).
+        for kept in runtime_held.values():
+            if whynewer.only_kept(kept):
+                detail(kept.line())
+        runtime_held = {n: h for n, h in runtime_held.items() if not whynewer.only_kept(h)}
         unbuildable: tuple[str, ...] = ()
         if options.build_deps_for == "all":
             graph, unbuildable = buildable.add_soft_build_sides(
@@ -168,6 +182,12 @@ def compile_lock(
         check_input_hashes(spec, graph, client, options.generate_hashes)
     finally:
         repository.close()
+        for name, count in client.undated().items():
+            # pip and uv leave such files out too; a local file is admitted without one.
+            progress.notice(
+                f"lockbuild: note: {count} file(s) of {name} left out: the index gives no "
+                "upload time, which --exclude-newer needs"
+            )
     for item in host_hooks:
         progress.notice(
             f"lockbuild: note: computed on this host, not on {target.description}: {item}"
@@ -186,6 +206,7 @@ def compile_lock(
         records,
         host_hooks,
         unbuildable,
+        runtime_held,
     )
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):

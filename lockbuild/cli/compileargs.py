@@ -48,6 +48,15 @@ def compile_params(func: F) -> F:
             help="Build constraints file (default: <lockfile stem>-build<suffix>).",
         ),
         index_options,
+        click.option(
+            "--index-strategy",
+            type=click.Choice(["first-index", "unsafe-best-match"]),
+            default="unsafe-best-match",
+            show_default=True,
+            help="How several indexes are searched: the best match across all of them "
+            "(pip, pip-compile) or only the first index that lists a project (uv's default, "
+            "safer against dependency confusion). Recorded in the lock for uv.",
+        ),
         click.option("--pre", is_flag=True, help="Allow pre-release versions."),
         click.option("--only-binary", multiple=True, help="Only wheels for these (or :all:)."),
         click.option("--no-binary", multiple=True, help="Build these from sdists (or :all:)."),
@@ -167,6 +176,7 @@ def compile_options(
         only_binary=frozenset().union(*(format_names(v) for v in params["only_binary"])),
         no_binary=frozenset().union(*(format_names(v) for v in params["no_binary"])),
         pre=params["pre"],
+        strategy=params.get("index_strategy") or "unsafe-best-match",
     )
     exclude_newer = None
     if params["exclude_newer"]:

@@ -19,6 +19,7 @@ KEYS: dict[str, tuple[str, type]] = {
     "find-links": ("find_links", list),
     "no-index": ("no_index", bool),
     "pre": ("pre", bool),
+    "index-strategy": ("index_strategy", str),
     "only-binary": ("only_binary", list),
     "no-binary": ("no_binary", list),
     "generate-hashes": ("generate_hashes", bool),
@@ -38,7 +39,10 @@ KEYS: dict[str, tuple[str, type]] = {
 
 
 # Keys whose value is one of a few words (as the command line's choices).
-CHOICES: dict[str, tuple[str, ...]] = {"build-deps-for": ("needed", "all")}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "build-deps-for": ("needed", "all"),
+    "index-strategy": ("first-index", "unsafe-best-match"),
+}
 
 
 @dataclass(frozen=True)

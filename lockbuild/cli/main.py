@@ -174,9 +174,10 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             f"{options.build_output_file} ({len(result.build)} build pins)"
         )
         from lockbuild.lock.formats import parse_lock  # start-up speed
-        from lockbuild.lock.model import NOT_BUILDABLE
+        from lockbuild.lock.model import HELD_BACK, NOT_BUILDABLE
         from lockbuild.resolve.buildable import notices
         from lockbuild.resolve.heldback import from_note
+        from lockbuild.resolve.whynewer import from_line, printed
 
         # Read back from the model, so that a replayed run prints the same lines.
         locked = parse_lock(result.lockfile_text, options.output_file)
@@ -185,6 +186,10 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
                 held = from_note(pin.name, pin.version, note)
                 if held is not None:
                     log(held.line())
+        for line in locked.meta.get(HELD_BACK, ()):
+            runtime_held = from_line(line)
+            if runtime_held is not None and printed(runtime_held):
+                log(runtime_held.line())
         built = parse_lock(result.build_text, options.build_output_file)
         for line in notices(built.meta.get(NOT_BUILDABLE, ())):
             log(f"lockbuild: note: {line}")

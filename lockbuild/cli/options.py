@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from lockbuild import indexopts
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.credentials import redact_text
 from lockbuild.errors import UsageError
@@ -45,33 +46,8 @@ def effective_options(options: CompileOptions, spec_options: IndexOptions) -> In
 
 def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
     """Index options a pip-compile user expects at the top of the lockfile."""
-    lines: list[str] = []
-    if options.no_index:
-        lines.append("--no-index")
-    elif options.index_url and options.index_url.rstrip("/") != pip_default_index().rstrip("/"):
-        lines.append(f"--index-url {options.index_url}")
-    if not options.no_index:
-        lines += [f"--extra-index-url {u}" for u in options.extra_index_urls]
-    for link in options.find_links:
-        lines.append(f"--find-links {_relative_location(link, out_dir)}")
-    lines += [f"--trusted-host {h}" for h in options.trusted_hosts]
-    if options.only_binary:
-        lines.append("--only-binary " + ",".join(sorted(options.only_binary)))
-    if options.no_binary:
-        lines.append("--no-binary " + ",".join(sorted(options.no_binary)))
-    return tuple(lines)
-
-
-def _relative_location(link: str, out_dir: Path) -> str:
-    """A local find-links path inside the lockfile's directory is written relative to it
-    (pip reads such paths relative to the requirements file); others as given."""
-    if "://" in link:
-        return link
-    base = out_dir.resolve()
-    try:
-        return Path(link).resolve().relative_to(base).as_posix() or "."
-    except ValueError:
-        return link
+    default = "" if options.no_index or options.index_url is None else pip_default_index()
+    return indexopts.option_lines(options, out_dir, default)
 
 
 def _file_digest(path: Path) -> str:
@@ -92,7 +68,7 @@ def input_digests(
     shaping = repr(
         (
             # redacted: check, reading the recorded (redacted) command, must agree
-            sorted((k, redact_text(repr(v))) for k, v in index_options.__dict__.items()),
+            [(k, redact_text(repr(v))) for k, v in index_options.digest_items()],
             target.identity(),
             target.description,
             options.result_flags(),

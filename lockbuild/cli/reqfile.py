@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -15,15 +14,8 @@ from pathlib import Path
 from lockbuild.cli.project import PROJECT_FILES, project_inputs
 from lockbuild.cli.reqline import make_requirement
 from lockbuild.errors import InputError
-from lockbuild.spec import (
-    IndexOptions,
-    InputRequirement,
-    Origin,
-    Spec,
-    display_path,
-    format_names,
-    shown,
-)
+from lockbuild.indexopts import IndexOptions, OptionLineError, option_words, with_option
+from lockbuild.spec import InputRequirement, Origin, Spec, display_path, shown
 
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
@@ -150,27 +142,6 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, " ".join(pending).strip()
 
 
-_OPTION_ALIASES = {
-    "-r": "--requirement",
-    "-c": "--constraint",
-    "-e": "--editable",
-    "-i": "--index-url",
-    "-f": "--find-links",
-}
-_VALUE_OPTIONS = {
-    "--requirement",
-    "--constraint",
-    "--editable",
-    "--index-url",
-    "--extra-index-url",
-    "--find-links",
-    "--only-binary",
-    "--no-binary",
-    "--trusted-host",
-}
-_FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary"}
-
-
 def _parse_line(line: str, origin: Origin, reading: _Reading, state: _State) -> None:
     if line.startswith("-"):
         _parse_option_line(line, origin, reading, state)
@@ -219,73 +190,31 @@ def _split_requirement_options(line: str, origin: Origin) -> tuple[str, list[str
 
 def _parse_option_line(line: str, origin: Origin, reading: _Reading, state: _State) -> None:
     try:
-        tokens = shlex.split(line, posix=True)
-    except ValueError as exc:
-        raise InputError(f"{origin}: cannot parse option line: {shown(str(exc))[1:-1]}") from None
-    while tokens:
-        token = tokens.pop(0)
-        key, eq, value = token.partition("=")
-        if not token.startswith("--") and len(token) > 2:  # -rfile.txt
-            key, value, eq = token[:2], token[2:], "="
-        key = _OPTION_ALIASES.get(key, key)
-        if key in _FLAG_OPTIONS:
-            if eq:
-                raise InputError(f"{origin}: option {key} takes no value")
-            _apply_flag(key, state)
-            continue
-        if key not in _VALUE_OPTIONS:
-            raise InputError(f"{origin}: unknown option {shown(key)}")
-        if not eq:
-            if not tokens:
-                raise InputError(f"{origin}: option {key} needs a value")
-            value = tokens.pop(0)
-        if key == "--editable":
+        words = list(option_words(line))
+    except OptionLineError as exc:
+        raise InputError(f"{origin}: {exc}") from None
+    for word in words:
+        value = word.value or ""
+        if word.key == "--editable":
             # Everything after -e is the requirement.
-            rest = " ".join([value, *tokens])
-            tokens = []
+            rest = " ".join([value, *word.rest])
             target = state.constraints if reading.constraint else state.requirements
             target.append(
                 make_requirement(rest, origin, reading.base, reading.constraint, editable=True)
             )
-        elif key in ("--requirement", "--constraint"):
+        elif word.key in ("--requirement", "--constraint"):
             if re.match(r"[a-z][a-z0-9+.-]*://", value, re.IGNORECASE):
                 raise InputError(
-                    f"{origin}: {key} {shown(value)[1:-1]}: requirements files are read from "
-                    "local paths only; download the file and name it"
+                    f"{origin}: {word.key} {shown(value)[1:-1]}: requirements files are read "
+                    "from local paths only; download the file and name it"
                 )
             include = Path(value) if Path(value).is_absolute() else reading.base / value
             _parse_file(
                 include,
                 state,
-                constraint=reading.constraint or key == "--constraint",
+                constraint=reading.constraint or word.key == "--constraint",
                 stack=reading.stack,
                 origin=origin,
             )
         else:
-            _apply_value(key, value, reading.base, state)
-
-
-def _apply_flag(key: str, state: _State) -> None:
-    if key == "--no-index":
-        state.options = replace(state.options, no_index=True)
-    elif key == "--pre":
-        state.options = replace(state.options, pre=True)
-
-
-def _apply_value(key: str, value: str, base: Path, state: _State) -> None:
-    """An index option line, layered over the options read so far."""
-    if key == "--index-url":
-        state.options = replace(state.options, index_url=value)
-        return
-    if key == "--extra-index-url":
-        layer = IndexOptions(extra_index_urls=(value,))
-    elif key == "--find-links":
-        link = value if "://" in value else str((base / value).resolve())
-        layer = IndexOptions(find_links=(link,))
-    elif key == "--only-binary":
-        layer = IndexOptions(only_binary=format_names(value))
-    elif key == "--no-binary":
-        layer = IndexOptions(no_binary=format_names(value))
-    else:  # --trusted-host
-        layer = IndexOptions(trusted_hosts=(value,))
-    state.options = state.options.merged(layer)
+            state.options = with_option(state.options, word, reading.base)

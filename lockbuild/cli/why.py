@@ -9,9 +9,10 @@ from packaging.utils import canonicalize_name
 
 from lockbuild.errors import InputError
 from lockbuild.lock.formats import build_file_for, read_lock
-from lockbuild.lock.model import LockedFile, parse_via
+from lockbuild.lock.model import HELD_BACK, LockedFile, parse_via
 from lockbuild.resolve.graph import DiGraph, simple_edge_paths
 from lockbuild.resolve.heldback import from_note
+from lockbuild.resolve.whynewer import from_line
 
 MAX_PATHS = 50
 
@@ -65,9 +66,16 @@ def why(name: str, lockfile: Path, build_file: Path | None = None) -> list[str]:
 
 
 def held_back_lines(files: list[LockedFile], name: str) -> list[str]:
-    """What the lockfile records about ``name`` being held back by a build edge."""
+    """What the lockfile records about ``name`` being held back: by a build edge (a note
+    under the pin) or by a runtime edge (a header line)."""
     found = []
     for locked in files:
+        for line in locked.meta.get(HELD_BACK, []):
+            held_line = from_line(line)
+            if held_line is not None and canonicalize_name(held_line.name) == canonicalize_name(
+                name
+            ):
+                found.append(held_line.line())
         pin = locked.pins.get(canonicalize_name(name))
         if pin is None:
             continue

@@ -78,6 +78,11 @@ class IndexClient:
         # The earliest upload time a file was left out for (replay of a relative cut-off
         # is valid while the cut-off has not reached it).
         self.first_excluded: datetime | None = None
+        # Files of local sources (a find-links directory or file, a file:// index): a
+        # cut-off admits them without an upload time, as pip and uv do. Remote files
+        # without one are left out (pip and uv too), counted per project.
+        self._local_files: set[str] = set()
+        self._undated: dict[str, set[str]] = {}
         self._pool = DaemonPool(workers)
         self._lock = threading.Lock()
         self._files: dict[str, Future[tuple[Listing, ...]]] = {}
@@ -154,6 +159,12 @@ class IndexClient:
                 self._dropped[name] = keep.dropped
         return listings
 
+    def undated(self) -> dict[str, int]:
+        """Per project, how many remote files a cut-off left out for having no upload
+        time (the index gives none)."""
+        with self._lock:
+            return {name: len(files) for name, files in sorted(self._undated.items())}
+
     def dropped_wheels(self, name: str) -> int:
         """How many wheels of ``name`` were passed over as unusable on the target."""
         with self._lock:
@@ -167,11 +178,11 @@ class IndexClient:
             if self.exclude_newer is not None:
                 uploaded = _parse_time(item.upload_time)
                 if uploaded is None:
-                    raise FetchError(
-                        f"{item.filename}: the index gives no upload time, "
-                        "which --exclude-newer needs"
-                    )
-                if uploaded >= self.exclude_newer:  # uv's comparison: the cut-off is out
+                    if item.filename not in self._local_files:
+                        with self._lock:
+                            self._undated.setdefault(name, set()).add(item.filename)
+                        continue
+                elif uploaded >= self.exclude_newer:  # uv's comparison: the cut-off is out
                     with self._lock:
                         if self.first_excluded is None or uploaded < self.first_excluded:
                             self.first_excluded = uploaded
@@ -193,7 +204,13 @@ class IndexClient:
                     self._pages.setdefault(name, []).append(
                         (zlib.compress(body, 1), content_type, final_url)
                     )
-            yield from self._page_listings(page_url, body, content_type, final_url, keep, name)
+            listed = self._page_listings(page_url, body, content_type, final_url, keep, name)
+            if index.startswith("file:"):
+                with self._lock:
+                    self._local_files.update(item.filename for item in listed)
+            yield from listed
+            if self.sources.first_index:
+                break  # uv's first-index: the first index with a page for the project
         for item in self.find_links_listings():
             if item.filename.endswith(".whl"):
                 if keep is None or keep(item.filename):
@@ -275,10 +292,13 @@ class IndexClient:
                     item = _listing(entry.name, None, make, versions)
                     if item is not None:
                         result.append(item)
-                return result
-            if path.is_file():
-                return html_listings(path.read_bytes(), file_url(path))
-            raise FetchError(f"find-links location does not exist: {location}")
+            elif path.is_file():
+                result = html_listings(path.read_bytes(), file_url(path))
+            else:
+                raise FetchError(f"find-links location does not exist: {location}")
+            with self._lock:
+                self._local_files.update(item.filename for item in result)
+            return result
         page = self.fetcher.get_page(location)
         if page is None:
             raise FetchError(f"{redact(location)}: find-links page not found")

@@ -18,7 +18,7 @@ from lockbuild import limits
 from lockbuild.dists.archive import SeekableReader
 from lockbuild.errors import FetchError
 from lockbuild.index.cache import Cache, CachedPage, sha256_hex
-from lockbuild.spec import IndexOptions
+from lockbuild.indexopts import FIRST_INDEX, IndexOptions
 
 if TYPE_CHECKING:
     import httpx
@@ -35,19 +35,25 @@ MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Sources:
-    """Where to look for distributions: index URLs in order, then find-links locations."""
+    """Where to look for distributions: index URLs in the order they are asked, then
+    find-links locations. With ``first_index`` a project's files come from the first
+    index that lists it (and find-links), as uv's first-index strategy takes them."""
 
     index_urls: tuple[str, ...]
     find_links: tuple[str, ...]
+    first_index: bool = False
+    default_index: str = ""  # pip's default index (where no --index-url is given)
 
     @classmethod
     def from_options(cls, options: IndexOptions) -> Sources:
-        if options.no_index:
-            indexes: tuple[str, ...] = ()
-        else:
-            primary = options.index_url or pip_default_index()
-            indexes = (primary, *options.extra_index_urls)
-        return cls(tuple(u.rstrip("/") + "/" for u in indexes), options.find_links)
+        default = "" if options.no_index or options.index_url else pip_default_index()
+        indexes = options.search_order(default)
+        return cls(
+            tuple(u.rstrip("/") + "/" for u in indexes),
+            options.find_links,
+            first_index=options.strategy == FIRST_INDEX,
+            default_index=default,
+        )
 
 
 def local_path(url: str) -> Path:
@@ -297,7 +303,7 @@ class Fetcher:
                     if response.status_code == 404 or response.status_code == 410:
                         return None
                     if response.status_code >= 500 or response.status_code == 429:
-                        last_error = f"HTTP {response.status_code}"
+                        last_error = f"server error (HTTP {response.status_code})"
                         continue
                     if response.status_code in (401, 403):
                         raise FetchError(
@@ -326,13 +332,54 @@ class Fetcher:
                     return response.status_code, body, response.headers, str(response.url)
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise FetchError(f"{redact(url)}: cannot fetch: {redact_text(str(exc))}") from None
-            except httpx.TimeoutException:
-                last_error = f"timed out after {self.timeout:g}s"
+            except httpx.TimeoutException as exc:
+                step = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting"
+                last_error = f"timed out after {self.timeout:g}s {step}"
             except httpx.HTTPError as exc:
-                last_error = type(exc).__name__
+                last_error = network_reason(exc)
             if self._closed:
                 break
-        raise FetchError(f"{redact(url)}: failed after {attempts} attempts ({last_error})")
+        tried = f"tried {attempts} times" if attempts > 1 else "tried once"
+        raise FetchError(f"{redact(url)}: {last_error} ({tried})")
+
+
+def network_reason(exc: BaseException) -> str:
+    """What went wrong under an HTTP client error, in the words uv and browsers use:
+    connection refused, DNS, TLS, reset; the class name only when nothing says more."""
+    import socket  # here: only a failed request needs them (start-up stays light)
+    import ssl
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            said = getattr(item, "verify_message", None) or getattr(item, "reason", None)
+            return f"TLS certificate not trusted ({said or item.strerror or item})"
+        if isinstance(item, ssl.SSLError):
+            return f"TLS error ({getattr(item, 'reason', None) or item.strerror or item})"
+        if isinstance(item, socket.gaierror):
+            return f"DNS lookup failed ({item.strerror or item})"
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, ConnectionResetError):
+            return "connection reset by the server"
+    text = " ".join(str(exc).split())
+    lowered = text.lower()
+    for words, reason in (
+        (("connection refused", "errno 111"), "connection refused"),
+        (("name or service not known", "nodename nor servname", "name resolution"), "DNS"),
+        (("certificate verify failed",), "TLS certificate not trusted"),
+        (("ssl", "tls"), "TLS error"),
+        (("connection reset", "errno 104"), "connection reset by the server"),
+        (("server disconnected", "peer closed connection"), "the server closed the connection"),
+    ):
+        if any(word in lowered for word in words):
+            return f"DNS lookup failed ({text})" if reason == "DNS" else reason
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
 
 
 class RemoteFile(SeekableReader):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from packaging.utils import NormalizedName, canonicalize_name
 
 from lockbuild.errors import InputError
+from lockbuild.indexopts import IndexOptions, OptionLineError, read_option_lines
 
 # Re-exported: readers of a pair name it beside the files it digests.
 from lockbuild.model import Candidate, FileRecord
@@ -50,6 +51,11 @@ TARGET = "lockbuild-target"
 BUILD_HOOKS = "lockbuild-build-hooks"
 NOTE_PREFIXES = ("held back (newest ",)  # pin annotations besides "via" (heldback.py)
 EXCLUDE_NEWER = "lockbuild-exclude-newer"
+# How several indexes were searched (uv's names); absent: unsafe-best-match, as pip does.
+INDEX_STRATEGY = "lockbuild-index-strategy"
+# A runtime pin below the newest release its inputs allow, with why (whynewer.py); in the
+# lock's header, so the body stays what pip-compile writes.
+HELD_BACK = "lockbuild-held-back"
 # One line per pin built from an sdist on the target: "name==version filename sha256:hex".
 SDIST = "lockbuild-sdist"
 AS_OF_RELEASE = "lockbuild-build-deps-as-of-release"
@@ -88,6 +94,12 @@ class Header:
     host_hooks: tuple[str, ...] = ()
     # --build-deps-for all: releases installed from wheels whose build side does not fit.
     unbuildable: tuple[str, ...] = ()
+    # The index strategy, written when the lock names several indexes or it is not the
+    # default; ``uv_words`` are what a plain ``uv pip install`` of the pair needs for it.
+    index_strategy: str | None = None
+    uv_words: tuple[str, ...] = ()
+    # "name version (newest X): reasons" of runtime pins held back (the lock only).
+    held_back: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,16 @@ class LockedFile:
     def first(self, key: str) -> str | None:
         values = self.meta.get(key)
         return values[0] if values else None
+
+    def index_options(self) -> IndexOptions:
+        """The index options recorded before the pins and the strategy the header names;
+        relative --find-links are taken from the lock file's directory."""
+        try:
+            return read_option_lines(
+                self.options, self.path.parent, strategy=self.first(INDEX_STRATEGY)
+            )
+        except (OptionLineError, ValueError) as exc:
+            raise InputError(f"{self.path}: {exc}") from None
 
     @property
     def targets(self) -> tuple[str, ...]:

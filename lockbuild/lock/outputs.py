@@ -15,13 +15,14 @@ from packaging.utils import NormalizedName
 from lockbuild.atomic import check_writable
 from lockbuild.cli.options import option_lines
 from lockbuild.errors import InputError, UsageError
+from lockbuild.indexopts import DEFAULT_STRATEGY, IndexOptions, uv_strategy_words
 from lockbuild.lock.formats import render_pair
 from lockbuild.lock.lockfile import write_pair
 from lockbuild.lock.model import Entry, Header, Locked
 from lockbuild.model import FileRecord, Kind, Req
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve import heldback
-from lockbuild.spec import CompileOptions, IndexOptions, InputRequirement, Spec
+from lockbuild.spec import CompileOptions, InputRequirement, Spec
 from lockbuild.target import Target
 
 
@@ -122,6 +123,7 @@ def render(
     records: Mapping[str, FileRecord],
     host_hooks: tuple[str, ...] = (),
     unbuildable: tuple[str, ...] = (),
+    runtime_held: Mapping[str, heldback.HeldBack] | None = None,
 ) -> CompileResult:
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
@@ -169,6 +171,13 @@ def render(
         as_of_release=options.build_deps_as_of_release,
         host_hooks=host_hooks,
         unbuildable=unbuildable,
+        index_strategy=(
+            index_options.strategy
+            if index_options.several_indexes() or index_options.strategy != DEFAULT_STRATEGY
+            else None
+        ),
+        uv_words=uv_strategy_words(index_options),
+        held_back=tuple(h.line() for _, h in sorted((runtime_held or {}).items())),
     )
     locked = Locked(
         header,

@@ -34,7 +34,9 @@ from lockbuild.lock.model import (
     BUILD_HOOKS,
     BUILD_TEXT_DIGEST,
     EXCLUDE_NEWER,
+    HELD_BACK,
     HOST_HOOKS,
+    INDEX_STRATEGY,
     INPUTS,
     LOCK_DIGEST,
     NOT_BUILDABLE,
@@ -214,6 +216,8 @@ def _common_tool(header: Header) -> dict[str, Any]:
         tool["build-hooks"] = False
     if header.exclude_newer:
         tool["exclude-newer"] = header.exclude_newer
+    if header.index_strategy:
+        tool["index-strategy"] = header.index_strategy
     if header.sdists:
         tool["sdists"] = list(header.sdists)  # what sync builds itself (builder.py)
     if header.as_of_release:
@@ -271,6 +275,8 @@ def render_lock(pair: Pair, entries: Sequence[Entry], digests: Mapping[str, str]
         "build-digest": digests.get(BUILD_DIGEST, ""),
         "build-text-digest": digests.get(BUILD_TEXT_DIGEST, ""),
     }
+    if pair.header.held_back:
+        tool["held-back"] = list(pair.header.held_back)
     return pair.document(lines, entries, tool)
 
 
@@ -399,6 +405,10 @@ def _read_meta(result: LockedFile, tool: Mapping[str, Any]) -> None:
     for name, key in _DIGEST_KEYS.items():
         put(key, tool.get(name))
     put(EXCLUDE_NEWER, tool.get("exclude-newer"))
+    put(INDEX_STRATEGY, tool.get("index-strategy"))
+    held = tool.get("held-back")
+    for item in held if isinstance(held, list) else []:
+        put(HELD_BACK, item)
     for line in tool.get("sdists", []) if isinstance(tool.get("sdists"), list) else []:
         put(SDIST, line)
     if tool.get("build-deps-as-of-release") is True:

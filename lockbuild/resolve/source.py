@@ -28,13 +28,13 @@ from lockbuild.errors import DistError, FetchError
 from lockbuild.index.cache import Cache, sha256_hex
 from lockbuild.index.client import IndexClient
 from lockbuild.index.listing import Listing
+from lockbuild.indexopts import IndexOptions
 from lockbuild.model import Candidate, DistFile
 from lockbuild.pool import DaemonPool
 from lockbuild.progress import Progress
 from lockbuild.resolve.direct import DirectReferences, local_file
 from lockbuild.resolve.files import choose_file
 from lockbuild.resolve.provider import Release
-from lockbuild.spec import IndexOptions
 from lockbuild.target import Target
 
 Log = Callable[[str], None]
@@ -42,23 +42,6 @@ HOOK_WORKERS = 3
 SPECULATION_WORKERS = 4
 # Wheels' metadata: each is one or two requests to the index (PEP 658 or range reads).
 WHEEL_METADATA_WORKERS = 8
-
-
-def pip_environment(options: IndexOptions, client: IndexClient) -> dict[str, str]:
-    """PIP_* variables that point an isolated environment at the same sources as the lock
-    (variables, not arguments: a token in an index URL must not show in the process list)."""
-    env: dict[str, str] = {}
-    if not client.sources.index_urls:
-        env["PIP_NO_INDEX"] = "1"
-    else:
-        env["PIP_INDEX_URL"] = client.sources.index_urls[0]
-        env["PIP_EXTRA_INDEX_URL"] = " ".join(client.sources.index_urls[1:])
-    env["PIP_FIND_LINKS"] = " ".join(client.sources.find_links)
-    if options.pre:
-        env["PIP_PRE"] = "1"
-    if options.trusted_hosts:
-        env["PIP_TRUSTED_HOST"] = " ".join(options.trusted_hosts)
-    return env
 
 
 class IndexRepository:
@@ -91,8 +74,9 @@ class IndexRepository:
         # Where hooks run (the interpreter's marker values): part of every cached answer.
         self.hook_identity = hook_identity
         self.progress = progress if progress is not None else Progress(sys.stderr, quiet=True)
+        # Hook environments look where the lock looks, pip's default index named.
         self.environments = EnvironmentPool(
-            pip_environment(options, client), base_python=hook_python
+            options.with_default_index(client.sources.default_index), base_python=hook_python
         )
         self._lock = threading.Lock()
         self._releases: dict[str, list[Release]] = {}

@@ -44,10 +44,9 @@ from lockbuild.errors import BuildError, LockbuildError
 from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Sources
+from lockbuild.indexopts import IndexOptions, pip_inputs, uv_inputs
 from lockbuild.process import ProcessTimeout, run_bounded
-from lockbuild.spec import IndexOptions
 from lockbuild.sync.buildjob import BuildJob, BuildResult, with_sha256
-from lockbuild.sync.indexargs import location_args
 
 Log = Callable[[str], None]
 
@@ -235,7 +234,7 @@ class Builder:
         python = str(root / "bin" / "python")
         ours = [built[p.name].wheel for p in job.pins if p.name in built]
         others = [p for p in job.pins if p.name not in built]
-        pip, run_env = _installer(python)
+        pip, index_words, run_env = _installer(python, self.settings.index)
         if ours:
             _run([*pip, "--no-index", *map(str, ours)], log, 600, env=run_env)
         if others:
@@ -251,7 +250,7 @@ class Builder:
                     )
                 )
             req.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            argv = [*pip, "--only-binary", ":all:", *location_args(self.settings.index)]
+            argv = [*pip, "--only-binary", ":all:", *index_words]
             if hashed:
                 argv.append("--require-hashes")
             _run([*argv, "-r", str(req)], log, 1800, env=run_env)
@@ -331,22 +330,24 @@ class Builder:
         return wheel
 
 
-def _installer(python: str) -> tuple[list[str], dict[str, str]]:
+def _installer(python: str, index: IndexOptions) -> tuple[list[str], list[str], dict[str, str]]:
     """How build environments are filled: the pip beside lockbuild (``--python``), or,
-    where lockbuild has no pip (installed by ``uv tool``), uv; always ``--no-deps``."""
+    where lockbuild has no pip (installed by ``uv tool``), uv; always ``--no-deps``.
+    Returns the command, the words that say where to look (the lock's index options,
+    without the format options: build environments take wheels only) and the environment."""
     env = dict(os.environ)
     if importlib.util.find_spec("pip") is not None:
         head = [sys.executable, "-m", "pip", "--python", python, "install"]
         head += ["--disable-pip-version-check", "--no-input", "--no-warn-script-location"]
-        return [*head, "--no-deps"], env
+        return [*head, "--no-deps"], list(pip_inputs(index, formats=False).argv), env
     uv = uv_binary()
     if uv is None:
         raise BuildError(
             f"no installer to fill build environments: {sys.executable} has no pip and "
             "no uv was found; install pip or uv beside lockbuild"
         )
-    env["UV_INDEX_STRATEGY"] = "unsafe-best-match"  # look where pip would: every index
-    return [uv, "pip", "install", "--python", python, "--no-deps"], env
+    words = list(uv_inputs(index, formats=False).argv)
+    return [uv, "pip", "install", "--python", python, "--no-deps"], words, env
 
 
 def _run(

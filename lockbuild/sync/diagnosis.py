@@ -69,6 +69,18 @@ def last_error(lines: Sequence[str]) -> str:
     return " ".join(last[0].split())[:200] if last else "no output"
 
 
+def keep_last_log(results: Sequence[RunResult], directory: Path) -> Path:
+    """The output of a sync's installer runs, in ``directory``/sync.log (the last sync's,
+    replaced each time): what the summary leaves out, there when wanted."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "sync.log"
+    with path.open("w", encoding="utf-8") as handle:
+        for result in results:
+            handle.write("$ " + shlex.join(result.argv) + "\n")
+            handle.write("\n".join(result.output) + "\n")
+    return path
+
+
 def keep_log(result: RunResult) -> Path:
     fd, name = tempfile.mkstemp(prefix="lockbuild-sync-", suffix=".log")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

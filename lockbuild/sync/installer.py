@@ -20,12 +20,11 @@ from lockbuild.build.probe import tool_version
 from lockbuild.build.uv import uv_commands
 from lockbuild.errors import InstallError, UsageError
 from lockbuild.index.cache import default_cache_dir
+from lockbuild.indexopts import IndexOptions, pip_inputs, uv_inputs
 from lockbuild.lock.model import LockedFile, LockedPin, pins_digest
 from lockbuild.process import ProcessTimeout, run_streamed
 from lockbuild.progress import InstallerProgress
-from lockbuild.spec import IndexOptions
 from lockbuild.sync.buildjob import BuildResult
-from lockbuild.sync.indexargs import index_args
 
 Log = Callable[[str], None]
 
@@ -57,9 +56,11 @@ class Installer:
     def install_argv(self, requirements: Path, options: IndexOptions) -> list[str]:
         if self.kind == "uv":
             head = [*self.argv, "pip", "install", "--python", self.python]
+            words = uv_inputs(options).argv
         else:
             head = [*self.argv, "install", "--disable-pip-version-check"]
-        return [*head, "--no-deps", *index_args(options), "-r", str(requirements)]
+            words = pip_inputs(options).argv
+        return [*head, "--no-deps", *words, "-r", str(requirements)]
 
     def uninstall_argv(self, names: Sequence[str]) -> list[str]:
         if self.kind == "uv":

@@ -11,6 +11,7 @@ environment again to verify it. What an installer's failure says is read by diag
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,13 +20,15 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from lockbuild.build.provenance import python_key
+from lockbuild.credentials import redact_text
 from lockbuild.errors import BuildError, InstallError, UsageError
 from lockbuild.index.cache import Cache, default_cache_dir
 from lockbuild.index.pipconfig import configured_constraints
+from lockbuild.indexopts import IndexOptions, overridden
 from lockbuild.lock.model import TARGET
 from lockbuild.lock.pair import LockPair, check_pair, read_pair
 from lockbuild.progress import InstallerProgress
-from lockbuild.spec import IndexOptions, display_path
+from lockbuild.spec import display_path
 from lockbuild.sync.builder import Builder, BuildSettings, SdistBuildError, default_jobs
 from lockbuild.sync.buildjob import (
     BuildJob,
@@ -34,9 +37,14 @@ from lockbuild.sync.buildjob import (
     plan_jobs,
     sdist_pins,
 )
-from lockbuild.sync.diagnosis import failed_builds, keep_log, last_error, show_tail
+from lockbuild.sync.diagnosis import (
+    failed_builds,
+    keep_last_log,
+    keep_log,
+    last_error,
+    show_tail,
+)
 from lockbuild.sync.envlock import env_locked
-from lockbuild.sync.indexargs import lock_index_options, override_index_options
 from lockbuild.sync.installer import (
     PIP_BUILD_CONSTRAINT,
     Installer,
@@ -90,6 +98,31 @@ class SyncOptions:
     verbose: bool = False
     jobs: int = 0  # parallel builds (0: builder.default_jobs())
     ignore_target: bool = False  # sync even when the env is not the lock's target
+
+    def command(self) -> str:
+        """The ``lockbuild sync`` command that does what this one checked or planned: the
+        same lockfile, interpreter, installer and index flags (a fix printed is the exact
+        command to run)."""
+        words = ["lockbuild", "sync", str(self.lockfile)]
+        if self.build_file is not None:
+            words += ["--build-constraints", str(self.build_file)]
+        if self.python is not None:
+            words += ["--python", self.python]
+        if self.system:
+            words.append("--system")
+        if self.installer != "pip":
+            words += ["--installer", self.installer]
+        if self.index_url is not None:
+            words += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            words += ["--extra-index-url", url]
+        for link in self.find_links:
+            words += ["--find-links", link]
+        if self.no_index:
+            words.append("--no-index")
+        if self.ignore_target:
+            words.append("--ignore-target")
+        return redact_text(shlex.join(words))
 
     @property
     def index_flags(self) -> IndexOptions:
@@ -158,7 +191,7 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
         if options.check:
             out(
                 f"{where} differs from {lock_name}: {len(plan.changes)} change(s); "
-                "run: lockbuild sync"
+                f"run: {options.command()}"
             )
             return 1
         out(
@@ -231,9 +264,30 @@ def check_lock_target(
         err(f"lockbuild: warning: {what}; going on anyway (--ignore-target)")
         return
     raise UsageError(
-        f"{what}; recompile for it (lockbuild compile --python {env.python}) or pass "
+        f"{what}; recompile for it ({recompile_for(pair.lock.command, env.python)}) or pass "
         f"--ignore-target to {doing} anyway"
     )
+
+
+def recompile_for(command: str, python: str) -> str:
+    """The lock's recorded compile command with its target replaced by ``python``."""
+    try:
+        words = shlex.split(command) if command else []
+    except ValueError:
+        words = []
+    if words[:2] != ["lockbuild", "compile"]:
+        words = ["lockbuild", "compile"]
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word.split("=", 1)[0] in ("--python", "--python-version", "--platform"):
+            skip = "=" not in word
+            continue
+        kept.append(word)
+    return shlex.join([*kept, "--python", python])
 
 
 def build_settings(
@@ -261,7 +315,7 @@ def _build(
     if not needed:
         return {}
     jobs = build_jobs(ctx.pair, needed)
-    index = override_index_options(lock_index_options(ctx.pair.lock), ctx.options.index_flags)
+    index = overridden(ctx.pair.lock.index_options(), ctx.options.index_flags)
     settings = build_settings(ctx.env, index, ctx.options.jobs, ctx.options.verbose)
     say = (lambda _m: None) if ctx.options.quiet else ctx.err
     try:
@@ -289,6 +343,25 @@ def _apply(
 ) -> None:
     """Install and upgrade first; uninstall extras only once that has succeeded."""
     progress = InstallerProgress(enabled=not ctx.options.quiet and not ctx.options.verbose)
+    runs: list[RunResult] = []
+    try:
+        _run_installers(ctx, plan, scratch, built, progress, runs)
+    finally:
+        if runs:
+            # The installer's own output, left out of sync's one line per action.
+            log = keep_last_log(runs, default_cache_dir() / "logs")
+            if ctx.options.verbose:
+                ctx.err(f"lockbuild: installer output kept in {log}")
+
+
+def _run_installers(
+    ctx: _Context,
+    plan: Plan,
+    scratch: Path,
+    built: Mapping[NormalizedName, BuildResult],
+    progress: InstallerProgress,
+    runs: list[RunResult],
+) -> None:
     if plan.installs:
         pins = [ctx.pair.lock.pins[c.name] for c in plan.installs]
         requirements = scratch / "requirements.txt"
@@ -300,6 +373,7 @@ def _apply(
         if any(c.action == REBUILD for c in plan.installs):
             argv.append("--reinstall" if ctx.installer.kind == "uv" else "--force-reinstall")
         result = run_installer(argv, run_env, progress, ctx.options.verbose, ctx.err)
+        runs.append(result)
         if result.returncode != 0:
             _install_failed(ctx, result)
     if plan.removals:
@@ -311,6 +385,7 @@ def _apply(
             ctx.options.verbose,
             ctx.err,
         )
+        runs.append(result)
         if result.returncode != 0:
             log_path = keep_log(result)
             if not ctx.options.verbose:
@@ -334,7 +409,7 @@ def _install_command(
     """The install command; ``installer_builds`` says whether the installer may still
     build something itself (a direct reference, a pair written before sync built sdists):
     only then do the warnings about unchecked build hashes apply."""
-    options = override_index_options(lock_index_options(ctx.pair.lock), ctx.options.index_flags)
+    options = overridden(ctx.pair.lock.index_options(), ctx.options.index_flags)
     argv = ctx.installer.install_argv(requirements, options)
     env = _base_env()
     build = ctx.pair.build

@@ -24,15 +24,15 @@ from packaging.version import Version
 from lockbuild import limits
 from lockbuild.atomic import replacing
 from lockbuild.errors import InputError, InstallError, UsageError
+from lockbuild.indexopts import IndexOptions, overridden, pip_inputs
 from lockbuild.lock.lockfile import write_pair
 from lockbuild.lock.model import LockedPin
 from lockbuild.lock.pair import check_pair, read_pair
 from lockbuild.process import ProcessTimeout, run_captured
-from lockbuild.spec import IndexOptions, display_path
+from lockbuild.spec import display_path
 from lockbuild.sync.builder import Builder
 from lockbuild.sync.buildjob import BuildResult
 from lockbuild.sync.diagnosis import show_tail
-from lockbuild.sync.indexargs import location_args, lock_index_options, override_index_options
 from lockbuild.sync.installer import requirements_text
 from lockbuild.sync.interpreter import probe, target_python
 from lockbuild.sync.plan import applies
@@ -85,7 +85,7 @@ def wheelhouse(options: WheelhouseOptions, out: Log, err: Log) -> int:
     builds = lock_builds(pair)
     to_build = [p.name for p in wanted if p.name in builds]
     from_index = [p for p in wanted if p.name not in builds]
-    index = override_index_options(lock_index_options(pair.lock), sync.index_flags)
+    index = overridden(pair.lock.index_options(), sync.index_flags)
     dest.mkdir(parents=True, exist_ok=True)
     say = (lambda _m: None) if sync.quiet else err
     results: dict[NormalizedName, BuildResult] = {}
@@ -122,7 +122,8 @@ def _download(
         req.write_text(requirements_text(pins), encoding="utf-8")
         argv = [sys.executable, "-m", "pip", "--python", python, "download"]
         argv += ["--disable-pip-version-check", "--no-input", "--no-deps"]
-        argv += ["--only-binary", ":all:", "-d", str(dest), *location_args(index), "-r", str(req)]
+        argv += ["--only-binary", ":all:", "-d", str(dest), *pip_inputs(index, formats=False).argv]
+        argv += ["-r", str(req)]
         try:
             proc = run_captured(argv, timeout=limits.build_timeout())
         except (OSError, ProcessTimeout) as exc:

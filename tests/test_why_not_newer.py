@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.lock.lockfile import HELD_BACK, read_lockfile
+from lockbuild.lock.formats import read_lock as read_lockfile
+from lockbuild.lock.model import HELD_BACK
 from lockbuild.resolve.heldback import HeldBack
 from lockbuild.resolve.whynewer import from_line, printed
 from tests.fixtures import FixtureIndex, IndexServer

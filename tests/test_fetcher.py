@@ -3,8 +3,6 @@ revalidated by Cache-Control, range reads, redirects and the errors users read."
 
 from __future__ import annotations
 
-import socket
-import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 
 from lockbuild.errors import FetchError
 from lockbuild.index.cache import Cache
-from lockbuild.index.fetcher import Fetcher, _fresh_until, network_reason
+from lockbuild.index.fetcher import Fetcher, _fresh_until
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
@@ -186,45 +184,6 @@ def test_faults_are_retried_then_one_line(tmp_path: Path) -> None:
     with pytest.raises(FetchError) as caught:
         _fetcher(tmp_path, Server(refuse)).get_bytes(FILE)
     assert caught.value.message == f"{FILE}: connection refused (tried 3 times)"
-
-
-def _raised(cause: BaseException, text: str = "") -> httpx.HTTPError:
-    """An httpx error raised from ``cause``, as httpx raises them from httpcore's."""
-    try:
-        try:
-            raise cause
-        except BaseException as inner:
-            raise httpx.ConnectError(text or str(inner)) from inner
-    except httpx.HTTPError as outer:
-        return outer
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("error", "reason"),
-    [
-        (_raised(ConnectionRefusedError(111, "Connection refused")), "connection refused"),
-        (
-            _raised(socket.gaierror(-2, "Name or service not known")),
-            "DNS lookup failed (Name or service not known)",
-        ),
-        (
-            _raised(ssl.SSLCertVerificationError(1, "certificate verify failed")),
-            "TLS certificate not trusted (certificate verify failed)",
-        ),
-        (_raised(ConnectionResetError(104, "reset")), "connection reset by the server"),
-        # Only the text to go by (httpcore re-raised without a chain)
-        (httpx.ConnectError("[Errno 111] Connection refused"), "connection refused"),
-        (
-            httpx.ConnectError("[Errno -3] Temporary failure in name resolution"),
-            "DNS lookup failed ([Errno -3] Temporary failure in name resolution)",
-        ),
-        (httpx.RemoteProtocolError("Server disconnected"), "the server closed the connection"),
-        (httpx.ReadError(""), "ReadError"),
-    ],
-)
-def test_network_reason(error: httpx.HTTPError, reason: str) -> None:
-    assert network_reason(error) == reason
 
 
 def _ranged(status: int, content_range: str | None, body: bytes) -> Handler:

@@ -10,8 +10,6 @@ import pytest
 
 from lockbuild.lock.formats import read_lock as read_lockfile
 from lockbuild.lock.model import HELD_BACK
-from lockbuild.resolve.heldback import HeldBack
-from lockbuild.resolve.whynewer import from_line, printed
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import lockbuild, pins, write
 
@@ -96,31 +94,3 @@ def test_existing_pin_kept_is_said(
     assert line in verbose.stderr.splitlines()
     lockbuild([*args, "-P", "plain"], env, tmp_path)
     assert pins(tmp_path / "requirements.txt") == {"plain": "1.1"}
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("line", "parsed", "major"),
-    [
-        (EXPECTED["lib"], HeldBack("lib", "1.0", "3.0", ("app 1.0 requires lib<2",)), True),
-        ("a 1.0 (newest 1.5): x; y", HeldBack("a", "1.0", "1.5", ("x", "y")), False),
-        (
-            "a 1.0 (newest 2.0): kept at the existing lock's pin "
-            "(to move it: lockbuild compile -P a)",
-            HeldBack(
-                "a",
-                "1.0",
-                "2.0",
-                ("kept at the existing lock's pin (to move it: lockbuild compile -P a)",),
-            ),
-            False,
-        ),
-        ("a 1.0 newest 1.5: x", None, False),
-        ("", None, False),
-    ],
-)
-def test_line_round_trip(line: str, parsed: HeldBack | None, major: bool) -> None:
-    assert from_line(line) == parsed
-    if parsed is not None:
-        assert parsed.line() == line
-        assert printed(parsed) is major

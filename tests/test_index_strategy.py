@@ -83,7 +83,7 @@ def _installed_lib(python: Path, env: dict[str, str]) -> str:
     return run([python, "-c", code], env).stdout.strip()
 
 
-def test_the_lock_records_the_strategy(locked: tuple[str, Path]) -> None:
+def test_the_lock_records_the_strategy(locked: tuple[str, Path], tmp_path: Path) -> None:
     strategy, root = locked
     lock, build = root / "requirements.txt", root / "requirements-build.txt"
     assert pins(lock) == {"ext": "1.0", "lib": EXPECTED[strategy]}
@@ -95,6 +95,9 @@ def test_the_lock_records_the_strategy(locked: tuple[str, Path]) -> None:
         assert "--index-strategy unsafe-best-match --build-constraints" in uv_line
     else:  # uv's default already searches as the lock did
         assert "--index-strategy" not in uv_line
+    # check reads the recorded command (with its --index-strategy): the lock is current.
+    env = isolated_env(tmp_path, LOCKBUILD_CACHE_DIR=str(root / "cache"))
+    assert lockbuild(["check"], env, root).returncode == 0
 
 
 @pytest.mark.parametrize("installer", ["pip", "uv"])

@@ -37,6 +37,9 @@ class IndexOptions:
     pre: bool = False
     trusted_hosts: tuple[str, ...] = ()
     strategy: str = DEFAULT_STRATEGY
+    # pip's default index, asked once where it is needed (compile): the index when none
+    # is given, and the one option lines leave out. Empty: not asked.
+    default_index: str = ""
 
     def merged(self, other: IndexOptions) -> IndexOptions:
         """Options of ``other`` layered over these (pip-compile merges files in order)."""
@@ -50,6 +53,7 @@ class IndexOptions:
             pre=self.pre or other.pre,
             trusted_hosts=_unique(self.trusted_hosts + other.trusted_hosts),
             strategy=other.strategy if other.strategy != DEFAULT_STRATEGY else self.strategy,
+            default_index=other.default_index or self.default_index,
         )
 
     def binary_allowed(self, name: NormalizedName) -> bool:
@@ -81,9 +85,14 @@ class IndexOptions:
 
     def digest_items(self) -> list[tuple[str, object]]:
         """The fields a lock's options digest covers; the strategy only when it is not
-        the default, so that locks made before it existed stay current."""
+        the default, so that locks made before it existed stay current (pip's default
+        index is where pip looks, not an option given)."""
         items = sorted(self.__dict__.items())
-        return [(k, v) for k, v in items if k != "strategy" or v != DEFAULT_STRATEGY]
+        return [
+            (k, v)
+            for k, v in items
+            if k != "default_index" and (k != "strategy" or v != DEFAULT_STRATEGY)
+        ]
 
 
 def _format_listed(listed: frozenset[str], other: frozenset[str], name: str) -> bool:
@@ -239,14 +248,15 @@ def read_option_lines(
     )
 
 
-def option_lines(options: IndexOptions, out_dir: Path, default_index: str) -> tuple[str, ...]:
+def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
     """The option lines a pip-compile user expects at the top of a lockfile (the index
     URL only when it is not pip's default); local find-links inside ``out_dir`` are
     written relative to it, as pip reads them relative to the requirements file."""
     lines: list[str] = []
+    default = options.default_index.rstrip("/")
     if options.no_index:
         lines.append("--no-index")
-    elif options.index_url and options.index_url.rstrip("/") != default_index.rstrip("/"):
+    elif options.index_url and options.index_url.rstrip("/") != default:
         lines.append(f"--index-url {options.index_url}")
     if not options.no_index:
         lines += [f"--extra-index-url {u}" for u in options.extra_index_urls]

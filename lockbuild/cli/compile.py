@@ -14,12 +14,14 @@ from packaging.utils import canonicalize_name
 from lockbuild import limits
 from lockbuild.build import environments
 from lockbuild.cli.constraints import build_overrides, preferences, upgrade_constraints
-from lockbuild.cli.options import input_digests, option_lines, prepare
+from lockbuild.cli.options import input_digests, prepare
 from lockbuild.credentials import redact_text
 from lockbuild.errors import InputError
 from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Sources
+from lockbuild.index.pipconfig import pip_default_index
+from lockbuild.indexopts import option_lines
 from lockbuild.lock.formats import format_of
 from lockbuild.lock.outputs import CompileResult, check_outputs, render
 from lockbuild.model import Kind, Req
@@ -50,6 +52,10 @@ def compile_lock(
     if options.build_deps_as_of_release:
         environments.check_cutoff_support()  # pip too old for the cutoff: before any work
     spec, index_options = prepare(options)
+    if not index_options.no_index:
+        # Asked once, here (check never needs it): where no index is given, and the one
+        # the lockfile's option lines leave out.
+        index_options = replace(index_options, default_index=pip_default_index())
     check_outputs(options, spec)
     overrides = build_overrides(options, target)  # reads the build-constraint files
     digests = input_digests(options, spec, index_options, target)

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from lockbuild import indexopts
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.credentials import redact_text
 from lockbuild.errors import UsageError
 from lockbuild.index.cache import Cache, default_cache_dir
-from lockbuild.index.pipconfig import pip_config_options, pip_default_index
+from lockbuild.index.pipconfig import pip_config_options
 from lockbuild.spec import CompileOptions, IndexOptions, Spec
 from lockbuild.target import Target
 
@@ -42,12 +41,6 @@ def effective_options(options: CompileOptions, spec_options: IndexOptions) -> In
     if options.cli_index_url_set:
         opts = replace(opts, index_url=cli.index_url)
     return opts
-
-
-def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
-    """Index options a pip-compile user expects at the top of the lockfile."""
-    default = "" if options.no_index or options.index_url is None else pip_default_index()
-    return indexopts.option_lines(options, out_dir, default)
 
 
 def _file_digest(path: Path) -> str:

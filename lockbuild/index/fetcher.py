@@ -46,7 +46,9 @@ class Sources:
 
     @classmethod
     def from_options(cls, options: IndexOptions) -> Sources:
-        default = "" if options.no_index or options.index_url else pip_default_index()
+        default = ""
+        if not options.no_index and not options.index_url:
+            default = options.default_index or pip_default_index()
         indexes = options.search_order(default)
         return cls(
             tuple(u.rstrip("/") + "/" for u in indexes),

@@ -13,9 +13,8 @@ from typing import Any
 from packaging.utils import NormalizedName
 
 from lockbuild.atomic import check_writable
-from lockbuild.cli.options import option_lines
 from lockbuild.errors import InputError, UsageError
-from lockbuild.indexopts import DEFAULT_STRATEGY, IndexOptions, uv_strategy_words
+from lockbuild.indexopts import DEFAULT_STRATEGY, IndexOptions, option_lines, uv_strategy_words
 from lockbuild.lock.formats import render_pair
 from lockbuild.lock.lockfile import write_pair
 from lockbuild.lock.model import Entry, Header, Locked

@@ -3,6 +3,7 @@ and uv's arguments and environments written from them (tables of inputs)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_option_lines_read_back(tmp_path: Path) -> None:
         only_binary=frozenset({":all:"}),
         no_binary=frozenset({"abiext"}),
     )
-    lines = option_lines(options, tmp_path, default_index="http://default/simple")
+    lines = option_lines(replace(options, default_index="http://default/simple"), tmp_path)
     assert lines == (
         f"--index-url {MAIN}",
         f"--extra-index-url {EXTRA}",
@@ -86,8 +87,10 @@ def test_option_lines_read_back(tmp_path: Path) -> None:
 
 
 def test_default_index_is_not_written(tmp_path: Path) -> None:
-    options = IndexOptions(index_url="http://default/simple/")
-    assert option_lines(options, tmp_path, default_index="http://default/simple") == ()
+    options = IndexOptions(
+        index_url="http://default/simple/", default_index="http://default/simple"
+    )
+    assert option_lines(options, tmp_path) == ()
 
 
 @pytest.mark.parametrize(

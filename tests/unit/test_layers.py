@@ -2,7 +2,8 @@
 each subpackage imports only the layers its ``__init__`` docstring allows (one table,
 ``ALLOWED``, below; the docstrings must agree with it), the programs run in other
 interpreters import nothing of lockbuild, no import cycle exists (function-local imports
-included), and every import made inside a function says why in a comment."""
+included), every import made inside a function says why in a comment, and only the
+bounded runner (``lockbuild/process.py``) starts programs."""
 
 from __future__ import annotations
 
@@ -264,4 +265,47 @@ def unexplained_local_imports(path: Path) -> list[str]:
 def test_every_function_local_import_says_why() -> None:
     """A function-local import is for start-up speed (or a platform): it says so."""
     found = [line for path in sources() for line in unexplained_local_imports(path)]
+    assert found == []
+
+
+STARTERS = {
+    ("subprocess", "run"),
+    ("subprocess", "Popen"),
+    ("subprocess", "call"),
+    ("subprocess", "check_call"),
+    ("subprocess", "check_output"),
+    ("subprocess", "getoutput"),
+    ("subprocess", "getstatusoutput"),
+    ("os", "system"),
+    ("os", "popen"),
+    ("os", "posix_spawn"),
+    ("os", "posix_spawnp"),
+    ("os", "execv"),
+    ("os", "execve"),
+    ("os", "execvp"),
+    ("os", "execvpe"),
+    ("os", "spawnv"),
+    ("os", "spawnve"),
+}
+
+
+def test_only_the_bounded_runner_starts_programs() -> None:
+    """Every program lockbuild starts goes through lockbuild/process.py (its own process
+    group, a time limit, its group killed): no other module calls subprocess or os to
+    start one. (``programs/`` run inside other interpreters and start none.)"""
+    found = []
+    for path in sources():
+        if module_name(path) == "lockbuild.process":
+            continue
+        where = path.relative_to(PACKAGE.parent)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if (node.value.id, node.attr) in STARTERS:
+                    found.append(f"{where}:{node.lineno}: {node.value.id}.{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module in ("subprocess", "os"):
+                found += [
+                    f"{where}:{node.lineno}: from {node.module} import {a.name}"
+                    for a in node.names
+                    if (node.module, a.name) in STARTERS
+                ]
     assert found == []

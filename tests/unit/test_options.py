@@ -1,35 +1,29 @@
-"""cli/options: the default output beside the input, the option lines a lockfile starts
-with, the command a header records (credentials redacted, run-only flags dropped), and
-the digests that let check decide staleness offline; as tables."""
+"""cli/options and indexopts: the default output beside the input, the option lines a
+lockfile starts with, the command a header records (credentials redacted, run-only flags
+dropped), and the digests that let check decide staleness offline; as tables."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lockbuild.cli import options
 from lockbuild.cli.options import (
     cache_root,
     command_line,
     default_output,
     drop_options,
     input_digests,
-    option_lines,
 )
 from lockbuild.errors import UsageError
+from lockbuild.indexopts import option_lines
 from lockbuild.spec import CompileOptions, IndexOptions, Spec
 from lockbuild.target import for_platform
 
 pytestmark = pytest.mark.unit
 
 DEFAULT = "https://default.example/simple"
-
-
-@pytest.fixture(autouse=True)
-def _default_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    """pip's default index, as the pip beside lockbuild states it, stands fixed here."""
-    monkeypatch.setattr(options, "pip_default_index", lambda: DEFAULT)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +79,8 @@ def test_a_txt_input_needs_an_output_file() -> None:
     ],
 )
 def test_option_lines(index: IndexOptions, lines: tuple[str, ...], tmp_path: Path) -> None:
-    assert option_lines(index, tmp_path) == lines
+    # pip's default index, as compile asked the pip beside lockbuild, is kept on the options
+    assert option_lines(replace(index, default_index=DEFAULT), tmp_path) == lines
 
 
 def test_find_links_inside_the_output_folder_are_relative(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ wheels join a finished lock where they fit, and never move a pin of it."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -13,10 +14,13 @@ from lockbuild.errors import DistError, FetchError, ResolutionError
 from lockbuild.lock.lockfile import parse_lockfile
 from lockbuild.lock.model import NOT_BUILDABLE
 from lockbuild.model import Candidate
-from lockbuild.resolve import buildable
+from lockbuild.progress import Progress
+from lockbuild.resolve import buildable, hookrounds
 from lockbuild.resolve import graph as graphs
-from lockbuild.resolve.provider import Provider, Resolution, resolve
+from lockbuild.resolve.buildenvs import Fitted
+from lockbuild.resolve.provider import Provider, resolve
 from lockbuild.spec import IndexOptions
+from lockbuild.sync import buildjob
 from tests.test_resolve import TARGET, FakeRepository, Version_, roots, versions
 
 pytestmark = pytest.mark.unit
@@ -26,10 +30,19 @@ def extend(
     repo: FakeRepository, *texts: str, ask_hooks: buildable.AskHooks | None = None
 ) -> tuple[graphs.DiGraph, graphs.DiGraph, tuple[buildable.Unbuildable, ...]]:
     """(the plain lock, the lock with soft build sides, the releases left unbuildable)."""
+    graph, extended = fitted(repo, *texts, ask_hooks=ask_hooks)
+    return graph, graphs.build_graph(extended.resolution), extended.unbuildable
+
+
+def fitted(
+    repo: FakeRepository, *texts: str, ask_hooks: buildable.AskHooks | None = None
+) -> tuple[graphs.DiGraph, Fitted]:
+    """(the plain lock, every build fitted under it)."""
     provider = Provider(repo, TARGET, IndexOptions())
     plain = resolve(provider, roots(*texts), quiet=True)
-    extended = buildable.extend(provider, plain, ask_hooks=ask_hooks, workers=2)
-    return graphs.build_graph(plain), graphs.build_graph(extended.resolution), extended.unbuildable
+    hard = hookrounds.hard_builds(provider, plain)
+    extended = buildable.extend(provider, plain, hard, ask_hooks=ask_hooks, workers=2)
+    return graphs.build_graph(plain), extended
 
 
 def runtime(graph: graphs.DiGraph) -> dict[str, str]:
@@ -56,7 +69,7 @@ def test_wheel_needs_no_build_requirements_but_build_all_locks_them() -> None:
     assert ("both", "hatch") in set((u, v) for u, v, _ in graph.edges(data="kinds"))
 
 
-def test_conflicting_exact_build_pins_first_by_name_fits_the_other_is_named() -> None:
+def test_conflicting_exact_build_pins_one_shared_the_other_scoped() -> None:
     repo = FakeRepository(
         {
             "alpha": {"1.0": Version_(sdist=True, build=["hatch==1.26"])},
@@ -64,17 +77,31 @@ def test_conflicting_exact_build_pins_first_by_name_fits_the_other_is_named() ->
             **TOOLS,
         }
     )
-    plain, graph, unbuildable = extend(repo, "beta", "alpha")
+    plain, result = fitted(repo, "beta", "alpha")
+    graph = graphs.build_graph(result.resolution)
     assert runtime(graph) == runtime(plain) == {"alpha": "1.0", "beta": "1.0"}
-    assert build(graph) == {"hatch": "1.26", "pathy": "2.0"}
-    assert [(u.name, u.version) for u in unbuildable] == [("beta", "1.0")]
-    assert unbuildable[0].reason == "hatch>=1.28 conflicts with hatch==1.26 (locked)"
-    assert unbuildable[0].line() == (
-        "beta==1.0: not buildable from source under this lock: "
-        "hatch>=1.28 conflicts with hatch==1.26 (locked)"
+    # Each version serves one build: the newest is shared, alpha gets its own.
+    assert build(graph) == {"hatch": "1.28", "pathy": "2.0"}
+    assert result.unbuildable == ()
+    assert [s.line() for s in result.scoped] == ["alpha==1.0: hatch==1.26, pathy==2.0"]
+    assert graph.has_edge("beta", "hatch") and not graph.has_edge("alpha", "hatch")
+    envs = result.environments(graph)
+    assert envs["alpha 1.0"] == ["hatch==1.26", "pathy==2.0"]
+    assert envs["beta 1.0"] == ["hatch==1.28", "pathy==2.0"]
+
+
+def test_the_version_most_builds_take_is_shared() -> None:
+    repo = FakeRepository(
+        {
+            "alpha": {"1.0": Version_(sdist=True, build=["hatch<1.28"])},
+            "beta": {"1.0": Version_(sdist=True, build=["hatch==1.26"])},
+            "gamma": {"1.0": Version_(sdist=True, build=["hatch>=1.28"])},
+            **TOOLS,
+        }
     )
-    # beta's build edge is not in the graph: its build side is absent, not half there.
-    assert not graph.has_edge("beta", "hatch")
+    _, result = fitted(repo, "alpha", "beta", "gamma")
+    assert build(graphs.build_graph(result.resolution)) == {"hatch": "1.26", "pathy": "2.0"}
+    assert [s.line() for s in result.scoped] == ["gamma==1.0: hatch==1.28, pathy==2.0"]
 
 
 def test_runtime_pins_are_never_moved_for_a_build_side() -> None:
@@ -123,7 +150,7 @@ def test_sdist_built_releases_keep_hard_build_edges() -> None:
     assert "alpha 1.0 (build) requires hatch==1.26" in str(info.value)
 
 
-def test_a_soft_build_side_cannot_take_a_pin_an_sdist_build_fixed() -> None:
+def test_a_build_from_source_gets_its_own_environment_as_a_soft_one_does() -> None:
     repo = FakeRepository(
         {
             "alpha": {"1.0": Version_(wheel=False, build=["hatch==1.26"])},
@@ -131,9 +158,11 @@ def test_a_soft_build_side_cannot_take_a_pin_an_sdist_build_fixed() -> None:
             **TOOLS,
         }
     )
-    plain, graph, unbuildable = extend(repo, "alpha", "beta")
-    assert build(plain) == build(graph) == {"hatch": "1.26", "pathy": "2.0"}
-    assert [u.name for u in unbuildable] == ["beta"]
+    plain, result = fitted(repo, "alpha", "beta")
+    graph = graphs.build_graph(result.resolution)
+    assert build(graph) == {"hatch": "1.28", "pathy": "2.0"}
+    assert [s.line() for s in result.scoped] == ["alpha==1.0: hatch==1.26, pathy==2.0"]
+    assert result.unbuildable == ()
 
 
 def test_no_release_of_a_build_requirement() -> None:
@@ -170,7 +199,7 @@ class Hooks:
         self.asked: list[str] = []
 
     def __call__(
-        self, releases: Sequence[Candidate], resolution: Resolution
+        self, releases: Sequence[Candidate], fitted: Fitted
     ) -> dict[str, Sequence[str] | HookFailed]:
         result: dict[str, Sequence[str] | HookFailed] = {}
         for release in releases:
@@ -328,3 +357,120 @@ def test_a_failed_fetch_or_a_fault_ends_the_run(error: Exception) -> None:
     repo = _FailingSdists(projects, "beta", error)
     with pytest.raises(type(error)):
         extend(repo, "beta")
+
+
+class _Options:
+    """What hookrounds reads of the compile options."""
+
+    quiet = True
+    build_hooks = False
+    workers = 2
+
+
+class _Repository(FakeRepository):
+    progress = Progress(sys.stderr, quiet=True)
+
+
+def joint(repo: FakeRepository, *texts: str) -> hookrounds.Locked:
+    """The joint resolution with build-only projects by name, and the builds fitted."""
+    provider = Provider(repo, TARGET, IndexOptions())
+    return hookrounds.resolve_with_hooks(
+        _Options(),  # type: ignore[arg-type]
+        provider,
+        _Repository(repo.projects),  # type: ignore[arg-type]
+        roots(*texts),
+        lambda message: None,
+    )
+
+
+def test_builds_that_pin_different_tools_both_build_and_move_no_runtime_pin() -> None:
+    repo = FakeRepository(
+        {
+            "alpha": {
+                "1.0": Version_(wheel=False, build=["hatch==1.26"]),
+                "2.0": Version_(wheel=False, build=["hatch==1.26"]),
+            },
+            "beta": {"1.0": Version_(wheel=False, build=["hatch>=1.28"])},
+            **TOOLS,
+        }
+    )
+    locked = joint(repo, "alpha", "beta")
+    assert runtime(locked.graph) == {"alpha": "2.0", "beta": "1.0"}
+    assert build(locked.graph) == {"hatch": "1.28", "pathy": "2.0"}
+    assert [s.line() for s in locked.fitted.scoped] == ["alpha==2.0: hatch==1.26, pathy==2.0"]
+
+
+def test_a_runtime_project_stays_joint_and_decides_backtracking() -> None:
+    repo = FakeRepository(
+        {
+            "lib": {"1.0": Version_(), "2.0": Version_()},
+            "ext": {
+                "1.0": Version_(wheel=False, build=["lib==1.0"]),
+                "2.0": Version_(wheel=False, build=["lib==1.0"]),
+            },
+        }
+    )
+    with pytest.raises(ResolutionError) as info:
+        joint(repo, "lib>=2", "ext")
+    assert "ext 2.0 (build) requires lib==1.0" in str(info.value)
+    assert "in line 1: lib>=2" in str(info.value)
+    # Without the runtime requirement lib is build-only: the build takes what it asks.
+    locked = joint(repo, "ext")
+    assert build(locked.graph) == {"lib": "1.0"} and locked.fitted.scoped == ()
+
+
+def test_a_build_tool_that_reaches_a_runtime_pin_holds_it_jointly() -> None:
+    """ctc-segmentation -> oldest-supported-numpy -> numpy==1.23.2, in small."""
+    repo = FakeRepository(
+        {
+            "numpy": {"1.23.2": Version_(), "1.26.4": Version_()},
+            "pinner": {"1.0": Version_(requires=["numpy==1.23.2"])},
+            "ctc": {"1.0": Version_(wheel=False, build=["pinner"], requires=["numpy"])},
+        }
+    )
+    locked = joint(repo, "ctc", "numpy<2")
+    assert runtime(locked.graph) == {"ctc": "1.0", "numpy": "1.23.2"}
+    assert build(locked.graph) == {"numpy": "1.23.2", "pinner": "1.0"}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("first==1.0: tool==1.0", ("first", "1.0", (("tool", "1.0"),))),
+        (
+            "My_Pkg==2.0: Tool_X==1.0, other==3",
+            ("my-pkg", "2.0", (("tool-x", "1.0"), ("other", "3"))),
+        ),
+        ("first==1.0: (empty)", ("first", "1.0", ())),
+        ("first==1.0 tool==1.0", None),
+        ("first: tool==1.0", None),
+        ("first==1.0: tool", None),
+        ("first==1.0: tool==1.0 extra", None),
+    ],
+)
+def test_scoped_header_lines_read_back(
+    line: str, expected: tuple[str, str, tuple[tuple[str, str], ...]] | None
+) -> None:
+    assert buildjob.parse_scoped_line(line) == expected
+
+
+def test_a_build_tool_built_from_source_at_the_shared_version_is_fitted_too() -> None:
+    """The joint resolution binds hatch by name (newest: 1.28); both builds take 1.26,
+    an sdist itself: its own build environment is locked, 1.28's is not."""
+    repo = FakeRepository(
+        {
+            "alpha": {"1.0": Version_(wheel=False, build=["hatch==1.26"])},
+            "beta": {"1.0": Version_(wheel=False, build=["hatch<1.28"])},
+            "hatch": {
+                "1.26": Version_(wheel=False, build=["flit<4"]),
+                "1.28": Version_(wheel=False, build=["flit>=4"]),
+            },
+            "flit": {"3.0": Version_(), "4.0": Version_()},
+        }
+    )
+    locked = joint(repo, "alpha", "beta")
+    assert build(locked.graph) == {"flit": "3.0", "hatch": "1.26"}
+    envs = locked.fitted.environments(locked.graph)
+    assert envs["hatch 1.26"] == ["flit==3.0"]
+    assert "hatch 1.28" not in envs
+    assert sorted(b.candidate.name for b in locked.builds) == ["alpha", "beta", "hatch"]

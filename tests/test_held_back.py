@@ -27,6 +27,9 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     # Held below its newest by the user, not by a build edge: nothing to explain.
     idx.wheel("plain", "1.0")
     idx.wheel("plain", "2.0")
+    # A chain: chained's build requires a tool that pins corelib (oldest-supported-numpy).
+    idx.wheel("pinner", "1.0", requires_dist=["corelib==1.0"])
+    idx.sdist("chained", "1.0", build_requires=["pinner"], requires_dist=["corelib"])
     idx.write()
     return idx
 
@@ -135,3 +138,20 @@ def test_note_round_trip(note: str, expected: HeldBack | None) -> None:
     if expected is not None:
         assert expected.note() == note
         assert from_lockfile(f"pyworld==0.3.4\n    # {note}\n    # via -r r.in\n") == [expected]
+
+
+def test_a_hold_through_a_chain_of_build_environments(
+    tmp_path: Path, env: dict[str, str], server: IndexServer
+) -> None:
+    """numpy held at 1.23.2 through ctc-segmentation -> oldest-supported-numpy, in small."""
+    write(tmp_path / "requirements.in", "chained\n")
+    _, stderr = _compile(tmp_path, env, server.url)
+    assert pins(tmp_path / "requirements.txt") == {"chained": "1.0", "corelib": "1.0"}
+    line = (
+        "corelib 1.0 (newest 2.0): pinner 1.0 requires corelib==1.0 "
+        "(in the build environment of chained 1.0)"
+    )
+    assert [x for x in stderr.splitlines() if "(newest " in x] == [line]
+    text = (tmp_path / "requirements.txt").read_text()
+    assert f"corelib==1.0\n    # held back {line.partition(' ')[2].partition(' ')[2]}" in text
+    assert lockbuild(["why", "corelib"], env, tmp_path).stdout.splitlines()[-1] == line

@@ -168,3 +168,30 @@ def test_old_sdist_with_build_deps_as_of_release(tmp_path: Path) -> None:
     assert "lockbuild-build-deps-as-of-release: on" in header
     # PyYAML 5.4.1 was uploaded in January 2021: no setuptools from a later year.
     assert int(build["setuptools"].split(".")[0]) <= 51, build
+
+
+def test_build_deps_for_all_on_a_real_tree(tmp_path: Path) -> None:
+    """A real tree whose sdists pin different releases of build-only tools (hatchling,
+    flit-core, setuptools-scm, ...): every runtime pin is the plain lock's, the tools
+    that cannot be shared get scoped environments, and a release is named not buildable
+    only for a runtime pin or a project missing from the index."""
+    env = isolated_env(tmp_path)
+    text = "anthropic\nhttpx\npydantic\nattrs\njinja2\nrich\nsqlalchemy\npyyaml\npluggy\n"
+    for name in ("plain", "all"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "requirements.in").write_text(text)
+    cache = str(tmp_path / "cache")
+    lockbuild(["compile", "-q", "--cache-dir", cache], env, tmp_path / "plain")
+    proc = lockbuild(
+        ["compile", "--build-deps-for", "all", "--cache-dir", cache], env, tmp_path / "all"
+    )
+    assert pins(tmp_path / "all" / "requirements.txt") == pins(
+        tmp_path / "plain" / "requirements.txt"
+    )
+    build = (tmp_path / "all" / "requirements-build.txt").read_text()
+    assert {"hatchling", "setuptools"} <= set(pins(tmp_path / "all" / "requirements-build.txt"))
+    for line in build.splitlines():
+        if line.startswith("# lockbuild-not-buildable: "):
+            assert "(locked)" in line or "is not on the index" in line, line
+    lockbuild(["check"], env, tmp_path / "all")
+    print(proc.stderr)  # what it said, for a run by hand (-s)

@@ -1,6 +1,7 @@
 """--build-deps-for all against real sdists on the loopback index: the build sides of
-releases installed from wheels are added where they fit the plain lock; the others are
-named (header and notice); sdists the lock builds keep hard build edges."""
+releases installed from wheels take the shared build pins where they fit and a scoped
+environment where they cannot; only a runtime pin in the way names a release not
+buildable (header and notice); runtime pins are the plain lock's."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pytest
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, write
 
-BETA_LINE = (
-    "beta==1.0: not buildable from source under this lock: "
-    "buildtool==2.0 conflicts with buildtool==1.0 (locked)"
+OLDBUILD_LINE = (
+    "oldbuild==1.0: not buildable from source under this lock: "
+    "corelib<2 conflicts with corelib==2.0 (locked)"
 )
 
 
@@ -79,19 +80,21 @@ def test_wheel_installed_build_sides_fit_or_are_named(
             "oldbuild": "1.0",
         }
     )
-    # alpha (first by name) fits, with what its backend added; beta's and oldbuild's not.
-    assert pins(build) == {"buildtool": "1.0", "dynhelper": "1.0"}
+    # buildtool 1.0 and 2.0 each serve one build: the newest is shared (beta's), alpha
+    # gets an environment of its own, with what its backend added; oldbuild is named.
+    assert pins(build) == {"buildtool": "2.0"}
     build_text = build.read_text()
-    assert "    # via alpha (build)" in build_text
-    beta = "beta==1.0: buildtool==2.0 conflicts with buildtool==1.0 (locked)"
-    assert f"# lockbuild-not-buildable: {beta}" in build_text
+    assert "    # via beta (build)" in build_text
+    assert "# lockbuild-scoped: alpha==1.0: buildtool==1.0, dynhelper==1.0" in build_text
+    assert "lockbuild-not-buildable: beta" not in build_text
     oldbuild = "oldbuild==1.0: corelib<2 conflicts with corelib==2.0 (locked)"
     assert f"# lockbuild-not-buildable: {oldbuild}" in build_text
-    notes = [line for line in stderr.splitlines() if "not buildable" in line]
+    notes = [line for line in stderr.splitlines() if line.startswith("lockbuild: note:")]
     assert notes == [
-        f"lockbuild: note: {BETA_LINE}",
-        "lockbuild: note: oldbuild==1.0: not buildable from source under this lock: "
-        "corelib<2 conflicts with corelib==2.0 (locked)",
+        "lockbuild: note: alpha==1.0 is built in an environment of its own (buildtool==1.0, "
+        "dynhelper==1.0): pip and uv take one version per project, so install with lockbuild "
+        "sync, or lockbuild wheelhouse and then pip or uv with --find-links",
+        f"lockbuild: note: {OLDBUILD_LINE}",
     ]
     # The pair is consistent, and -q silences the notices (the header keeps them).
     lockbuild(["check"], env, tmp_path / "all")
@@ -101,26 +104,29 @@ def test_wheel_installed_build_sides_fit_or_are_named(
     )
     assert "not buildable" not in quiet_err
     assert pins(quiet_build) == pins(build)
-    assert "lockbuild-not-buildable: beta==1.0" in quiet_build.read_text()
+    assert "lockbuild-not-buildable: oldbuild==1.0" in quiet_build.read_text()
 
 
 def test_pylock_build_file_records_them(
     tmp_path: Path, env: dict[str, str], server: IndexServer
 ) -> None:
-    write(tmp_path / "requirements.in", "alpha\nbeta\n")
+    write(tmp_path / "requirements.in", "alpha\nbeta\noldbuild\n")
     _compile(tmp_path, env, server.url, "--build-deps-for", "all", "-o", "pylock.toml")
-    assert "not-buildable = [" in (tmp_path / "pylock.build.toml").read_text()
-    assert "# lockbuild-not-buildable: beta==1.0:" in (tmp_path / "pylock.build.txt").read_text()
+    pylock_build = (tmp_path / "pylock.build.toml").read_text()
+    assert "not-buildable = [" in pylock_build
+    assert 'scoped = ["alpha==1.0: buildtool==1.0, dynhelper==1.0"]' in pylock_build
+    assert '"alpha 1.0" = ["buildtool==1.0", "dynhelper==1.0"]' in pylock_build
+    text = (tmp_path / "pylock.build.txt").read_text()
+    assert "# lockbuild-not-buildable: oldbuild==1.0:" in text
+    assert "# lockbuild-scoped: alpha==1.0: buildtool==1.0, dynhelper==1.0" in text
 
 
-def test_sdist_built_releases_still_conflict(
+def test_sdist_built_releases_that_disagree_get_scoped_environments_too(
     tmp_path: Path, env: dict[str, str], server: IndexServer
 ) -> None:
     write(tmp_path / "requirements.in", "gamma\ndelta\n")
-    args = compile_args(server.url, tmp_path / "cache", "--build-deps-for", "all")
-    proc = lockbuild(args, env, tmp_path, check=False)
-    assert proc.returncode == 1
-    assert "conflicting requirements for buildtool" in proc.stderr
-    assert "gamma 1.0 (build) requires buildtool==1.0" in proc.stderr
-    assert "delta 1.0 (build) requires buildtool==2.0" in proc.stderr
-    assert not (tmp_path / "requirements.txt").exists()
+    _, lock, build = _compile(tmp_path, env, server.url, "--build-deps-for", "all")
+    assert pins(lock) == {"delta": "1.0", "gamma": "1.0"}
+    assert pins(build) == {"buildtool": "2.0"}
+    assert "# lockbuild-scoped: gamma==1.0: buildtool==1.0" in build.read_text()
+    assert "lockbuild-not-buildable" not in build.read_text()

@@ -9,6 +9,7 @@ chosen as LOCKBUILD_HOOK_INSTALLER says."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from build.env import IsolatedEnv
 from packaging.version import Version
 
 from lockbuild import limits
-from lockbuild.build.hookfail import HookFailed, LogKeeper, last_line
+from lockbuild.build.hookfail import NO_WHEEL, HookFailed, LogKeeper, failed_to_build, last_line
 from lockbuild.build.hookserver import HookServer
 from lockbuild.build.probe import installed_pins, tool_version
 from lockbuild.build.uv import uv_binary
@@ -167,7 +168,20 @@ class IsolatedEnvironment(IsolatedEnv):
             output = _read(out)
         if code != 0:
             log = self.logs.keep(what, "install", f"$ {' '.join(cmd)}\n{output}")
-            raise HookFailed(what, hook, f"failed: {last_line(output)}", log)
+            cause = failed_to_build(output, (*key.requirements, *key.constraints))
+            if cause is None:
+                raise HookFailed(what, hook, f"failed: {last_line(output)}", log)
+            reason = f"failed: {cause} {NO_WHEEL} {self.describe()} and failed to build"
+            raise HookFailed(what, hook, reason, log, cause=cause)
+
+    def describe(self) -> str:
+        """``cpython 3.11``: the interpreter the environment runs (for messages)."""
+        code = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
+        try:
+            found = run_captured([self.python, "-c", code], timeout=60)
+        except (OSError, ProcessTimeout):
+            return "this Python"
+        return found.stdout.strip() or "this Python"
 
     def pins(self) -> tuple[str, ...]:
         """``name==version`` of everything installed here, sorted (asked once)."""
@@ -312,15 +326,50 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class FailureMemo(Protocol):
+    """Where failed environments are remembered across runs (the cache), by a key that
+    names everything that shaped them."""
+
+    def recall(self, key: str) -> tuple[str, str] | None:
+        """(hook, reason) of an environment that failed before, or None."""
+        ...
+
+    def remember(self, key: str, hook: str, reason: str) -> None: ...
+
+
+def memo_key(key: EnvKey, index: IndexOptions, base_python: str | None) -> str:
+    """What shapes an environment, as one string (hashed by the memo with the target)."""
+    return json.dumps(
+        [
+            list(key.requirements),
+            list(key.constraints),
+            key.no_deps,
+            key.uploaded_before.isoformat() if key.uploaded_before else None,
+            repr(index),  # where the installer looks (hashed with the rest, never stored)
+            base_python,
+        ]
+    )
+
+
 class EnvironmentPool:
     """Isolated environments shared by every hook that needs the same requirement set,
     constraints and upload cutoff: each is created and populated once per run; ``close``
     removes them all. ``base_python`` is the interpreter they are made from (None: the
     one running lockbuild)."""
 
-    def __init__(self, index: IndexOptions, *, base_python: str | None = None) -> None:
+    def __init__(
+        self,
+        index: IndexOptions,
+        *,
+        base_python: str | None = None,
+        memo: FailureMemo | None = None,
+    ) -> None:
         self.index = index
         self.base_python = base_python
+        # With --build-deps-as-of-release: environments that failed to build a requirement
+        # fail the same way every time (what the index held before a cut-off, or an exact
+        # pin's files, do not change): remembered, so a rerun says so in seconds.
+        self.memo = memo
         self.logs = LogKeeper()
         self._lock = threading.Lock()
         self._envs: dict[EnvKey, IsolatedEnvironment] = {}
@@ -358,16 +407,28 @@ class EnvironmentPool:
         uploaded_before: datetime | None = None,
     ) -> IsolatedEnvironment:
         key = EnvKey.of(requirements, constraints, no_deps, uploaded_before)
+        memo = self.memo
+        remembered = memo_key(key, self.index, self.base_python) if memo else ""
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             env = self._envs.get(key)
+            if env is None and memo is not None:
+                recalled = memo.recall(remembered)
+                if recalled is not None:
+                    reason = f"{recalled[1]} (remembered from an earlier run with this cut-off)"
+                    raise HookFailed(what, recalled[0], reason, cause=recalled[1])
             if env is None:
                 env = IsolatedEnvironment(
                     self.index, base_python=self.base_python, logs=self.logs
                 ).__enter__()
                 try:
                     env.install(key, what)
+                except HookFailed as exc:
+                    env.__exit__()
+                    if memo is not None and exc.cause:
+                        memo.remember(remembered, exc.hook, exc.reason)
+                    raise
                 except BaseException:
                     env.__exit__()
                     raise

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lockbuild.errors import BuildError
 
 MAX_LINE = 300
+NO_WHEEL = "has no wheel for"
 # Lines of a Python traceback that say where, not what went wrong.
 _NOISE = re.compile(r"^(Traceback \(most recent call last\):|File \"|\^+$|~+$|During handling)")
 
@@ -20,7 +22,9 @@ class HookFailed(BuildError):
     """A hook (or the installation of the environment it runs in) failed, timed out or
     answered something invalid: the release it was run for cannot be built here."""
 
-    def __init__(self, what: str, hook: str, reason: str, log: Path | None = None) -> None:
+    def __init__(
+        self, what: str, hook: str, reason: str, log: Path | None = None, *, cause: str = ""
+    ) -> None:
         where = f" (full log: {log})" if log is not None else ""
         super().__init__(f"{what}: {hook}: {reason}{where}")
         self.what = what
@@ -28,6 +32,9 @@ class HookFailed(BuildError):
         self.reason = reason
         self.log = log
         self.timed_out = reason.startswith("timed out")
+        # The requirement the installer's log names as failing to build ("" when none):
+        # a cause that does not change between runs, so it may be remembered.
+        self.cause = cause
 
 
 class RuledOutWhilePinned(Exception):
@@ -38,6 +45,42 @@ class RuledOutWhilePinned(Exception):
     def __init__(self, ruled_out: RuledOut) -> None:
         super().__init__(ruled_out.line())
         self.ruled_out = ruled_out
+
+
+# What installers print about the first requirement that did not build (uv, then pip).
+_FAILED_TO_BUILD = (
+    re.compile(r"Failed to build `([^`]+)`"),
+    re.compile(r"Failed to build '([^']+)'"),
+    re.compile(r"Failed building wheel for ([A-Za-z0-9._-]+)"),
+    re.compile(
+        r"Failed to build installable wheels for some pyproject\.toml based projects \(([^,)]+)"
+    ),
+    re.compile(r"Could not build wheels for ([A-Za-z0-9._-]+)"),
+    re.compile(r"Failed to build ([A-Za-z0-9._-]+)"),
+)
+
+
+def failed_to_build(output: str, pins: Sequence[str] = ()) -> str | None:
+    """The first requirement an installer's log says failed to build, as ``name==version``
+    where the log or ``pins`` (the requirements and constraints it was given) tell the
+    version; None when the log names none."""
+    found: list[tuple[int, int, str]] = []
+    for rank, pattern in enumerate(_FAILED_TO_BUILD):
+        match = pattern.search(output)
+        if match:
+            found.append((match.start(), rank, match.group(1).strip()))
+    if not found:
+        return None
+    text = min(found)[2]
+    if "==" in text:
+        return text
+    name = re.sub(r"[-_.]+", "-", text).lower()
+    for pin in pins:
+        pinned, sep, version = pin.partition("==")
+        if sep and re.sub(r"[-_.]+", "-", pinned.strip()).lower() == name:
+            return f"{text}=={version.strip()}"
+    collected = re.search(rf"(?i)\b{re.escape(text)}-(\d[^\s/]*?)\.(tar\.gz|zip)\b", output)
+    return f"{text}=={collected.group(1)}" if collected else text
 
 
 def last_line(text: str) -> str:
@@ -100,6 +143,12 @@ def hint(ruled_out: list[RuledOut], as_of_release: bool) -> str | None:
     sdists usually fail against build tools newer than themselves."""
     if not any(not r.timed_out for r in ruled_out):
         return None
+    if as_of_release and any(NO_WHEEL in r.reason for r in ruled_out):
+        return (
+            "build requirements as old as these sdists have no wheels for this Python and do "
+            "not build on it: lock without --build-deps-as-of-release (a build override, "
+            "--build-constraint FILE, then limits the build tools they take)"
+        )
     if as_of_release:
         return (
             "a build override (--build-constraint FILE, e.g. 'setuptools<60' or 'cython<3') "

@@ -28,7 +28,12 @@ from lockbuild.model import Kind, Req
 from lockbuild.progress import Progress
 from lockbuild.resolve import buildable, heldback, hookrounds, replay, whynewer
 from lockbuild.resolve import graph as graphs
-from lockbuild.resolve.hashes import check_input_hashes, file_hashes, file_records
+from lockbuild.resolve.hashes import (
+    check_input_hashes,
+    file_hashes,
+    file_records,
+    scoped_hashes,
+)
 from lockbuild.resolve.provider import Provider, input_roots
 from lockbuild.resolve.source import IndexRepository
 from lockbuild.spec import CompileOptions, IndexOptions, InputRequirement, Spec
@@ -156,12 +161,24 @@ def compile_lock(
         # and those of the existing lockfile's pins (an edited input keeps most of them).
         repository.prefetch(client.projects_of(ahead))
         repository.prefetch(provider.preferences)
-        graph, resolution = hookrounds.resolve_with_hooks(options, provider, repository, roots, log)
+        joint = hookrounds.resolve_with_hooks(options, provider, repository, roots, log)
+        graph, fitted = joint.graph, joint.fitted
+        if options.build_deps_for == "all":
+            fitted = buildable.add_soft_build_sides(
+                provider,
+                repository,
+                joint.base,
+                joint.builds,
+                options.workers,
+                hooks=options.build_hooks,
+            )
+            graph = graphs.build_graph(fitted.resolution)
         locked = {p.name: p.candidate.version for p in graphs.pins(graph, graph.nodes)}
-        held = heldback.find(provider, resolution.information, locked, graphs.runtime_set(graph))
+        information = fitted.resolution.information
+        held = heldback.find(provider, information, locked, graphs.runtime_set(graph))
         runtime_held = whynewer.find(
             provider,
-            resolution.information,
+            information,
             locked,
             graphs.runtime_set(graph),
             explained=held,
@@ -173,16 +190,17 @@ def compile_lock(
             if whynewer.only_kept(kept):
                 detail(kept.line())
         runtime_held = {n: h for n, h in runtime_held.items() if not whynewer.only_kept(h)}
-        unbuildable: tuple[str, ...] = ()
-        if options.build_deps_for == "all":
-            graph, unbuildable = buildable.add_soft_build_sides(
-                provider, repository, resolution, options.workers, hooks=options.build_hooks
-            )
+        unbuildable = buildable.describe(fitted.unbuildable)
+        scoped = tuple(s.line() for s in fitted.scoped)
+        build_envs = fitted.environments(graph)
         if options.verbose:
             hookrounds.explain_build_side(graph, repository, log)
         if options.generate_hashes:
             progress.phase("collecting hashes")
         hashes = file_hashes(graph, client) if options.generate_hashes else {}
+        own_hashes: tuple[str, ...] = ()
+        if options.generate_hashes:
+            own_hashes = scoped_hashes(graph, (s.pins for s in fitted.scoped), client)
         host_hooks = hookrounds.host_hooks(graph, repository, target, hook_target)
         records = file_records(graph, client) if format_of(options.output_file).lists_files else {}
         check_input_hashes(spec, graph, client, options.generate_hashes)
@@ -213,6 +231,9 @@ def compile_lock(
         host_hooks,
         unbuildable,
         runtime_held,
+        scoped=scoped,
+        environments=build_envs,
+        scoped_hashes=own_hashes,
     )
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):

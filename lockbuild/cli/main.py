@@ -174,8 +174,8 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             f"{options.build_output_file} ({len(result.build)} build pins)"
         )
         from lockbuild.lock.formats import parse_lock  # start-up speed
-        from lockbuild.lock.model import HELD_BACK, NOT_BUILDABLE
-        from lockbuild.resolve.buildable import notices
+        from lockbuild.lock.model import HELD_BACK, NOT_BUILDABLE, SCOPED
+        from lockbuild.resolve.buildable import notices, scoped_notices
         from lockbuild.resolve.heldback import from_note
         from lockbuild.resolve.whynewer import from_line, printed
 
@@ -191,7 +191,8 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             if runtime_held is not None and printed(runtime_held):
                 log(runtime_held.line())
         built = parse_lock(result.build_text, options.build_output_file)
-        for line in notices(built.meta.get(NOT_BUILDABLE, ())):
+        scoped = scoped_notices(built.meta.get(SCOPED, ()))
+        for line in (*scoped, *notices(built.meta.get(NOT_BUILDABLE, ()))):
             log(f"lockbuild: note: {line}")
         return 0
 

@@ -28,6 +28,8 @@ from lockbuild.lock.model import (
     LOCK_DIGEST,
     NOT_BUILDABLE,
     NOTE_PREFIXES,
+    SCOPED,
+    SCOPED_HASHES,
     SDIST,
     TARGET,
     Entry,
@@ -124,6 +126,10 @@ def render_build_file(
         lines.append(f"# {HOST_HOOKS}: {item}")
     for item in header.unbuildable:
         lines.append(f"# {NOT_BUILDABLE}: {item}")
+    for item in header.scoped:
+        lines.append(f"# {SCOPED}: {item}")
+    for item in header.scoped_hashes:
+        lines.append(f"# {SCOPED_HASHES}: {item}")
     lines += [
         f"# {LOCK_DIGEST}: {lock_digest}",
         "#",
@@ -137,6 +143,16 @@ def render_build_file(
         "#    lockbuild sync " + lock_name,
         "#",
     ]
+    if header.scoped:
+        lines += [
+            f"# The {SCOPED} builds above cannot take these pins: each needs its own build",
+            "# environment, and pip and uv take one version per project. Install with",
+            f"#    lockbuild sync {lock_name}",
+            "# or build them first and let pip or uv find the wheels:",
+            f"#    lockbuild wheelhouse {lock_name} -o DIR",
+            f"#    pip install --find-links DIR --build-constraint {build_name} -r {lock_name}",
+            "#",
+        ]
     out = newline.join(lines) + newline
     if not entries:
         out += "# (no sdist is built: nothing to pin)" + newline

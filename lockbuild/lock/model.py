@@ -63,6 +63,12 @@ HOST_HOOKS = "lockbuild-hooks-ran-on-this-host"
 # --build-deps-for all: "name==version: reason" for each release installed from a wheel
 # whose build requirements do not fit the lock (no build side for it in the build file).
 NOT_BUILDABLE = "lockbuild-not-buildable"
+# Builds whose requirements cannot take the shared build pins, each with its whole build
+# environment: "name==version: tool==1.0, other==2.0" (sync and wheelhouse build it so).
+SCOPED = "lockbuild-scoped"
+# With --generate-hashes: "name==version sha256:hex ..." for each pin a scoped build takes
+# at a version the build file does not pin (its hashes have no other place).
+SCOPED_HASHES = "lockbuild-scoped-hashes"
 
 
 # --- what compile renders --------------------------------------------------------------
@@ -100,6 +106,9 @@ class Header:
     uv_words: tuple[str, ...] = ()
     # "name version (newest X): reasons" of runtime pins held back (the lock only).
     held_back: tuple[str, ...] = ()
+    # Builds in an environment of their own (SCOPED values), and their own pins' hashes.
+    scoped: tuple[str, ...] = ()
+    scoped_hashes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

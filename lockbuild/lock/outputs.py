@@ -123,7 +123,12 @@ def render(
     host_hooks: tuple[str, ...] = (),
     unbuildable: tuple[str, ...] = (),
     runtime_held: Mapping[str, heldback.HeldBack] | None = None,
+    scoped: tuple[str, ...] = (),
+    environments: Mapping[str, Sequence[str]] | None = None,
+    scoped_hashes: tuple[str, ...] = (),
 ) -> CompileResult:
+    """Both files; ``scoped`` are the SCOPED header values, ``environments`` every
+    build's pins (``name version`` -> pins; from the graph when None)."""
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
     out_dir = options.output_file.parent
@@ -177,6 +182,8 @@ def render(
         ),
         uv_words=uv_strategy_words(index_options),
         held_back=tuple(h.line() for _, h in sorted((runtime_held or {}).items())),
+        scoped=scoped,
+        scoped_hashes=scoped_hashes,
     )
     locked = Locked(
         header,
@@ -184,7 +191,7 @@ def render(
         tuple(build_entries),
         target,
         records,
-        graphs.build_environments(graph),
+        environments if environments is not None else graphs.build_environments(graph),
     )
     files = render_pair(locked, options.output_file, options.build_output_file)
     lock_text = files.pop(options.output_file)

@@ -40,6 +40,8 @@ from lockbuild.lock.model import (
     INPUTS,
     LOCK_DIGEST,
     NOT_BUILDABLE,
+    SCOPED,
+    SCOPED_HASHES,
     SDIST,
     TARGET,
     Entry,
@@ -226,6 +228,11 @@ def _common_tool(header: Header) -> dict[str, Any]:
         tool["hooks-ran-on-this-host"] = list(header.host_hooks)
     if header.unbuildable:
         tool["not-buildable"] = list(header.unbuildable)
+    if header.scoped:
+        # Builds with an environment of their own ([tool.lockbuild.builds] lists each).
+        tool["scoped"] = list(header.scoped)
+    if header.scoped_hashes:
+        tool["scoped-hashes"] = list(header.scoped_hashes)
     return tool
 
 
@@ -294,7 +301,9 @@ def render_build(
         f"Every project that goes into a build environment while installing {pair.names[0]},",
         "pinned to one version together with the runtime pins. Not meant to be installed",
         "on its own. [tool.lockbuild.builds] lists which build pins each sdist is built",
-        "against.",
+        "against; the builds in [tool.lockbuild] scoped have an environment of their own",
+        "(build-only projects at versions of their own), which lockbuild sync and",
+        "lockbuild wheelhouse build them in.",
     )
     builds_table = tomlkit.table()
     for sdist, pins in sorted(builds.items()):
@@ -419,6 +428,10 @@ def _read_meta(result: LockedFile, tool: Mapping[str, Any]) -> None:
     unbuildable = tool.get("not-buildable")
     for item in unbuildable if isinstance(unbuildable, list) else []:
         put(NOT_BUILDABLE, item)
+    for key, name in ((SCOPED, "scoped"), (SCOPED_HASHES, "scoped-hashes")):
+        values = tool.get(name)
+        for item in values if isinstance(values, list) else []:
+            put(key, item)
     if tool.get("build-hooks") is False:
         put(BUILD_HOOKS, "off")
     if isinstance(tool.get("command"), str):

@@ -4,6 +4,11 @@ installs on the target (what a pylock file lists)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
 from lockbuild.errors import InputError
 from lockbuild.index.client import IndexClient
 from lockbuild.model import DistFile, FileRecord
@@ -27,6 +32,23 @@ def file_hashes(graph: graphs.DiGraph, client: IndexClient) -> dict[str, tuple[s
             files = client.version_files(name, candidate.version)
         result[name] = tuple(sorted({client.file_hash(f) for f in files if f is not None}))
     return result
+
+
+def scoped_hashes(
+    graph: graphs.DiGraph, environments: Iterable[Iterable[tuple[str, str]]], client: IndexClient
+) -> tuple[str, ...]:
+    """``name==version sha256:hex ...`` for each pin of a scoped build environment that
+    the graph does not pin at that version (--generate-hashes)."""
+    lines: dict[str, None] = {}
+    for pins in environments:
+        for name, version in pins:
+            pin = graph.nodes[name].get("pin") if name in graph else None
+            if pin is not None and pin.version == version:
+                continue
+            files = client.version_files(NormalizedName(name), Version(version))
+            digests = sorted({client.file_hash(f) for f in files if f is not None})
+            lines[f"{name}=={version} " + " ".join(f"sha256:{d}" for d in digests)] = None
+    return tuple(sorted(lines))
 
 
 def check_input_hashes(

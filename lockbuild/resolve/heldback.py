@@ -8,7 +8,10 @@ requirements allow (and that has a file usable on the target) is newer than the 
   admit the locked version of that project (``pyworld 0.3.5 (build) requires numpy>=2``,
   while the lock holds ``numpy<2``), or
 - a build edge's requirement on the pin excludes the newest release
-  (``extmod 1.0 (build) requires corelib<2``).
+  (``extmod 1.0 (build) requires corelib<2``), or a requirement of a build tool does,
+  through a chain of build environments (``oldest-supported-numpy 2023.12.21 requires
+  numpy==1.23.2 (in the build environment of ctc-segmentation 1.7.4)``), or a build edge
+  admits only releases uploaded before the newest one (--build-deps-as-of-release).
 
 The account is written into the lockfile under the pin (``# held back (newest X): ...``)
 so that ``why`` can say it without the network and a replayed compile prints it again.
@@ -90,11 +93,12 @@ def find(
 ) -> dict[str, HeldBack]:
     """Every pin of ``runtime`` that a build edge held back (``locked``: every pin)."""
     found: dict[str, HeldBack] = {}
+    names = {canonicalize_name(text) for text in runtime}
     for text in sorted(runtime):
         name = canonicalize_name(text)
         if name not in locked:
             continue
-        held = _explain(provider, information, name, locked)
+        held = _explain(provider, information, name, locked, names)
         if held is not None:
             found[name] = held
     return found
@@ -116,6 +120,57 @@ def _describe(req: Req, parent: Candidate | None) -> str:
     return describe_requirement(req, parent)
 
 
+def _through_build(req: Req, parent: Candidate | None, runtime: set[NormalizedName]) -> bool:
+    """A requirement of a build edge, or of a project only build environments hold."""
+    if req.kind in (Kind.BUILD, Kind.OVERRIDE):
+        return True
+    return parent is not None and parent.name not in runtime
+
+
+def _build_of(
+    information: Information, parent: Candidate, runtime: set[NormalizedName]
+) -> Candidate | None:
+    """The release in whose build environment ``parent`` (a build-only project) is, up
+    the chain of build tools."""
+    seen = set()
+    current = parent
+    while current.key not in seen:
+        seen.add(current.key)
+        up = None
+        for req, grand in information.get(current.key, ()):
+            if grand is None:
+                continue
+            if req.kind == Kind.BUILD:
+                return grand
+            if grand.name not in runtime:
+                up = grand
+        if up is None:
+            return None
+        current = up
+    return None
+
+
+def _describe_chain(
+    req: Req, parent: Candidate | None, information: Information, runtime: set[NormalizedName]
+) -> str:
+    text = _describe(req, parent)
+    if req.kind != Kind.BUILD and parent is not None and parent.name not in runtime:
+        build = _build_of(information, parent, runtime)
+        if build is not None:
+            text += f" (in the build environment of {build.name} {build.version})"
+    return text
+
+
+def _excludes(req: Req, newest: Candidate) -> bool:
+    if not req.specifier.contains(newest.version, prereleases=True):
+        return True
+    return (
+        req.not_after is not None
+        and newest.uploaded is not None
+        and newest.uploaded > req.not_after
+    )
+
+
 def _newest_usable(
     provider: Provider, name: NormalizedName, specifier: SpecifierSet, above: Version
 ) -> Candidate | None:
@@ -131,7 +186,12 @@ def _newest_usable(
         if dist is None:
             continue
         return Candidate(
-            name, release.version, dist=dist, builds=not dist.is_wheel, files=release.files
+            name,
+            release.version,
+            dist=dist,
+            builds=not dist.is_wheel,
+            files=release.files,
+            uploaded=release.uploaded,
         )
     return None
 
@@ -141,24 +201,24 @@ def _explain(
     information: Information,
     name: NormalizedName,
     locked: Mapping[NormalizedName, Version],
+    runtime: set[NormalizedName],
 ) -> HeldBack | None:
     version = locked[name]
     requirements = _requirements_on(provider, information, name)
     if any(req.url for req, _ in requirements):
         return None
     own = SpecifierSet()
-    for req, _parent in requirements:
-        if req.kind != Kind.BUILD and not (req.kind == Kind.OVERRIDE):
+    for req, parent in requirements:
+        if not _through_build(req, parent, runtime):
             own &= req.specifier
     newest = _newest_usable(provider, name, own, version)
     if newest is None:
         return None
-    # A build edge's requirement on the pin that shuts the newest release out.
+    # A build edge's requirement on the pin (or a build tool's) that shuts the newest out.
     reasons = [
-        _describe(req, parent)
+        _describe_chain(req, parent, information, runtime)
         for req, parent in requirements
-        if req.kind in (Kind.BUILD, Kind.OVERRIDE)
-        and not req.specifier.contains(newest.version, prereleases=True)
+        if _through_build(req, parent, runtime) and _excludes(req, newest)
     ]
     if not reasons and newest.builds:
         reasons = _unmet_build_requirements(provider, information, newest, locked)

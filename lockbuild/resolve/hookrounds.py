@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from lockbuild.build.hookfail import HookFailed, RuledOutWhilePinned
-from lockbuild.errors import UsageError
-from lockbuild.model import Candidate, Kind, Req
+from lockbuild.errors import ResolutionError, UsageError
+from lockbuild.model import PYTHON, Candidate, Kind, Req
+from lockbuild.resolve import buildenvs
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.provider import Provider, Resolution, resolve
 from lockbuild.resolve.source import IndexRepository
@@ -18,6 +20,76 @@ from lockbuild.target import Target
 
 Log = Callable[[str], None]
 MAX_HOOK_ROUNDS = 10
+MAX_JOINT_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class Locked:
+    """The joint resolution and the build environments fitted under it."""
+
+    base: Resolution  # the joint resolution (build-only projects bound by name only)
+    fitted: buildenvs.Fitted  # runtime and shared build pins, scoped builds
+    graph: graphs.DiGraph  # of fitted.resolution
+    builds: tuple[buildenvs.Build, ...]  # the releases built from source, fitted
+
+    @property
+    def resolution(self) -> Resolution:
+        return self.fitted.resolution
+
+
+def hard_builds(provider: Provider, base: Resolution) -> list[buildenvs.Build]:
+    """The releases the lock builds from source, with their build requirements."""
+    found = []
+    for key, candidate in sorted(base.mapping.items()):
+        if key == PYTHON or candidate.extras or not candidate.builds:
+            continue
+        found.append(buildenvs.Build(candidate, tuple(provider.build_edges(candidate))))
+    return found
+
+
+MAX_FIT_ROUNDS = 10
+
+
+def fit_lock(
+    provider: Provider, base: Resolution
+) -> tuple[buildenvs.Fitted, list[buildenvs.Build]]:
+    """Every build fitted under ``base``'s runtime pins, and the builds that were: a
+    build tool the shared fitting chose at a version built from source is a build too
+    (its own build environment fitted in the next round), one the joint resolution had
+    chosen and the fitting did not is none."""
+    builds = hard_builds(provider, base)
+    fitted = buildenvs.fit_builds(provider, base, builds)
+    for _ in range(MAX_FIT_ROUNDS):
+        wanted = {
+            c
+            for key, c in fitted.resolution.mapping.items()
+            if key != PYTHON and not c.extras and c.builds
+        }
+        have = {b.candidate for b in builds}
+        if wanted == have:
+            break
+        kept = [b for b in builds if b.candidate in wanted]
+        new = sorted(wanted - have, key=lambda c: c.name)
+        builds = kept + [buildenvs.Build(c, tuple(provider.build_edges(c))) for c in new]
+        builds.sort(key=lambda b: b.candidate.name)
+        fitted = buildenvs.fit_builds(provider, base, builds)
+    return fitted, builds
+
+
+def _loose_onto_runtime(provider: Provider, base: Resolution, runtime: set[str]) -> set[str]:
+    """Runtime pins an edge reached only loosely (by name) in this joint resolution."""
+    joint = provider.joint if provider.joint is not None else set()
+    found: set[str] = set()
+    for key, entries in base.information.items():
+        pin = base.mapping.get(key)
+        if pin is None or pin.name not in runtime or pin.name in joint:
+            continue
+        for req, parent in entries:
+            if parent is None:
+                continue
+            if req.kind == Kind.BUILD or parent.name in provider.build_only:
+                found.add(pin.name)
+    return found
 
 
 def resolve_with_hooks(
@@ -26,17 +98,21 @@ def resolve_with_hooks(
     repository: IndexRepository,
     roots: Sequence[Req],
     log: Log,
-) -> tuple[graphs.DiGraph, Resolution]:
-    """Resolve; then ask each sdist's backend for the build requirements it adds in an
-    environment holding its locked static ones, and resolve again until none are new.
-    A release whose backend fails there is ruled out and the resolution runs again
-    (such rounds do not count: each one removes a release, so they end)."""
-    rounds = 0
+) -> Locked:
+    """Resolve jointly, fit the build environments; then ask each sdist's backend for the
+    build requirements it adds in an environment holding its locked static ones, and
+    resolve again until none are new. A release whose backend fails there is ruled out
+    and the resolution runs again (such rounds do not count: each one removes a release,
+    so they end); so do rounds that make an edge hard because a runtime pin turned out
+    to be at stake there (each one grows the set of such projects)."""
+    rounds = joint_rounds = 0
     progress = repository.progress
-    while rounds < MAX_HOOK_ROUNDS:
+    if provider.joint is None:
+        provider.joint = set()
+    while rounds < MAX_HOOK_ROUNDS and joint_rounds < MAX_JOINT_ROUNDS:
         progress.phase("resolving")
         try:
-            resolution = resolve(
+            base = resolve(
                 provider,
                 roots,
                 quiet=options.quiet,
@@ -47,28 +123,67 @@ def resolve_with_hooks(
             # The notice is out; each such round removes a release, so they end.
             log("a pinned release turned out unusable; resolving again without it")
             continue
-        graph = graphs.build_graph(resolution)
+        plain = graphs.build_graph(base)
+        runtime = graphs.runtime_set(plain)
+        _prefer(provider, plain)
+        loose = _loose_onto_runtime(provider, base, runtime)
+        if loose:
+            # The runtime is at stake on those edges: they bind versions from now on.
+            provider.joint |= runtime | loose
+            provider.build_only = graphs.build_set(plain) - provider.joint
+            joint_rounds += 1
+            continue
+        provider.build_only = graphs.build_set(plain) - runtime - provider.joint
+        fitted, builds = fit_lock(provider, base)
+        if fitted.unbuildable:
+            stake = {
+                req.name
+                for build in builds
+                if any(u.name == build.candidate.name for u in fitted.unbuildable)
+                for req in build.requirements
+                if req.name not in provider.joint and req.name != PYTHON
+            }
+            if not stake:
+                raise ResolutionError(
+                    "; ".join(u.line() for u in fitted.unbuildable).replace(
+                        "not buildable from source under this lock", "cannot be built"
+                    )
+                )
+            # Its build tools reach the runtime where no version fits: resolve them jointly.
+            provider.joint |= stake
+            joint_rounds += 1
+            continue
+        graph = graphs.build_graph(fitted.resolution)
         if not options.build_hooks:
-            return graph, resolution
+            return Locked(base, fitted, graph, tuple(builds))
         progress.phase("asking build backends for their build requirements")
-        added, ruled_out = _add_dynamic_requirements(graph, repository, provider, options)
+        added, ruled_out = _add_dynamic_requirements(graph, fitted, repository, provider, options)
         if not added and not ruled_out:
-            return graph, resolution
-        # Keep what was chosen where still valid, so each round only adds.
-        for name in graph.nodes:
-            pin = graph.nodes[name].get("pin")
-            if pin is not None and name not in provider.preferences:
-                provider.preferences[name] = pin.candidate.version
+            return Locked(base, fitted, graph, tuple(builds))
         if ruled_out:
             log("build backends failed for some releases; resolving again without them")
         else:
             rounds += 1
             log("build backends asked for more build requirements; resolving again")
+    if joint_rounds >= MAX_JOINT_ROUNDS:
+        raise UsageError(
+            "the projects shared by runtime and builds kept changing after "
+            f"{MAX_JOINT_ROUNDS} rounds"
+        )
     raise UsageError(f"build requirements kept changing after {MAX_HOOK_ROUNDS} rounds")
+
+
+def _prefer(provider: Provider, graph: graphs.DiGraph) -> None:
+    """Keep what was chosen where still valid, so each round only adds."""
+    for name in graph.nodes:
+        pin = graph.nodes[name].get("pin")
+        if pin is not None and name not in provider.preferences:
+            provider.preferences[name] = pin.candidate.version
 
 
 def _add_dynamic_requirements(
     graph: graphs.DiGraph,
+    fitted: buildenvs.Fitted,
     repository: IndexRepository,
     provider: Provider,
     options: CompileOptions,
@@ -80,12 +195,13 @@ def _add_dynamic_requirements(
     jobs: list[tuple[Candidate, list[str]]] = []
     for candidate in graphs.build_candidates(graph):
         static = repository.build_system(candidate).requires
-        jobs.append((candidate, graphs.hook_environment(graph, candidate.name, static)))
+        jobs.append((candidate, fitted.hook_environment(graph, candidate.name, static)))
     workers = max(1, min(options.workers, 4, len(jobs)))
 
     def ask(job: tuple[Candidate, list[str]]) -> tuple[str, ...] | HookFailed:
         try:
-            return repository.dynamic_build_requires(job[0], job[1], build_pins)
+            constraints = fitted.hook_constraints(job[0].name, build_pins)
+            return repository.dynamic_build_requires(job[0], job[1], constraints)
         except HookFailed as exc:
             if job[0].url:
                 raise  # a direct reference has no other release to fall back to
@@ -98,13 +214,7 @@ def _add_dynamic_requirements(
         if isinstance(found, HookFailed):
             ruled_out |= provider.rule_out(candidate.name, candidate.version, found)
             continue
-        key = (candidate.name, str(candidate.version))
-        known = set(repository.build_requires(candidate))
-        new = tuple(r for r in found if r not in known)
-        if new:
-            repository.dynamic[key] = (*repository.dynamic.get(key, ()), *new)
-            added = True
-        repository.hook_results[key] = tuple(found)
+        added |= bool(repository.record_hook_answer(candidate, found))
     return added, ruled_out
 
 
@@ -117,7 +227,7 @@ def host_hooks(
         return ()
     found = []
     for candidate in graphs.build_candidates(graph):
-        answer = repository.hook_results.get((candidate.name, str(candidate.version)))
+        answer = repository.hook_answer(candidate)
         if answer:
             found.append(
                 f"{candidate.name} {candidate.version} get_requires_for_build_wheel -> "
@@ -130,8 +240,7 @@ def explain_build_side(graph: graphs.DiGraph, repository: IndexRepository, log: 
     """For every build: its backend, static and dynamic requirements, and their pins."""
     for candidate in graphs.build_candidates(graph):
         system = repository.build_system(candidate)
-        key = (candidate.name, str(candidate.version))
-        dynamic = repository.hook_results.get(key)
+        dynamic = repository.hook_answer(candidate)
         log(f"{candidate.name} {candidate.version}: build backend {system.backend}")
         log(f"  static build requirements: {', '.join(system.requires) or 'none'}")
         shown = ", ".join(dynamic) if dynamic else ("none" if dynamic is not None else "not asked")

@@ -144,6 +144,56 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         # resolvelib asks again, every round, whether each current pin satisfies each
         # requirement on it. The pair is kept with the answer, so an id is never reused.
         self._satisfied: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
+        # The two rules of the build side (None: every build edge is hard, as one joint
+        # resolution). Otherwise edges onto these projects are hard: the runtime is at
+        # stake there (they have runtime pins, or reach one through a build tool).
+        self.joint: set[str] | None = None
+        # Projects known to be needed only in build environments: their own runtime
+        # requirements on projects outside ``joint`` are loose too (see build_edges).
+        self.build_only: set[str] = set()
+
+    def with_pins(
+        self, fixed: Mapping[str, Version], preferences: Mapping[str, Version] | None = None
+    ) -> Provider:
+        """A provider for a build environment's own small resolution: every project in
+        ``fixed`` admits only its version there; every build edge is hard; releases ruled
+        out stay ruled out (the record is shared)."""
+        constraints = [req for reqs in self.constraints.values() for req in reqs]
+        for name, version in sorted(fixed.items()):
+            constraints.append(
+                Req(
+                    canonicalize_name(name),
+                    frozenset(),
+                    SpecifierSet(f"=={version}"),
+                    Kind.CONSTRAINT,
+                    f"{name}=={version}",
+                    via="the lock",
+                )
+            )
+        sub = Provider(
+            self.repository,
+            self.target,
+            self.options,
+            constraints=constraints,
+            build_overrides=[req for reqs in self.build_overrides.values() for req in reqs],
+            preferences=preferences,
+            direct=self.direct,
+            notice=self.notice,
+            as_of_release=self.as_of_release,
+        )
+        sub.ruled_out = self.ruled_out
+        sub._no_upload_time = self._no_upload_time
+        return sub
+
+    def _loose(self, parent: Candidate, req: Req) -> Req:
+        """In the joint resolution, an edge onto a build-only project binds only its name:
+        which version each build takes is decided afterwards, per build (buildenvs.py),
+        so that builds that disagree about a tool never move a runtime pin."""
+        if self.joint is None or req.name in self.joint or req.name == PYTHON or req.url:
+            return req
+        if req.kind == Kind.BUILD or (req.kind == Kind.RUNTIME and parent.name in self.build_only):
+            return replace(req, specifier=SpecifierSet(), not_after=None)
+        return req
 
     def rule_out(self, name: NormalizedName, version: Version, failure: HookFailed) -> bool:
         """Leave a release out from now on because its backend failed (one notice per
@@ -394,18 +444,22 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                     continue
             elif not self.target.evaluate(req.marker, [""]):
                 continue
-            deps.append(Req.from_requirement(req, Kind.RUNTIME))
+            deps.append(self._loose(candidate, Req.from_requirement(req, Kind.RUNTIME)))
         if candidate.builds and not candidate.extras:
-            deps += self.build_edges(candidate)
+            deps += [self._loose(candidate, edge) for edge in self.build_edges(candidate)]
         self.repository.prefetch(d.name for d in deps if d.name != PYTHON)
         return deps
 
     def build_edges(self, candidate: Candidate) -> list[Req]:
         """The build requirements of ``candidate`` on the target, as build edges (hard
         edges of a candidate that builds; buildable.py adds them softly for the rest)."""
+        return self.build_edges_of(candidate, self.repository.build_requires(candidate))
+
+    def build_edges_of(self, candidate: Candidate, texts: Iterable[str]) -> list[Req]:
+        """``texts`` (build requirements of ``candidate``) as its build edges."""
         cutoff = self._cutoff(candidate)
         edges = []
-        for text in self.repository.build_requires(candidate):
+        for text in texts:
             req = Requirement(text)
             if self.target.evaluate(req.marker, [""]):
                 edges.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))

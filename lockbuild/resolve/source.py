@@ -76,7 +76,9 @@ class IndexRepository:
         self.progress = progress if progress is not None else Progress(sys.stderr, quiet=True)
         # Hook environments look where the lock looks, pip's default index named.
         self.environments = EnvironmentPool(
-            options.with_default_index(client.sources.default_index), base_python=hook_python
+            options.with_default_index(client.sources.default_index),
+            base_python=hook_python,
+            memo=_FailedEnvironments(cache, hook_identity) if as_of_release else None,
         )
         self._lock = threading.Lock()
         self._releases: dict[str, list[Release]] = {}
@@ -419,6 +421,23 @@ class IndexRepository:
             dynamic = self.dynamic.get((candidate.name, str(candidate.version)), ())
         return (*static, *dynamic)
 
+    def record_hook_answer(self, candidate: Candidate, answer: Sequence[str]) -> tuple[str, ...]:
+        """Remember what ``candidate``'s get_requires_for_build_wheel returned; the
+        requirements it added to those known so far (they join its build requirements)."""
+        key = (candidate.name, str(candidate.version))
+        known = set(self.build_requires(candidate))
+        new = tuple(r for r in answer if r not in known)
+        with self._lock:
+            if new:
+                self.dynamic[key] = (*self.dynamic.get(key, ()), *new)
+            self.hook_results[key] = tuple(answer)
+        return new
+
+    def hook_answer(self, candidate: Candidate) -> tuple[str, ...] | None:
+        """What its backend's hook returned in the last round (None: not asked)."""
+        with self._lock:
+            return self.hook_results.get((candidate.name, str(candidate.version)))
+
     def dynamic_build_requires(
         self, candidate: Candidate, pins: Sequence[str], constraints: Sequence[str]
     ) -> tuple[str, ...]:
@@ -457,6 +476,27 @@ class IndexRepository:
 
     def url_candidate(self, url: str, editable: bool) -> Candidate:
         return self.direct.candidate(url, editable)[0]
+
+
+class _FailedEnvironments:
+    """Hook environments that failed to build a requirement under an upload cut-off,
+    remembered in the cache per (requirements, target, cut-off)."""
+
+    def __init__(self, cache: Cache, identity: str) -> None:
+        self.cache = cache
+        self.identity = identity
+
+    def _key(self, key: str) -> str:
+        return sha256_hex("\n".join([self.identity, key]).encode())
+
+    def recall(self, key: str) -> tuple[str, str] | None:
+        found = self.cache.get_json("failed-environments", self._key(key))
+        if isinstance(found, list) and len(found) == 2 and all(isinstance(x, str) for x in found):
+            return found[0], found[1]
+        return None
+
+    def remember(self, key: str, hook: str, reason: str) -> None:
+        self.cache.put_json("failed-environments", self._key(key), [hook, reason])
 
 
 def _maybe_text(data: bytes | None) -> str | None:

@@ -12,7 +12,14 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from lockbuild.build.provenance import BuildRecord, env_digest
 from lockbuild.errors import BuildError
-from lockbuild.lock.model import SDIST, LockedFile, LockedPin, parse_via
+from lockbuild.lock.model import (
+    SCOPED,
+    SCOPED_HASHES,
+    SDIST,
+    LockedFile,
+    LockedPin,
+    parse_via,
+)
 from lockbuild.model import normalized_pins
 
 
@@ -50,6 +57,69 @@ def sdist_pins(*files: LockedFile) -> dict[NormalizedName, SdistPin]:
             pin = parse_sdist_line(line)
             if pin is not None:
                 found.setdefault(pin.name, pin)
+    return found
+
+
+def parse_scoped_line(text: str) -> tuple[NormalizedName, str, tuple[tuple[str, str], ...]] | None:
+    """A ``lockbuild-scoped`` header line's value: (name, version, its environment's
+    pins); None when it is not one."""
+    head, sep, rest = text.strip().partition(": ")
+    name, eq, version = head.partition("==")
+    if not sep or not eq or not name or not version or " " in head:
+        return None
+    pins: list[tuple[str, str]] = []
+    for item in rest.split(", "):
+        if item == "(empty)":
+            continue
+        pin, eq, pinned = item.strip().partition("==")
+        if not eq or not pin or not pinned or " " in item.strip():
+            return None
+        pins.append((canonicalize_name(pin), pinned))
+    return canonicalize_name(name), version, tuple(pins)
+
+
+def scoped_environments(
+    *files: LockedFile,
+) -> dict[NormalizedName, tuple[str, tuple[LockedPin, ...]]]:
+    """The builds a pair gives an environment of their own: name -> (version, its pins,
+    taken from the pair where the pair pins that version, so their hashes come along)."""
+    found: dict[NormalizedName, tuple[str, tuple[LockedPin, ...]]] = {}
+    hashes: dict[tuple[str, str], tuple[str, ...]] = {}
+    for locked in files:
+        for line in locked.meta.get(SCOPED_HASHES, []):
+            pin, *digests = line.split()
+            pin_name, _, pin_version = pin.partition("==")
+            hashes[(canonicalize_name(pin_name), pin_version)] = tuple(
+                d.removeprefix("sha256:").lower() for d in digests if d.startswith("sha256:")
+            )
+    for locked in files:
+        for line in locked.meta.get(SCOPED, []):
+            parsed = parse_scoped_line(line)
+            if parsed is None or parsed[0] in found:
+                continue
+            name, version, pairs = parsed
+            pins = []
+            for pin_name, pin_version in pairs:
+                known = next(
+                    (
+                        f.pins[NormalizedName(pin_name)]
+                        for f in files
+                        if pin_name in f.pins
+                        and f.pins[NormalizedName(pin_name)].version == pin_version
+                    ),
+                    None,
+                )
+                pins.append(
+                    known
+                    or LockedPin(
+                        NormalizedName(pin_name),
+                        pin_version,
+                        f"{pin_name}=={pin_version}",
+                        (),
+                        hashes.get((pin_name, pin_version), ()),
+                    )
+                )
+            found[name] = (version, tuple(pins))
     return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shlex
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from lockbuild.errors import BuildError, InstallError, UsageError
 from lockbuild.index.cache import Cache, default_cache_dir
 from lockbuild.index.pipconfig import configured_constraints
 from lockbuild.indexopts import IndexOptions, overridden
-from lockbuild.lock.model import TARGET
+from lockbuild.lock.model import TARGET, LockedPin
 from lockbuild.lock.pair import LockPair, check_pair, read_pair
 from lockbuild.progress import InstallerProgress
 from lockbuild.spec import display_path
@@ -35,6 +35,7 @@ from lockbuild.sync.buildjob import (
     BuildResult,
     build_dependencies,
     plan_jobs,
+    scoped_environments,
     sdist_pins,
 )
 from lockbuild.sync.diagnosis import (
@@ -166,7 +167,15 @@ def build_jobs(pair: LockPair, names: Iterable[NormalizedName]) -> dict[Normaliz
         pin = pair.lock.pins.get(name) or pair.build.pins.get(name)
         return pin.hashes if pin is not None else ()
 
-    return plan_jobs(names, sdists, lambda n: build_dependencies(pair.build, n), hashes)
+    scoped = scoped_environments(pair.lock, pair.build)
+
+    def environment(name: NormalizedName) -> Sequence[LockedPin]:
+        own = scoped.get(name)
+        if own is not None and name in sdists and same_version(own[0], sdists[name].version):
+            return own[1]  # an environment of its own: its exact pins
+        return build_dependencies(pair.build, name)
+
+    return plan_jobs(names, sdists, environment, hashes)
 
 
 def sync(options: SyncOptions, out: Log, err: Log) -> int:

@@ -76,7 +76,17 @@ def test_builds_that_disagree_about_a_tool_compile_and_sync(
         assert 'scoped = ["first==1.0: tool==1.0"]' in pylock_build
         assert '"first 1.0" = ["tool==1.0"]' in pylock_build
         assert '"second 1.0" = ["tool==2.0"]' in pylock_build
-    lockbuild(["check", "-o", output] if output != "requirements.txt" else ["check"], env, tmp_path)
+    check = ["check", "-o", output] if output != "requirements.txt" else ["check"]
+    lockbuild(check, env, tmp_path)
+    # The scoped environment is covered by the pair's digests: an edit of it is refused.
+    edited = tmp_path / (
+        "requirements-build.txt" if output == "requirements.txt" else "pylock.build.toml"
+    )
+    text = edited.read_text()
+    edited.write_text(text.replace("first==1.0: tool==1.0", "first==1.0: tool==2.0"))
+    proc = lockbuild(check, env, tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "scoped" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from lockbuild.build.hookfail import failed_to_build
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, write
 
@@ -58,35 +57,3 @@ def test_the_failing_requirement_is_named_and_remembered(
     assert cause in again
     assert "remembered from an earlier run with this cut-off" in again
     assert "full log" not in again.split(cause, 1)[1].split("\n", 1)[0]
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("output", "pins", "expected"),
-    [
-        ("  × Failed to build `numpy==1.22.3`\n  ├─▶ ...", (), "numpy==1.22.3"),
-        (
-            "ERROR: Failed to build 'numpy' when getting requirements",
-            ("numpy==1.22.3",),
-            "numpy==1.22.3",
-        ),
-        (
-            "ERROR: Failed building wheel for numpy\nFailed to build numpy\n",
-            ("numpy==1.22.3",),
-            "numpy==1.22.3",
-        ),
-        (
-            "ERROR: Failed to build installable wheels for some pyproject.toml based "
-            "projects (numpy)",
-            (),
-            "numpy",
-        ),
-        ("Downloading numpy-1.22.3.tar.gz\nFailed to build numpy", (), "numpy==1.22.3"),
-        ("ERROR: No matching distribution found for numpy==9", (), None),
-        ("", (), None),
-    ],
-)
-def test_failed_to_build_reads_the_installers_log(
-    output: str, pins: tuple[str, ...], expected: str | None
-) -> None:
-    assert failed_to_build(output, pins) == expected

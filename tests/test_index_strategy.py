@@ -148,5 +148,7 @@ def test_first_index_resolution_reads_only_the_first_index(
         check=False,
     )
     assert proc.returncode == 1
-    assert "lib" in proc.stderr and "Traceback" not in proc.stderr
+    assert "no version of lib satisfies this" in proc.stderr and "(available: 1.0)" in proc.stderr
+    assert "(--index-strategy first-index: a project's versions come only from" in proc.stderr
+    assert "Traceback" not in proc.stderr
     assert not (tmp_path / "requirements.txt").exists()

@@ -11,6 +11,7 @@ from packaging.utils import canonicalize_name
 from resolvelib.structs import RequirementInformation
 
 from lockbuild.build.hookfail import hint
+from lockbuild.indexopts import FIRST_INDEX
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 
 if TYPE_CHECKING:
@@ -78,4 +79,10 @@ def explain_conflict(
     advice = hint(failed, provider.as_of_release)
     if advice:
         lines.append(f"  ({advice})")
+    options = provider.options
+    if options.strategy == FIRST_INDEX and options.several_indexes():
+        lines.append(
+            "  (--index-strategy first-index: a project's versions come only from the first "
+            "index that lists it, extra indexes first; a later index may have others)"
+        )
     return "cannot resolve: " + "\n".join(lines)

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from lockbuild import cutoff
+from lockbuild.cli import replay
 from lockbuild.cli.main import main
-from lockbuild.resolve import replay
 from tests.fixtures import FixtureIndex, IndexServer
 from tests.helpers import compile_args, lockbuild, pins, run, write
 

@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_name
 
 from lockbuild import limits
 from lockbuild.build import environments
+from lockbuild.cli import replay
 from lockbuild.cli.constraints import build_overrides, preferences, upgrade_constraints
 from lockbuild.cli.options import input_digests, prepare
 from lockbuild.credentials import redact_text
@@ -26,7 +27,7 @@ from lockbuild.lock.formats import format_of
 from lockbuild.lock.outputs import CompileResult, check_outputs, render
 from lockbuild.model import Kind, Req
 from lockbuild.progress import Progress
-from lockbuild.resolve import buildable, heldback, hookrounds, replay, whynewer
+from lockbuild.resolve import buildable, heldback, hookrounds, whynewer
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.hashes import (
     check_input_hashes,

@@ -48,9 +48,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
         # lock model from the graph and held-back pins.
         ("lockbuild.lock.outputs", "lockbuild.resolve.graph"),
         ("lockbuild.lock.outputs", "lockbuild.resolve.heldback"),
-        # issue 20 item 2 (repository methods): the replay reads a recorded lock itself.
-        ("lockbuild.resolve.replay", "lockbuild.lock.lockfile"),
-        ("lockbuild.resolve.replay", "lockbuild.lock.pair"),
     }
 )
 

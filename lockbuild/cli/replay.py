@@ -241,8 +241,7 @@ def unverified(
     must be on the index pages just fetched (a hash must be a file of that release), it
     must name no direct reference, and its header must be the one this run would write.
     So a rewritten record cannot put into a lock what the index does not serve."""
-    # resolve reading lock/ is a layer exception still open (tests/unit/test_layers.py);
-    # local so that the lock's modules load only when a record is checked
+    # start-up speed: the lock's readers load only when a record is checked
     from lockbuild.lock.lockfile import parse_lockfile
     from lockbuild.lock.pair import pair_problems
 

@@ -189,6 +189,8 @@ class Run:
     load: float = 0.0  # 1-minute load average when the run started
     # --build-deps-for all: the releases the build file's header names as not buildable.
     not_buildable: list[str] = field(default_factory=list)
+    # The builds the build file gives an environment of their own (lockbuild-scoped).
+    scoped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -401,10 +403,10 @@ def timed(
     return Timing(elapsed, cpu, usage.ru_maxrss / 1024, code, tail)
 
 
-def read_not_buildable(path: Path) -> list[str]:
+def read_not_buildable(path: Path, key: str = "lockbuild-not-buildable") -> list[str]:
     """``name==version: reason`` of each release a build file's header names as not
-    buildable from source (``# lockbuild-not-buildable:`` lines)."""
-    prefix = "# lockbuild-not-buildable: "
+    buildable from source (``# lockbuild-not-buildable:`` lines; ``key``: other lines)."""
+    prefix = f"# {key}: "
     try:
         text = path.read_text()
     except OSError:
@@ -484,6 +486,9 @@ class Bench:
             error=tail,
             load=load,
             not_buildable=read_not_buildable(rundir / "requirements-build.txt")
+            if code == 0 and label == BUILD_ALL
+            else [],
+            scoped=read_not_buildable(rundir / "requirements-build.txt", "lockbuild-scoped")
             if code == 0 and label == BUILD_ALL
             else [],
         )
@@ -811,6 +816,8 @@ class Report:
             f"releases installed from wheels named not buildable from source under this lock: "
             f"{len(run.not_buildable)}"
             + (": " + "; ".join(run.not_buildable) if run.not_buildable else ""),
+            f"builds with a scoped environment: {len(run.scoped)}"
+            + (": " + "; ".join(run.scoped) if run.scoped else ""),
         ]
 
     def growth_points(self, key: str, tool: str, cache: str) -> list[tuple[int, float]]:

@@ -339,6 +339,9 @@ def test_backend_asking_for_an_unlocked_requirement_is_refused(
         in message
     )
     assert "which its locked build environment does not satisfy" in message
+    # The fix is the lock's own compile command (here the one that left the hooks out).
+    recorded = read_lock(project / "requirements.txt").command
+    assert f"recompile the lock: {recorded};" in message and "--no-build-hooks" in recorded
     assert builds(env) == []
     # with the hooks, the lock has it and the build goes through
     project = compiled(tmp_path / "q", server, "dynext\n")

@@ -102,9 +102,16 @@ def read_pair(lockfile: Path, build_file: Path | None = None) -> LockPair:
                 f"{lockfile} is a build constraints file, not a lockfile; "
                 f"give the lockfile it belongs to (its pins are what sync installs)"
             )
+        # A pip-compile lockfile records its command: the same one, run by lockbuild.
+        words = lock.command.split(maxsplit=1)
+        fix = (
+            "lockbuild compile" + (f" {words[1]}" if len(words) > 1 else "")
+            if words and words[0] == "pip-compile"
+            else "lockbuild compile"
+        )
         raise InputError(
             f"{lockfile} is not a lockfile written by lockbuild compile "
-            f"(no '# {BUILD_DIGEST}:' header line); run lockbuild compile first"
+            f"(no '# {BUILD_DIGEST}:' header line); run: {fix}"
         )
     build_path = build_file or build_file_for(lockfile)
     if not build_path.exists():

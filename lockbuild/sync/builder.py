@@ -71,6 +71,7 @@ class BuildSettings:
     verbose: bool = False
     extra_env: tuple[tuple[str, str], ...] = field(default=())
     markers: tuple[tuple[str, str], ...] = ()  # the target's, for the backend's requirements
+    recompile: str = "lockbuild compile"  # the lock's compile command, named in a fix
 
 
 def default_jobs() -> int:
@@ -283,7 +284,7 @@ class Builder:
             if version is None or not req.specifier.contains(version, prereleases=True):
                 raise BuildError(
                     f"its backend asks for {text}, which its locked build environment does "
-                    f"not satisfy; recompile the lock"
+                    f"not satisfy; recompile the lock: {self.settings.recompile}"
                 )
 
     def _build_wheel(

@@ -300,7 +300,7 @@ def recompile_for(command: str, python: str) -> str:
 
 
 def build_settings(
-    env: Environment, index: IndexOptions, jobs: int, verbose: bool
+    env: Environment, index: IndexOptions, jobs: int, verbose: bool, recompile: str
 ) -> BuildSettings:
     cache_dir = default_cache_dir()
     return BuildSettings(
@@ -312,6 +312,7 @@ def build_settings(
         jobs=jobs or default_jobs(),
         verbose=verbose,
         markers=env.markers,
+        recompile=recompile,
     )
 
 
@@ -325,7 +326,9 @@ def _build(
         return {}
     jobs = build_jobs(ctx.pair, needed)
     index = overridden(ctx.pair.lock.index_options(), ctx.options.index_flags)
-    settings = build_settings(ctx.env, index, ctx.options.jobs, ctx.options.verbose)
+    settings = build_settings(
+        ctx.env, index, ctx.options.jobs, ctx.options.verbose, ctx.pair.command
+    )
     say = (lambda _m: None) if ctx.options.quiet else ctx.err
     try:
         return Builder(settings, say).run(jobs)

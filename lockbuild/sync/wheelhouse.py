@@ -90,7 +90,7 @@ def wheelhouse(options: WheelhouseOptions, out: Log, err: Log) -> int:
     say = (lambda _m: None) if sync.quiet else err
     results: dict[NormalizedName, BuildResult] = {}
     if to_build:
-        settings = build_settings(env, index, sync.jobs, sync.verbose)
+        settings = build_settings(env, index, sync.jobs, sync.verbose, pair.command)
         results = Builder(settings, say).run(build_jobs(pair, to_build))
     if from_index:
         _download(env.python, from_index, index, dest, sync.verbose, err)

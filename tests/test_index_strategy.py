@@ -110,6 +110,24 @@ def test_sync_installs_the_lock(locked: tuple[str, Path], installer: str, tmp_pa
     assert _built_against(python, env) == {"lib": EXPECTED[strategy]}
 
 
+def test_plain_pip_installs_the_lock_with_the_recorded_line(
+    locked: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The build file's ``pip install --build-constraint`` line, as written, by the pip
+    beside lockbuild (25.3 or later) into a fresh venv: pip takes the best match, and
+    every pin is exact, so a lock of either strategy installs."""
+    strategy, root = locked
+    env = _env(tmp_path)
+    python = _venv(tmp_path / "venv", env, with_pip=False)
+    build = root / "requirements-build.txt"
+    line = next(x for x in build.read_text().splitlines() if x.startswith("#    pip install "))
+    words = shlex.split(line.removeprefix("#").split("    (")[0])
+    assert words[:3] == ["pip", "install", "--build-constraint"]
+    run([sys.executable, "-m", "pip", "--python", python, *words[1:]], env, cwd=root)
+    assert _installed_lib(python, env) == EXPECTED[strategy]
+    assert _built_against(python, env) == {"lib": EXPECTED[strategy]}
+
+
 def test_plain_uv_installs_the_lock_with_the_recorded_line(
     locked: tuple[str, Path], tmp_path: Path
 ) -> None:

@@ -221,7 +221,7 @@ def _explain(
         if _through_build(req, parent, runtime) and _excludes(req, newest)
     ]
     if not reasons and newest.builds:
-        reasons = _unmet_build_requirements(provider, information, newest, locked)
+        reasons = _unmet_build_requirements(provider, information, newest, locked, runtime)
     if not reasons:
         return None
     return HeldBack(name, str(version), str(newest.version), tuple(dict.fromkeys(reasons)))
@@ -232,6 +232,7 @@ def _unmet_build_requirements(
     information: Information,
     newest: Candidate,
     locked: Mapping[NormalizedName, Version],
+    runtime: set[NormalizedName],
 ) -> list[str]:
     """``newest``'s build requirements the locked versions do not satisfy, each followed
     by what holds that project where it is locked."""
@@ -249,7 +250,7 @@ def _unmet_build_requirements(
             continue
         if requirement.specifier.contains(locked[dep], prereleases=True):
             continue
-        holders = _holders(provider, information, dep, requirement.specifier)
+        holders = _holders(provider, information, dep, requirement.specifier, runtime)
         if not holders:
             # Nothing but the existing pins (preferences) keeps that project where it
             # is: the release is not held back by a build edge, only not upgraded.
@@ -261,13 +262,17 @@ def _unmet_build_requirements(
 
 
 def _holders(
-    provider: Provider, information: Information, name: NormalizedName, wanted: SpecifierSet
+    provider: Provider,
+    information: Information,
+    name: NormalizedName,
+    wanted: SpecifierSet,
+    runtime: set[NormalizedName],
 ) -> list[str]:
     """The requirements on ``name`` that admit no known version ``wanted`` admits."""
     versions = [r.version for r in provider.repository.releases(name)]
     fitting = [v for v in versions if wanted.contains(v, prereleases=True)]
     return [
-        _describe(req, parent)
+        _describe_chain(req, parent, information, runtime)
         for req, parent in _requirements_on(provider, information, name)
         if not any(req.specifier.contains(v, prereleases=True) for v in fitting)
     ]

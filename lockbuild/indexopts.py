@@ -83,17 +83,6 @@ class IndexOptions:
     def several_indexes(self) -> bool:
         return not self.no_index and bool(self.extra_index_urls)
 
-    def digest_items(self) -> list[tuple[str, object]]:
-        """The fields a lock's options digest covers; the strategy only when it is not
-        the default, so that locks made before it existed stay current (pip's default
-        index is where pip looks, not an option given)."""
-        items = sorted(self.__dict__.items())
-        return [
-            (k, v)
-            for k, v in items
-            if k != "default_index" and (k != "strategy" or v != DEFAULT_STRATEGY)
-        ]
-
 
 def _format_listed(listed: frozenset[str], other: frozenset[str], name: str) -> bool:
     """Whether ``name`` is excluded by ``listed`` (pip's --no-binary/--only-binary rule)."""
@@ -261,7 +250,7 @@ def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
     if not options.no_index:
         lines += [f"--extra-index-url {u}" for u in options.extra_index_urls]
     for link in options.find_links:
-        lines.append(f"--find-links {_relative_location(link, out_dir)}")
+        lines.append(f"--find-links {relative_location(link, out_dir)}")
     lines += [f"--trusted-host {h}" for h in options.trusted_hosts]
     if options.only_binary:
         lines.append("--only-binary " + ",".join(sorted(options.only_binary)))
@@ -270,7 +259,8 @@ def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _relative_location(link: str, out_dir: Path) -> str:
+def relative_location(link: str, out_dir: Path) -> str:
+    """A local location inside ``out_dir`` relative to it; others as given."""
     if "://" in link:
         return link
     base = out_dir.resolve()

@@ -121,6 +121,10 @@ class CompileOptions:
     groups: tuple[str, ...] = ()
     exclude_newer: Cutoff | None = None  # as written; resolved when the compile starts
     build_deps_as_of_release: bool = False
+    # Where the values came from (parameter names): given on the command line (for check,
+    # the recorded command's and check's own), and set by [tool.lockbuild].
+    given: frozenset[str] = frozenset()
+    configured: frozenset[str] = frozenset()
 
     def result_flags(self) -> str:
         """The options (besides index options and target) that change the result."""

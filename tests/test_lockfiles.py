@@ -176,7 +176,8 @@ def test_check_fresh_edited_option_changed_and_offline(
     proc = lockbuild([*args, "--generate-hashes"], env, tmp_path, check=False)
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
-        "lockbuild check: options that shape the result changed (index, build or extras flags)",
+        "lockbuild check: --generate-hashes changed since the lock was compiled: now True "
+        "(given on the command line)",
         f"run: lockbuild compile --index-url {url} --generate-hashes",
     ]
     write(tmp_path / "requirements.in", "beta\nworldish\ngamma\n")

@@ -64,7 +64,7 @@ def compile_lock(
         index_options = replace(index_options, default_index=pip_default_index())
     check_outputs(options, spec)
     overrides = build_overrides(options, target)  # reads the build-constraint files
-    digests = input_digests(options, spec, index_options, target)
+    digests = input_digests(options, spec, target)
     cache = Cache(options.cache_dir)
     cut_off = options.exclude_newer.at() if options.exclude_newer is not None else None
     if cut_off is not None and options.exclude_newer is not None and options.exclude_newer.relative:

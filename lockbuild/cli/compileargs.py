@@ -208,6 +208,8 @@ def compile_options(
         groups=tuple(params["group"]),
         exclude_newer=exclude_newer,
         build_deps_as_of_release=params["build_deps_as_of_release"],
+        given=frozenset(explicit),
+        configured=frozenset(k for k in cfg.values if k not in explicit),
     )
     if params["python"] and (params["python_version"] or params["platform"]):
         raise UsageError("--python cannot be combined with --python-version or --platform")
@@ -258,7 +260,20 @@ def check_options(
     from lockbuild.cli import check  # start-up speed: as in compile_options
 
     given = explicit_params(ctx)
-    located, _ = compile_options(ctx, dict(params), given)
+    sources: tuple[Path, ...] = params.get("src_files") or ()
+    if len(sources) == 1 and "output_file" not in given and _names_a_lock(sources[0]):
+        # "lockbuild check pylock.toml": the lock to check, not an input to compile.
+        params["src_files"], params["output_file"] = (), sources[0]
+        given = (given - {"src_files"}) | {"output_file"}
+    probe = dict(params)
+    located, _ = compile_options(ctx, probe, given)
+    if probe["output_file"] is None and not located.output_file.exists():
+        # No -o and no output-file in [tool.lockbuild]: the pair the directory holds.
+        pylock = located.output_file.with_name("pylock.toml")
+        if pylock.exists():
+            params["output_file"] = pylock
+            given = given | {"output_file"}
+            located, _ = compile_options(ctx, dict(params), given)
     recorded = check.recorded_command(located.output_file)
     if recorded is None:
         return compile_options(ctx, params, given)
@@ -280,6 +295,14 @@ def check_options(
         words if given <= _LOCATING else [*_without(words, given, compile_command), *sys.argv[2:]]
     )
     return compile_options(ctx, merged, merged_given, argv)
+
+
+def _names_a_lock(path: Path) -> bool:
+    """Whether check's one argument is a lock rather than an input: a pylock file, or a
+    ``.txt`` file (which compile never takes without ``-o``)."""
+    from lockbuild.lock.formats import PYLOCK, format_of  # start-up speed
+
+    return format_of(path) is PYLOCK or path.suffix == ".txt"
 
 
 def _without(words: list[str], names: set[str], compile_command: click.Command) -> list[str]:

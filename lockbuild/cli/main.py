@@ -214,6 +214,10 @@ def check_command(ctx: click.Context, /, **params: Any) -> None:
 
         options, chosen = check_options(ctx, params, compile_command)
         problems = check.stale(options, chosen)
+        # A stale lock's lines already name what differs; an up-to-date one says what
+        # pip's configuration changes here (not part of its identity).
+        for note in () if problems else check.machine_notes(options):
+            click.echo(f"lockbuild check: note: {note}", err=True)
         if problems:
             for line in problems:
                 click.echo(f"lockbuild check: {line}", err=True)

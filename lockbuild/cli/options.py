@@ -17,6 +17,7 @@ from lockbuild.credentials import redact_text
 from lockbuild.errors import UsageError
 from lockbuild.index.cache import Cache, default_cache_dir
 from lockbuild.index.pipconfig import pip_config_options
+from lockbuild.indexopts import relative_location
 from lockbuild.spec import CompileOptions, IndexOptions, Spec
 from lockbuild.target import Target
 
@@ -33,9 +34,25 @@ def default_output(sources: Sequence[Path]) -> Path:
 
 def effective_options(options: CompileOptions, spec_options: IndexOptions) -> IndexOptions:
     """pip configuration, then the input files' options, then the command line."""
-    cli = options.cli_index
     cache = Cache(options.cache_dir) if options.cache_dir is not None else None
-    opts = pip_config_options(cache).merged(spec_options).merged(cli)
+    return _layered(pip_config_options(cache), options, spec_options)
+
+
+def declared_options(options: CompileOptions, spec_options: IndexOptions) -> IndexOptions:
+    """The index options the project itself gives (its input files, ``[tool.lockbuild]``
+    and the command line), without pip's configuration: what a lock's identity holds.
+
+    pip's configuration belongs to a machine (a mirror, a local wheel directory), not to
+    the project: a lock compiled where it adds ``--find-links`` checks the same on a
+    machine without it (check says what differs in a note)."""
+    return _layered(IndexOptions(), options, spec_options)
+
+
+def _layered(
+    base: IndexOptions, options: CompileOptions, spec_options: IndexOptions
+) -> IndexOptions:
+    cli = options.cli_index
+    opts = base.merged(spec_options).merged(cli)
     if cli.no_index:
         opts = replace(opts, no_index=True)
     if options.cli_index_url_set:
@@ -47,27 +64,104 @@ def _file_digest(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# The options that shape a lock, each named as a user gives it, with the field of
+# IndexOptions or CompileOptions that holds it. Their order is that of the fingerprints.
+SHAPING = (
+    ("--index-url", "index_url"),
+    ("--extra-index-url", "extra_index_urls"),
+    ("--find-links", "find_links"),
+    ("--no-index", "no_index"),
+    ("--trusted-host", "trusted_hosts"),
+    ("--only-binary", "only_binary"),
+    ("--no-binary", "no_binary"),
+    ("--pre", "pre"),
+    ("--index-strategy", "strategy"),
+    ("target", "target"),
+    ("--no-build-hooks", "build_hooks"),
+    ("--build-deps-for", "build_deps_for"),
+    ("build-constraints", "build_constraints"),
+    ("--generate-hashes", "generate_hashes"),
+    ("--extra", "extras"),
+    ("--all-extras", "all_extras"),
+    ("--group", "groups"),
+    ("--exclude-newer", "exclude_newer"),
+    ("--build-deps-as-of-release", "build_deps_as_of_release"),
+)
+
+
+def shaping_values(
+    options: CompileOptions, spec: Spec, target: Target
+) -> tuple[tuple[str, str], ...]:
+    """Each option that shapes the lock with its value as text (redacted), in ``SHAPING``
+    order; the index options as the project declares them (``declared_options``)."""
+    declared = declared_options(options, spec.options)
+    values: dict[str, object] = {
+        field: getattr(declared, field) for field in IndexOptions.__dataclass_fields__
+    }
+    # A local --find-links as the lock writes it: relative to the lock's directory, so a
+    # checkout elsewhere (CI) has the same identity.
+    out_dir = options.output_file.parent
+    values["find_links"] = tuple(relative_location(link, out_dir) for link in declared.find_links)
+    values.update(
+        target=(target.identity(), target.description),
+        build_hooks=options.build_hooks,
+        build_deps_for=options.build_deps_for,
+        build_constraints=sorted(options.build_constraints),
+        generate_hashes=options.generate_hashes,
+        extras=sorted(options.extras),
+        all_extras=options.all_extras,
+        groups=sorted(options.groups),
+        # The expression, not the moment: a relative cut-off ("7 days") moves, and check
+        # compares what was asked for.
+        exclude_newer=options.exclude_newer.text.strip() if options.exclude_newer else None,
+        build_deps_as_of_release=options.build_deps_as_of_release,
+    )
+    shown = []
+    for name, field in SHAPING:
+        value = values[field]
+        if isinstance(value, frozenset):
+            value = sorted(value)
+        shown.append((name, redact_text(repr(value))))
+    return tuple(shown)
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def options_digest(values: Sequence[tuple[str, str]]) -> str:
+    """``sha256:<hex of all>:<fp>.<fp>...``: one fingerprint per option, which lets check
+    name the option that differs."""
+    whole = hashlib.sha256(repr(tuple(values)).encode()).hexdigest()
+    return f"sha256:{whole}:" + ".".join(_fingerprint(f"{n}={v}") for n, v in values)
+
+
+def changed_options(recorded: str, values: Sequence[tuple[str, str]]) -> list[str] | None:
+    """The names of the options whose value differs from what ``recorded`` (an
+    ``options_digest``) was taken over; None when the digest cannot say (an older one)."""
+    _, _, prints = recorded.partition(":")[2].partition(":")
+    fingerprints = prints.split(".") if prints else []
+    if len(fingerprints) != len(values):
+        return None
+    return [
+        name
+        for (name, value), fp in zip(values, fingerprints, strict=True)
+        if _fingerprint(f"{name}={value}") != fp
+    ]
+
+
 def input_digests(
-    options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
+    options: CompileOptions, spec: Spec, target: Target
 ) -> tuple[tuple[str, str], ...]:
     """What the header records so that ``check`` can tell, offline, whether the lock is
-    stale: each input file's content, and one digest of everything else that shapes it."""
+    stale: each input file's content, and a digest of every option that shapes it."""
     out_dir = options.output_file.parent.resolve()
     files = [*spec.files_read, *(p.resolve() for p in options.build_constraint_files)]
     digests = [
         (Path(os.path.relpath(p, out_dir)).as_posix(), _file_digest(p))
         for p in dict.fromkeys(files)
     ]
-    shaping = repr(
-        (
-            # redacted: check, reading the recorded (redacted) command, must agree
-            [(k, redact_text(repr(v))) for k, v in index_options.digest_items()],
-            target.identity(),
-            target.description,
-            options.result_flags(),
-        )
-    )
-    digests.append(("options", "sha256:" + hashlib.sha256(shaping.encode()).hexdigest()))
+    digests.append(("options", options_digest(shaping_values(options, spec, target))))
     return tuple(digests)
 
 

@@ -227,12 +227,6 @@ def test_search_order(options: IndexOptions, order: tuple[str, ...]) -> None:
     assert options.search_order("D") == order
 
 
-def test_strategy_in_digest_only_when_not_the_default() -> None:
-    assert "strategy" not in dict(TWO.digest_items())
-    first = IndexOptions(strategy="first-index")
-    assert dict(first.digest_items())["strategy"] == "first-index"
-
-
 def test_overridden_by_sync_flags() -> None:
     recorded = IndexOptions(no_index=True, find_links=("/w",))
     given = IndexOptions(index_url=MAIN)

@@ -144,17 +144,22 @@ def _digests(tmp_path: Path, index: IndexOptions, **changes: object) -> dict[str
         sources=(source,),
         output_file=tmp_path / "requirements.txt",
         build_output_file=tmp_path / "requirements-build.txt",
+        cli_index=index,
+        cli_index_url_set=index.index_url is not None,
         **changes,  # type: ignore[arg-type]
     )
     target = for_platform("3.11", ["manylinux_2_28_x86_64"])
-    return dict(input_digests(compile_options, spec, index, target))
+    return dict(input_digests(compile_options, spec, target))
 
 
 def test_input_digests_name_each_file_and_one_digest_of_the_rest(tmp_path: Path) -> None:
     (tmp_path / "requirements.in").write_text("attrs\n")
     base = _digests(tmp_path, IndexOptions())
     assert sorted(base) == ["options", "requirements.in"]
-    assert all(v.startswith("sha256:") and len(v) == 71 for v in base.values())
+    assert len(base["requirements.in"]) == 71
+    # One digest of all options, then one fingerprint per option (check names it).
+    whole, prints = base["options"].removeprefix("sha256:").split(":")
+    assert len(whole) == 64 and all(len(p) == 8 for p in prints.split("."))
     (tmp_path / "requirements.in").write_text("attrs>=23\n")
     edited = _digests(tmp_path, IndexOptions())
     assert edited["requirements.in"] != base["requirements.in"]

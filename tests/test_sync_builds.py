@@ -535,3 +535,120 @@ def test_sync_reuses_the_wheel_compile_built_for_metadata(
     proc = lockbuild(["sync", "--python", python, "--installer", "uv"], env, root)
     assert "built metaless 1.0 against abicore==1.0" in proc.stdout
     assert json.loads(run([python, "-c", code], env).stdout) == {"abicore": "1.0"}
+
+
+# ---------------------------------------------------------------- the wheelhouse verified
+
+
+def _rewrite_wheel(wheel: Path, *, fix_record: bool) -> None:
+    """Make the wheel's package raise at import; its build record kept as it was, its
+    RECORD updated to match (``fix_record``) or left stale."""
+    import base64
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as source:
+        members = {i.filename: source.read(i) for i in source.infolist()}
+    init = next(n for n in members if n.endswith("/__init__.py"))
+    members[init] = b"raise ImportError('tampered in the wheelhouse')\n"
+    if fix_record:
+        record = next(n for n in members if n.endswith(".dist-info/RECORD"))
+        digest = base64.urlsafe_b64encode(hashlib.sha256(members[init]).digest()).rstrip(b"=")
+        lines = [
+            f"{init},sha256={digest.decode()},{len(members[init])}"
+            if line.startswith(f"{init},")
+            else line
+            for line in members[record].decode().splitlines()
+        ]
+        members[record] = ("\n".join(lines) + "\n").encode()
+    with zipfile.ZipFile(wheel, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+
+
+TAMPERING = {
+    # content and RECORD changed together: only the sha256 recorded at build time differs
+    "record-consistent": lambda wheel: _rewrite_wheel(wheel, fix_record=True),
+    # the recorded sha256 rewritten too: the wheel's own RECORD no longer matches
+    "digest-rewritten": lambda wheel: (
+        _rewrite_wheel(wheel, fix_record=False),
+        provenance.write_digest(wheel),
+    ),
+    "digest-removed": lambda wheel: provenance.digest_path(wheel).unlink(),
+}
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_a_wheel_changed_in_the_wheelhouse_is_rebuilt(
+    tmp_path: Path, server: IndexServer, installer: str, tampering: str
+) -> None:
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n")
+    env = make_env(tmp_path)
+    first = new_venv(tmp_path / "one", env, with_pip=installer == "pip")
+    sync: list[str | Path] = ["sync", "--installer", installer, "--python"]
+    lockbuild([*sync, first], env, project)
+    assert builds(env) == ["abiext 1.0"]
+    wheelhouse = Path(env["LOCKBUILD_CACHE_DIR"]) / "wheelhouse"
+    (wheel,) = wheelhouse.glob("*/*/*/abiext-1.0-*.whl")
+    TAMPERING[tampering](wheel)
+
+    second = new_venv(tmp_path / "two", env, with_pip=installer == "pip")
+    proc = lockbuild([*sync, second], env, project)
+    notes = [line for line in proc.stderr.splitlines() if line.startswith("lockbuild: note:")]
+    assert len(notes) == 1, proc.stderr
+    assert notes[0].startswith(f"lockbuild: note: {wheel}") or wheel.name in notes[0]
+    assert notes[0].endswith("; building abiext 1.0 again")
+    why = {
+        "record-consistent": "not the",
+        "digest-rewritten": "differs from its RECORD",
+        "digest-removed": "has no recorded sha256",
+    }[tampering]
+    assert why in notes[0]
+    assert "Traceback" not in proc.stderr
+    assert builds(env) == ["abiext 1.0", "abiext 1.0"]
+    assert "verified" in proc.stdout
+    assert json.loads(imports(second, env).stdout) == {"abicore": "1.0"}
+    # rebuilt in place: the next venv reuses it without a word
+    third = new_venv(tmp_path / "three", env, with_pip=installer == "pip")
+    proc = lockbuild([*sync, third], env, project)
+    assert "reused abiext 1.0" in proc.stdout and "note:" not in proc.stderr
+    assert builds(env) == ["abiext 1.0", "abiext 1.0"]
+
+
+RECORD_EDITS = {
+    "python": (lambda d: {**d, "python": "cpython-3.0-linux-x86_64"}, "built on cpython-3.0"),
+    "built-by": (lambda d: {**d, "built-by": "someone"}, "edited or is damaged"),
+    "format": (lambda d: {**d, "format": 2}, "edited or is damaged"),
+    "sdist-filename": (
+        lambda d: {**d, "sdist": {**d["sdist"], "filename": "abiext-1.0.zip"}},
+        "not abiext-1.0.tar.gz",
+    ),
+    "added-field": (lambda d: {**d, "note": "hello"}, "edited or is damaged"),
+    "digest": (
+        lambda d: {**d, "build-environment-digest": "sha256:" + "0" * 64},
+        "edited or is damaged",
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", ["text", "pylock"])
+def test_every_field_of_an_installed_build_record_is_compared(
+    tmp_path: Path, server: IndexServer, fmt: str
+) -> None:
+    flags = ("-o", "pylock.toml") if fmt == "pylock" else ()
+    lock = "pylock.toml" if fmt == "pylock" else "requirements.txt"
+    project = compiled(tmp_path / "p", server, "abicore==1.0\nabiext\n", *flags)
+    env = make_env(tmp_path)
+    python = new_venv(tmp_path / "venv", env)
+    lockbuild(["sync", lock, "--python", python], env, project)
+    path = dist_info(python, "abiext") / "lockbuild-build.json"
+    genuine = path.read_text()
+    assert lockbuild(["sync", lock, "--check", "--python", python], env, project).returncode == 0
+    for field, (edit, reason) in RECORD_EDITS.items():
+        path.write_text(json.dumps(edit(json.loads(genuine)), indent=2) + "\n")
+        proc = lockbuild(["sync", lock, "--check", "--python", python], env, project, check=False)
+        assert proc.returncode == 1, (field, proc.stdout, proc.stderr)
+        assert "would rebuild abiext 1.0: " in proc.stdout and reason in proc.stdout, field
+    path.write_text(genuine)
+    assert lockbuild(["sync", lock, "--check", "--python", python], env, project).returncode == 0

@@ -6,12 +6,18 @@ The record is a small JSON file, ``lockbuild-build.json``, inside the wheel's
 ``.dist-info`` directory and listed in its ``RECORD``, so that it is installed with the
 distribution and removed when it is uninstalled. It holds every ``name==version`` read
 back from the build environment, one digest of that set, and the sdist's sha256.
+
+Beside each wheel in the wheelhouse, ``<wheel>.sha256`` holds the sha256 of the file as it
+was written; a wheel is used from the wheelhouse only when it still has that digest and
+every file in it matches its own RECORD (``verify_wheel``).
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import json
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -97,6 +103,10 @@ def parse_record(text: str | None) -> BuildRecord | None:
         return None
     if data.get("build-environment-digest") != record.digest:
         return None
+    # Every field takes part: one changed, added or dropped (built-by, python, ...) makes
+    # it a record lockbuild did not write.
+    if data != json.loads(record.to_json()):
+        return None
     return record
 
 
@@ -149,9 +159,95 @@ def add_record(wheel: Path, record: BuildRecord, dest: Path) -> Path:
                 )
                 lines.insert(at, f"{ours},{_record_hash(body)},{len(body)}")
                 out.writestr(record_name, "\n".join(lines) + "\n")
+        write_digest(final)
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
         raise BuildError(f"{wheel.name}: cannot add the build record: {exc}") from None
     return final
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digest_path(wheel: Path) -> Path:
+    return wheel.with_name(wheel.name + ".sha256")
+
+
+def write_digest(wheel: Path) -> str:
+    """Record the sha256 of ``wheel`` as written, beside it; that digest."""
+    sha = file_sha256(wheel)
+    with replacing(digest_path(wheel)) as tmp:
+        tmp.write_text(sha + "\n", encoding="ascii")
+    return sha
+
+
+def verify_wheel(wheel: Path, *, recorded: bool = True) -> tuple[str, str]:
+    """``(sha256, problem)`` of a wheel about to be used from the wheelhouse: the problem
+    ("" when none) says how the file differs from the sha256 recorded when it was written
+    (``recorded``: a wheel lockbuild wrote there) or from its own RECORD."""
+    try:
+        sha = file_sha256(wheel)
+    except OSError as exc:
+        return "", f"cannot be read ({exc.strerror or exc})"
+    if recorded:
+        try:
+            want = digest_path(wheel).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return sha, "has no recorded sha256"
+        if want != sha:
+            return sha, f"has sha256 {sha[:12]}…, not the {want[:12]}… recorded when it was built"
+    return sha, record_problem(wheel)
+
+
+def _hash_matches(entry: str, data: bytes) -> bool:
+    """Whether a RECORD hash (``algorithm=urlsafe-base64``, as PEP 376 writes it) is the
+    one of ``data``; an unknown or weak algorithm never matches."""
+    algorithm, _, value = entry.partition("=")
+    if algorithm not in ("sha256", "sha384", "sha512", "blake2b", "blake2s"):
+        return False
+    digest = base64.urlsafe_b64encode(hashlib.new(algorithm, data).digest()).rstrip(b"=")
+    return digest.decode("ascii") == value.rstrip("=")
+
+
+def record_problem(wheel: Path) -> str:
+    """How the files of a wheel differ from its ``.dist-info/RECORD`` ("" when they agree):
+    every file listed with its sha256 and size, none unlisted (RECORD itself and its
+    signatures apart)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            records = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+            if len(records) != 1:
+                return "has no single .dist-info/RECORD"
+            text = archive.read(records[0]).decode("utf-8")
+            listed: dict[str, tuple[str, str]] = {}
+            for row in csv.reader(io.StringIO(text)):
+                if row:
+                    listed[row[0]] = (
+                        row[1] if len(row) > 1 else "",
+                        row[2] if len(row) > 2 else "",
+                    )
+            info_dir = records[0].rsplit("/", 1)[0]
+            unsigned = {records[0], f"{info_dir}/RECORD.jws", f"{info_dir}/RECORD.p7s"}
+            for name in names:
+                if name in unsigned:
+                    continue
+                if name not in listed:
+                    return f"holds {name}, which its RECORD does not list"
+                hash_, size = listed.pop(name)
+                data = archive.read(name)
+                if not _hash_matches(hash_, data) or (size and size != str(len(data))):
+                    return f"holds {name}, which differs from its RECORD"
+            missing = [n for n in listed if n not in unsigned]
+            if missing:
+                return f"lacks {missing[0]}, which its RECORD lists"
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
+        return f"is not a readable wheel ({exc})"
+    return ""
 
 
 def read_wheel_record(wheel: Path) -> BuildRecord | None:

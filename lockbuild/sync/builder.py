@@ -36,7 +36,14 @@ from lockbuild import limits
 from lockbuild.build.environments import venv_environ
 from lockbuild.build.hooks import backend_caller
 from lockbuild.build.probe import installed_pins
-from lockbuild.build.provenance import BuildRecord, add_record, read_wheel_record, slot_path
+from lockbuild.build.provenance import (
+    BuildRecord,
+    add_record,
+    file_sha256,
+    read_wheel_record,
+    slot_path,
+    verify_wheel,
+)
 from lockbuild.build.uv import uv_binary
 from lockbuild.dists.archive import extract_archive
 from lockbuild.dists.buildsystem import build_system
@@ -46,6 +53,7 @@ from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Sources
 from lockbuild.indexopts import IndexOptions, pip_inputs, uv_inputs
 from lockbuild.process import ProcessTimeout, run_bounded
+from lockbuild.spec import display_path
 from lockbuild.sync.buildjob import BuildJob, BuildResult, with_sha256
 
 Log = Callable[[str], None]
@@ -118,7 +126,17 @@ class Builder:
                 and record.sdist_sha256 == job.sdist.sha256
                 and record.python == self.settings.python_key
             ):
-                return BuildResult(job, wheel, record, reused=True)
+                # Verified, not trusted: a wheel of the wheelhouse must still be the file
+                # lockbuild wrote and agree with its own RECORD (a --find-links directory
+                # has no recorded digests; the -wheels.txt beside it has its hashes).
+                sha, problem = verify_wheel(wheel, recorded=wheel.parent == slot)
+                if problem:
+                    self.log(
+                        f"lockbuild: note: {display_path(wheel)} {problem}; "
+                        f"building {job.label} again"
+                    )
+                    continue
+                return BuildResult(job, wheel, record, reused=True, sha256=sha)
         return None
 
     def run(self, jobs: Mapping[NormalizedName, BuildJob]) -> dict[NormalizedName, BuildResult]:
@@ -194,7 +212,8 @@ class Builder:
             python=self.settings.python_key,
         )
         final = add_record(wheel, record, self.slot(job))
-        return BuildResult(job, final, record, reused=False, log=log_path)
+        sha = file_sha256(final)
+        return BuildResult(job, final, record, reused=False, log=log_path, sha256=sha)
 
     def _sdist_bytes(self, job: BuildJob) -> bytes:
         """The sdist, from the cache by sha256 or from the lock's index, checked against

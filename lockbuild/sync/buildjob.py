@@ -149,6 +149,7 @@ class BuildResult:
     record: BuildRecord
     reused: bool
     log: Path | None = None
+    sha256: str = ""  # of the wheel as checked before it is installed
 
     def describe(self) -> str:
         verb = "reused" if self.reused else "built"

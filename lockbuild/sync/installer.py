@@ -127,6 +127,11 @@ def requirements_text(
         result = built.get(pin.name)
         if result is not None:
             digest = hashlib.sha256(result.wheel.read_bytes()).hexdigest()
+            if result.sha256 and digest != result.sha256:
+                raise InstallError(
+                    f"{result.wheel}: changed in the wheelhouse after it was checked "
+                    f"(sha256 {digest[:12]}…, was {result.sha256[:12]}…); run sync again"
+                )
             out.append(f"{result.wheel} --hash=sha256:{digest}" if hashed else str(result.wheel))
             continue
         parts = [pin.line, *(f"--hash=sha256:{h}" for h in pin.hashes)]

@@ -29,6 +29,8 @@ class Installed:
     requires: tuple[str, ...] = ()
     url: str | None = None
     record: BuildRecord | None = None  # provenance, when lockbuild built it
+    # Whether it carries a build record at all (one not parsed was edited or damaged).
+    has_record: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def probe(python: str) -> Environment:
                 tuple(item["requires"]),
                 item.get("url"),
                 parse_record(item.get("build")),
+                bool(item.get("build")),
             )
     return Environment(
         python=python,

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.utils import NormalizedName
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from lockbuild.build.provenance import difference
+from lockbuild.build.provenance import difference, python_key
 from lockbuild.lock.model import LockedFile, LockedPin
 from lockbuild.sync.buildjob import BuildJob
 from lockbuild.sync.interpreter import Environment, Installed
@@ -128,7 +128,7 @@ def make_plan(
         elif have is None:
             changes.append(Change(INSTALL, name, None, pin.version))
         elif same_version(have.version, pin.version):
-            why = build_mismatch(have, builds.get(name))
+            why = build_mismatch(have, builds.get(name), python_key(markers))
             if why:
                 changes.append(Change(REBUILD, name, have.version, pin.version, why))
             else:
@@ -149,20 +149,36 @@ def make_plan(
     return Plan(tuple(changes), tuple(unchanged), tuple(kept))
 
 
-def build_mismatch(have: Installed, job: BuildJob | None) -> str:
-    """Why an installed build does not match the one the lock prescribes ('' if it does)."""
+def build_mismatch(have: Installed, job: BuildJob | None, python: str = "") -> str:
+    """Why an installed build does not match the one the lock prescribes ('' if it does):
+    every field of its record is compared (what it was built from, against, and on which
+    ``python``, a ``provenance.python_key``; a record edited in any other field does not
+    parse)."""
     if job is None:
         return ""
     record = have.record
     if record is None:
+        if have.has_record:
+            return "its build record was edited or is damaged"
         return "built outside lockbuild (no build record)"
     if job.sdist.sha256 and record.sdist_sha256 != job.sdist.sha256:
         return (
             f"built from another sdist (sha256 {record.sdist_sha256[:12]}…, the lock's is "
             f"{job.sdist.sha256[:12]}…)"
         )
+    if (
+        canonicalize_name(record.name) != job.sdist.name
+        or not same_version(record.version, job.sdist.version)
+        or record.sdist != job.sdist.filename
+    ):
+        return (
+            f"its build record names {record.name} {record.version} from {record.sdist}, "
+            f"not {job.sdist.filename}"
+        )
     if record.environment != job.environment:
         return difference(record.environment, job.environment)
+    if python and record.python != python:
+        return f"built on {record.python or 'an unrecorded interpreter'}, not on {python}"
     return ""
 
 

@@ -128,7 +128,8 @@ def make_plan(
         elif have is None:
             changes.append(Change(INSTALL, name, None, pin.version))
         elif same_version(have.version, pin.version):
-            why = build_mismatch(have, builds.get(name), python_key(markers))
+            # (an environment that reported no marker values cannot say what it is)
+            why = build_mismatch(have, builds.get(name), python_key(markers) if markers else "")
             if why:
                 changes.append(Change(REBUILD, name, have.version, pin.version, why))
             else:

@@ -106,10 +106,19 @@ def parse(text: str, where: str = "--exclude-newer") -> Cutoff:
         except ValueError:
             raise UsageError(f"{where} {text!r}: not a valid timestamp; {_EXPECTED}") from None
         return Cutoff(text, CutoffKind.TIMESTAMP, moment=moment)
-    span = _span(value, text, where)
+    try:
+        span = _span(value, text, where)
+    except (OverflowError, ValueError):  # beyond what a timedelta holds
+        span = _TOO_LONG
     if span is None:
         raise UsageError(f"{where} {text!r}: {_EXPECTED}")
+    if abs(span) >= _TOO_LONG:
+        raise UsageError(f"{where} {text[:60]!r}: a span of more than 1000 years")
     return Cutoff(text, CutoffKind.SPAN, span=span)
+
+
+# No index is older: a longer span is a mistake (and would run past the calendar).
+_TOO_LONG = timedelta(days=366 * 1000)
 
 
 def _number(text: str) -> float:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
@@ -76,6 +76,24 @@ class Req:
 def _requirement_text(requirement: Requirement) -> str:
     text = str(requirement)
     return text.split(";", 1)[0].strip()
+
+
+def parse_requirement(text: str) -> Requirement:
+    """A PEP 508 requirement whose versions can also be compared: packaging parses
+    ``x==9999…`` of any length, then fails with a ValueError when it compares it (a number
+    of thousands of digits); such a one is an InvalidRequirement here, as a typo is."""
+    requirement = Requirement(text)
+    for spec in requirement.specifier:
+        if spec.operator == "===":
+            continue
+        try:
+            Version(spec.version.removesuffix(".*"))
+        except ValueError:
+            version = spec.version if len(spec.version) <= 40 else spec.version[:40] + "…"
+            raise InvalidRequirement(
+                f"version {version} ({len(spec.version)} characters) cannot be compared"
+            ) from None
+    return requirement
 
 
 def make_key(name: str, extras: Iterable[str] = ()) -> str:

@@ -23,6 +23,18 @@ from typing import TextIO
 HEARTBEAT = 30.0
 
 
+# No line lockbuild prints is longer (a path, a list or an answer echoed in full could
+# run to megabytes); what is cut is counted.
+MAX_LINE = 1000
+
+
+def bounded(line: str, limit: int = MAX_LINE) -> str:
+    """``line`` as printed: at most ``limit`` characters, the rest counted."""
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}… ({len(line) - limit} more characters)"
+
+
 class _StatusLine:
     """The one line on a terminal that is drawn over in place and cleared before any
     other line is written."""
@@ -159,7 +171,7 @@ class Progress:
 
     def _write_line(self, text: str) -> None:
         self._clear()
-        self.stream.write(text + "\n")
+        self.stream.write("\n".join(map(bounded, text.split("\n"))) + "\n")
         self.stream.flush()
         self._last_line = self.clock()
 

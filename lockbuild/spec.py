@@ -7,6 +7,7 @@ asked (parsed by ``cli``, read by the resolution and the outputs). Reading the f
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,13 @@ def shown(text: str, limit: int = 200) -> str:
         if len(text) <= limit
         else repr(text[:limit]) + f" (and {len(text) - limit} more characters)"
     )
+
+
+def listed(items: Sequence[str], limit: int = 10, sep: str = ", ") -> str:
+    """``items`` joined for a message: the first ``limit``, the rest counted."""
+    if len(items) <= limit:
+        return sep.join(items)
+    return f"{sep.join(items[:limit])} (and {len(items) - limit} more)"
 
 
 def display_path(path: Path) -> str:

@@ -190,18 +190,22 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
     base = current()
     env = base.env
     if python_version:
-        if not re.match(r"^3\.\d+(\.\d+)?$", python_version):
-            raise UsageError(f"--python-version {python_version}: expected X.Y or X.Y.Z")
+        # Bounded: tags are made for every minor version down from the one given.
+        if not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", python_version):
+            raise UsageError(
+                f"--python-version {_cut(python_version)}: expected X.Y or X.Y.Z (3.0 to 3.99)"
+            )
         parts = python_version.split(".")
         env["python_version"] = ".".join(parts[:2])
         env["python_full_version"] = python_version if len(parts) == 3 else f"{python_version}.0"
         env["implementation_version"] = env["python_full_version"]
     version = tuple(int(x) for x in env["python_version"].split("."))
     for platform in platforms:
-        if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", platform):
+        if not PLATFORM_TAG.fullmatch(platform):
             raise UsageError(
-                f"--platform {platform!r}: not a platform tag "
-                "(such as manylinux_2_28_x86_64, macosx_11_0_arm64 or win_amd64)"
+                f"--platform {_cut(platform)!r}: not a platform tag (manylinux_X_Y_ARCH, "
+                "musllinux_X_Y_ARCH, manylinux2014_ARCH, linux_ARCH, macosx_X_Y_ARCH, "
+                "win32, win_amd64, win_arm64, ios_X_Y_ARCH_SDK or android_N_ARCH)"
             )
     expanded: list[str] = []
     for platform in platforms:
@@ -226,6 +230,22 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
         description = _describe({**env, "implementation_name": "cpython"}, libc_of(base.tags))
         description += GIVEN
     return Target(tuple(sorted(env.items())), tuple(tags), description, local=False)
+
+
+# The platform tags wheels carry (PEP 425, 600, 656, 730, 738; macOS, Windows), by
+# family; a machine is lower-case letters, digits and underscores (x86_64, armv7l).
+_ARCH = r"[a-z0-9]+(?:_[a-z0-9]+)*"
+PLATFORM_TAG = re.compile(
+    rf"(?:manylinux|musllinux|macosx)_\d{{1,3}}_\d{{1,3}}_{_ARCH}"
+    rf"|manylinux(?:1|2010|2014)_{_ARCH}|linux_{_ARCH}"
+    r"|win32|win_(?:amd64|arm64|ia64)"
+    rf"|ios_\d{{1,3}}_\d{{1,3}}_{_ARCH}|android_\d{{1,3}}_{_ARCH}"
+)
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    """``text`` as an error echoes it: at most ``limit`` characters, the rest counted."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _machine(platform: str) -> str | None:

@@ -30,6 +30,7 @@ from tests.fixtures import FixtureIndex, isolated_env, lbbackend
 from tests.helpers import LOCKBUILD
 
 OLD_LOCK = b"# a previous lockfile\nbeta==0.9\n"
+MAX_LINE = 1200  # no line lockbuild prints is longer
 OLD_BUILD = b"# a previous build file\n"
 
 
@@ -212,6 +213,67 @@ CASES = [
         one_line=False,
     ),
     Case(
+        "hook-exits-without-answering",
+        {"requirements.in": "silenthook\n"},
+        (
+            "cannot resolve: no usable release of silenthook",
+            "ruled out silenthook 1.0: get_requires_for_build_wheel: ended (exit 0) "
+            "without an answer",
+        ),
+        one_line=False,
+    ),
+    Case(
+        "hook-metadata-not-utf8",
+        {"requirements.in": "latinmeta\n"},
+        (
+            "cannot resolve: no usable release of latinmeta",
+            "ruled out latinmeta 1.0: prepare_metadata_for_build_wheel: wrote "
+            "latinmeta-1.0.dist-info/METADATA, which is not UTF-8 (byte 63)",
+        ),
+        one_line=False,
+    ),
+    Case(
+        "hook-answers-20000-requirements",
+        {"requirements.in": "manyreqs\n"},
+        ("ruled out manyreqs 1.0: installing build requirements req0, req1, ", "(and 19990 more)"),
+        one_line=False,
+    ),
+    Case(
+        "python-version-of-50-digits",
+        {"requirements.in": "beta\n"},
+        ("--python-version 3.999", "expected X.Y or X.Y.Z (3.0 to 3.99)"),
+        args=("--python-version", "3." + "9" * 50),
+        code=2,
+    ),
+    Case(
+        "exclude-newer-beyond-the-calendar",
+        {"requirements.in": "beta\n"},
+        ("--exclude-newer '99999999999 days'",),
+        args=("--exclude-newer", "99999999999 days"),
+        code=2,
+    ),
+    Case(
+        "version-of-5000-digits",
+        {"requirements.in": "beta==" + "9" * 5000 + "\n"},
+        (
+            "requirements.in line 1: invalid requirement 'beta==999",
+            "(and 4806 more characters): version 999",
+            "(5000 characters) cannot be compared",
+        ),
+    ),
+    Case(
+        "platform-not-a-tag",
+        {"requirements.in": "beta\n"},
+        ("--platform 'win95': not a platform tag",),
+        args=("--platform", "win95"),
+        code=2,
+    ),
+    Case(
+        "long-path",
+        {"requirements.in": "-r " + "d/" * 2500 + "x.txt\n"},
+        ("requirements.in line 1: cannot read d/d/d/", " more characters)"),
+    ),
+    Case(
         "over-long-name-on-a-file-index",
         {"requirements.in": "a" * 300 + "\n"},
         ("no distributions of " + "a" * 300 + " found", "requirements.in line 1: "),
@@ -316,15 +378,53 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
-def _hostile_backend_sdist(dest: Path, name: str) -> Path:
-    """An sdist whose in-tree backend names a metadata directory outside the one given."""
+# A backend that ends its process in the hook without answering.
+SILENT_BACKEND = """
+import os
+def get_requires_for_build_wheel(config_settings=None):
+    os._exit(0)
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    os._exit(0)
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    os._exit(0)
+"""
+
+# A backend whose METADATA is Latin-1, not UTF-8.
+LATIN1_BACKEND = """
+import os
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    path = os.path.join(metadata_directory, "latinmeta-1.0.dist-info")
+    os.makedirs(path)
+    with open(os.path.join(path, "METADATA"), "wb") as f:
+        f.write(b"Metadata-Version: 2.1\\nName: latinmeta\\nVersion: 1.0\\nSummary: caf\\xe9\\n")
+    return "latinmeta-1.0.dist-info"
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    raise RuntimeError("not built in these tests")
+"""
+
+# A backend whose get_requires_for_build_wheel answers 20,000 requirements.
+MANY_BACKEND = """
+def get_requires_for_build_wheel(config_settings=None):
+    return ["req%d" % i for i in range(20000)]
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    raise RuntimeError("not reached")
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    raise RuntimeError("not built in these tests")
+"""
+
+
+def _hostile_backend_sdist(dest: Path, name: str, backend: str = HOSTILE_BACKEND) -> Path:
+    """An sdist whose in-tree backend is ``backend`` (by default one that names a metadata
+    directory outside the one given)."""
     base = f"{name}-1.0"
     members = {
         f"{base}/PKG-INFO": f"Metadata-Version: 2.2\nName: {name}\nVersion: 1.0\n"
         "Dynamic: Requires-Dist\n".encode(),
         f"{base}/pyproject.toml": b'[build-system]\nrequires = []\nbuild-backend = "hostile"\n'
         b'backend-path = ["_backend"]\n',
-        f"{base}/_backend/hostile.py": HOSTILE_BACKEND.encode(),
+        f"{base}/_backend/hostile.py": backend.encode(),
     }
     path = dest / f"{base}.tar.gz"
     lbbackend.write_tar_gz(str(path), members.items())
@@ -352,6 +452,9 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         'backend-path = ["../outside"]\n',
     )
     idx.add(_hostile_backend_sdist(root, "evilmeta"))
+    idx.add(_hostile_backend_sdist(root, "silenthook", SILENT_BACKEND))
+    idx.add(_hostile_backend_sdist(root, "latinmeta", LATIN1_BACKEND))
+    idx.add(_hostile_backend_sdist(root, "manyreqs", MANY_BACKEND))
     idx.sdist("withbuild", "1.0", build_requires=["bhelper"])
     idx.wheel("bhelper", "1.0")
     idx.sdist("newbad", "1.0")
@@ -443,6 +546,8 @@ def test_bad_input(case: Case, previous: bool, runs: dict[tuple[str, bool], Run]
     assert "Traceback" not in stderr and "Traceback" not in proc.stdout
     if case.one_line:
         assert len(stderr.strip().splitlines()) == 1, stderr
+    # Every line lockbuild prints is bounded, whatever it echoes.
+    assert max(map(len, stderr.splitlines()), default=0) <= MAX_LINE, stderr[:2000]
     if case.code == 1 or case.one_line:
         # Notices of ruled-out releases may come first; then the error.
         said = [line for line in stderr.splitlines() if not line.startswith("lockbuild: note: ")]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lockbuild.index.cache import sha256_hex
+from lockbuild.index.page import JSON_TYPE
 from lockbuild.lock.formats import read_lock
 from lockbuild.lock.lockfile import write_pair
 from lockbuild.lock.pair import pair_problems
@@ -305,6 +306,39 @@ def test_credentials_come_from_netrc(tmp_path: Path, server: IndexServer) -> Non
     token = "Basic " + base64.b64encode(f"nuser:{SECRET}".encode()).decode()
     assert all(h.get("Authorization") == token for h in server.request_headers)
     assert SECRET not in (tmp_path / "requirements.txt").read_text() + proc.stderr
+
+
+# --------------------------------------------------------------------------- hostile pages
+
+
+SERVED_PAGES = {
+    "no-content-type": (None, b"<html><body></body></html>", "answered without a Content-Type"),
+    "text-plain": (
+        "text/plain",
+        b"<html><body></body></html>",
+        "answered with 'text/plain', not an index page",
+    ),
+    "nested-json": (
+        JSON_TYPE,
+        b'{"meta": {"api-version": "1.0"}, "name": "sfoo", "files": '
+        + b"[" * 200_000
+        + b"]" * 200_000
+        + b"}",
+        "invalid PEP 691 JSON page: nested too deep",
+    ),
+}
+
+
+@pytest.mark.parametrize("served", list(SERVED_PAGES))
+def test_a_page_that_is_not_an_index_page_is_one_line(
+    tmp_path: Path, server: IndexServer, served: str
+) -> None:
+    content_type, body, expected = SERVED_PAGES[served]
+    server.faults["/simple/sfoo/"] = ("body", content_type, body)
+    proc = _compile(tmp_path, _env(tmp_path), server.url, "sfoo\n")
+    said = _assert_clean_failure(proc, tmp_path)
+    assert len(said.strip().splitlines()) == 1, said
+    assert f"{server.url}sfoo/: " in said and expected in said, said
 
 
 # --------------------------------------------------------------------------- archives

@@ -32,6 +32,7 @@ from lockbuild.build.uv import uv_binary
 from lockbuild.errors import BuildError, UsageError
 from lockbuild.indexopts import IndexOptions, pip_inputs, uv_inputs
 from lockbuild.process import ProcessTimeout, run_bounded, run_captured
+from lockbuild.spec import listed
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ class IsolatedEnvironment(IsolatedEnv):
             # Bounded like a hook (an index that stalls must not hold compile): in its own
             # process group, killed after LOCKBUILD_HOOK_TIMEOUT, output to a file.
             out = Path(tmp) / "install.log"
-            hook = f"installing build requirements {', '.join(key.requirements)}"
+            hook = f"installing build requirements {listed(key.requirements)}"
             try:
                 code = run_bounded([*cmd, "-r", str(req_file)], cwd=None, env=env, log=out)
             except ProcessTimeout as exc:

@@ -13,13 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 
 from lockbuild.build import programs
 from lockbuild.build.environments import EnvironmentPool, IsolatedEnvironment
 from lockbuild.build.hookfail import HookFailed, last_line
 from lockbuild.dists.archive import MAX_MEMBER_BYTES
 from lockbuild.dists.buildsystem import BuildSystem
+from lockbuild.model import parse_requirement
 from lockbuild.process import ProcessTimeout, run_bounded
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def _invalid_requires(answer: object) -> str | None:
         return f"returned {type(answer).__name__}, not a list of requirement strings"
     for text in answer:
         try:
-            Requirement(text)
+            parse_requirement(text)
         except InvalidRequirement:
             return f"returned an invalid requirement {text[:100]!r}"
     return None
@@ -54,9 +55,14 @@ def _dist_info_metadata(out_dir: Path, name: object) -> bytes | str:
             return f"named {name}, which holds no METADATA file"
         if path.stat().st_size > MAX_MEMBER_BYTES:
             return f"wrote an implausibly large {name}/METADATA"
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
         return f"named {name}, whose METADATA cannot be read: {exc.strerror}"
+    try:
+        data.decode("utf-8")  # core metadata is UTF-8; what it says is read as text
+    except UnicodeDecodeError as exc:
+        return f"wrote {name}/METADATA, which is not UTF-8 (byte {exc.start})"
+    return data
 
 
 def _log_text(log: Path) -> str:
@@ -147,6 +153,10 @@ def run_hook(
             raise fail(f"build backend lacks hook {exc}") from None
         except subprocess.CalledProcessError:
             raise fail(f"failed: {last_line(_log_text(log))}") from None
+        except FileNotFoundError:  # the hook's process ended well but wrote no answer
+            raise fail("ended (exit 0) without an answer") from None
+        except (OSError, ValueError) as exc:  # an answer pyproject_hooks cannot read
+            raise fail(f"gave an answer that cannot be read: {str(exc)[:200]}") from None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,11 @@ def run_guarded(
         if verbose:
             traceback.print_exc()
         # a URL's credentials never reach the terminal
-        click.echo(f"lockbuild: error: {redact_text(exc.message)}", err=True)
+        from lockbuild.progress import bounded
+
+        message = redact_text(exc.message)
+        lines = [bounded(line) for line in f"lockbuild: error: {message}".split("\n")]
+        click.echo("\n".join(lines), err=True)
         sys.exit(error_code or exc.exit_code)
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
@@ -219,8 +223,10 @@ def check_command(ctx: click.Context, /, **params: Any) -> None:
         for note in () if problems else check.machine_notes(options):
             click.echo(f"lockbuild check: note: {note}", err=True)
         if problems:
+            from lockbuild.progress import bounded
+
             for line in problems:
-                click.echo(f"lockbuild check: {line}", err=True)
+                click.echo(bounded(f"lockbuild check: {line}"), err=True)
             click.echo(f"run: {check.recompile_hint(options)}", err=True)
             return 1
         if not options.quiet:

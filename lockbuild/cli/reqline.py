@@ -12,6 +12,7 @@ from urllib.request import pathname2url, url2pathname
 from packaging.requirements import InvalidRequirement, Requirement
 
 from lockbuild.errors import InputError
+from lockbuild.model import parse_requirement
 from lockbuild.spec import InputRequirement, Origin, shown
 
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
@@ -32,7 +33,7 @@ def make_requirement(
             raise InputError(f"{origin}: a URL needs a name: write 'NAME @ {shown(text)[1:-1]}'")
         text = f"{egg.group(1)} @ {text.split('#', 1)[0]}"
     try:
-        req = Requirement(text)
+        req = parse_requirement(text)
     except InvalidRequirement as exc:
         detail = str(exc).splitlines()[0]
         raise InputError(f"{origin}: invalid requirement {shown(text)}: {detail}") from None

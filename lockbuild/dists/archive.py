@@ -85,11 +85,18 @@ def _check_link(member: tarfile.TarInfo, filename: str) -> None:
 
 
 def _wanted(name: str) -> str | None:
-    """'PKG-INFO' or 'pyproject.toml' when ``name`` is that file at the sdist's top level."""
-    parts = name.strip("/").split("/")
-    if len(parts) == 2 and parts[1] in ("PKG-INFO", "pyproject.toml"):
+    """'PKG-INFO' or 'pyproject.toml' when ``name`` is that file in the sdist's top-level
+    directory; '/PKG-INFO' or '/pyproject.toml' when it is at the archive's root (an
+    sdist packed without a top-level directory)."""
+    parts = name.removeprefix("./").strip("/").split("/")
+    if len(parts) == 2 and parts[1] in _TOP_FILES:
         return parts[1]
+    if len(parts) == 1 and parts[0] in _TOP_FILES:
+        return "/" + parts[0]
     return None
+
+
+_TOP_FILES = ("PKG-INFO", "pyproject.toml")
 
 
 def read_sdist(data: bytes, filename: str) -> SdistContents:
@@ -102,6 +109,9 @@ def read_sdist(data: bytes, filename: str) -> SdistContents:
     else:
         for name, content in _iter_tar(data, filename):
             found.setdefault(name, content)
+    if "/PKG-INFO" in found or "/pyproject.toml" in found:
+        # No top-level directory: the project is the archive's root (as pip reads it).
+        return SdistContents(found.get("/PKG-INFO"), found.get("/pyproject.toml"))
     return SdistContents(found.get("PKG-INFO"), found.get("pyproject.toml"))
 
 
@@ -252,6 +262,7 @@ def extract_archive(data: bytes, filename: str, dest: Path) -> Path:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
             archive.extractall(dest, filter="data")
     entries = [p for p in dest.iterdir() if p.is_dir()]
-    if len(entries) == 1 and not (dest / "pyproject.toml").exists():
+    at_root = any((dest / name).exists() for name in (*_TOP_FILES, "setup.py"))
+    if len(entries) == 1 and not at_root:
         return entries[0]
     return dest

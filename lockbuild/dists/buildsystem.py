@@ -7,9 +7,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import InvalidRequirement
 
 from lockbuild.errors import DistError
+from lockbuild.model import parse_requirement
 
 LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 
@@ -48,7 +49,7 @@ def build_system(pyproject: bytes | None, where: str) -> BuildSystem:
         raise DistError(f"{where}: pyproject.toml: build-system.requires is not a list of strings")
     for text in requires:
         try:
-            Requirement(text)
+            parse_requirement(text)
         except InvalidRequirement:
             raise DistError(
                 f"{where}: pyproject.toml: invalid build requirement {text!r}"

@@ -14,6 +14,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from lockbuild.errors import DistError, InvalidMetadataError
+from lockbuild.model import parse_requirement
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def parse_metadata(data: bytes, where: str) -> CoreMetadata:
     requires_dist = tuple(str(text) for text in raw.get("requires_dist", []))
     for text in requires_dist:
         try:
-            Requirement(text)
+            parse_requirement(text)
         except InvalidRequirement:
             raise InvalidMetadataError(
                 f"{where}: metadata has an invalid Requires-Dist {text[:200]!r}"
@@ -128,7 +129,7 @@ def static_project_metadata(pyproject: bytes | None, where: str) -> CoreMetadata
             requires.append(f"{req}; {combined}")
     for text in requires:
         try:
-            Requirement(text)
+            parse_requirement(text)
         except InvalidRequirement:
             raise DistError(f"{where}: invalid requirement {text!r}") from None
     spec = project.get("requires-python")

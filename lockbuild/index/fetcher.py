@@ -228,7 +228,8 @@ class Fetcher:
             if fresh_until is not None:
                 self.cache.put_page(replace(cached, fresh_until=fresh_until))
             return _kept(cached, url)
-        content_type = resp_headers.get("content-type", "text/html").split(";")[0].strip()
+        # No Content-Type stays empty: such a page is refused, as pip refuses it.
+        content_type = resp_headers.get("content-type", "").split(";")[0].strip()
         digest = sha256_hex(body)  # once: the cache's key of the body and what replay checks
         self.cache.put_page(
             CachedPage(

@@ -156,6 +156,10 @@ def _stdlib_json_listings(
             raise TypeError("files is not a list")
         meta = data.get("meta", {})
         version = meta.get("api-version") if isinstance(meta, dict) else None
+    except RecursionError:  # arrays nested deeper than any page of files needs
+        raise FetchError(
+            f"{redact(page_url)}: invalid PEP 691 JSON page: nested too deep"
+        ) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise FetchError(f"{redact(page_url)}: invalid PEP 691 JSON page: {exc}") from None
     if version is not None and str(version).split(".")[0] != "1":
@@ -211,8 +215,13 @@ def _page_listings(
     kind = content_type.lower()
     if kind in _JSON_TYPES:
         return json_listings(body, url, keep, project)
-    if kind in _HTML_TYPES or not kind:
+    if kind in _HTML_TYPES:
         return html_listings(body, url, keep, project)
+    if not kind:
+        raise FetchError(
+            f"{redact(url)}: the index answered without a Content-Type, so not with an "
+            "index page (HTML or PEP 691 JSON)"
+        )
     raise FetchError(
         f"{redact(url)}: the index answered with {content_type[:80]!r}, "
         "not an index page (HTML or PEP 691 JSON)"

@@ -233,6 +233,47 @@ def test_valid_sdists_still_read(tmp_path: Path) -> None:
         assert contents.pyproject is not None and b'"x"' in contents.pyproject
 
 
+_INFO = b"Metadata-Version: 2.2\nName: z\nVersion: 1.0\n"
+_TOML = b'[build-system]\nrequires = ["bhelper"]\n'
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+@pytest.mark.parametrize(
+    ("members", "pkg_info", "pyproject"),
+    [
+        ({"z-1.0/PKG-INFO": _INFO, "z-1.0/pyproject.toml": _TOML}, _INFO, _TOML),
+        ({"PKG-INFO": _INFO, "pyproject.toml": _TOML, "z/__init__.py": b""}, _INFO, _TOML),
+        ({"./PKG-INFO": _INFO, "./pyproject.toml": _TOML}, _INFO, _TOML),
+        ({"PKG-INFO": _INFO, "setup.py": b""}, _INFO, None),
+        # the root's files are the project's, not a subdirectory's
+        ({"pyproject.toml": _TOML, "sub/pyproject.toml": b"[x]\n"}, None, _TOML),
+        ({"z-1.0/a/PKG-INFO": _INFO}, None, None),
+    ],
+    ids=["top-level-dir", "root", "dot-root", "root-setup-py", "root-over-sub", "too-deep"],
+)
+def test_an_sdist_is_read_from_its_top_directory_or_its_root(
+    members: dict[str, bytes], pkg_info: bytes | None, pyproject: bytes | None, fmt: str
+) -> None:
+    if fmt == "zip":
+        data = _zip(members)
+    else:
+        data = _tar_gz([(tarfile.TarInfo(name), body) for name, body in members.items()])
+    contents = read_sdist(data, f"z-1.0.{fmt}")
+    assert (contents.pkg_info, contents.pyproject) == (pkg_info, pyproject)
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "zip"])
+def test_an_sdist_without_a_top_directory_unpacks_at_its_root(tmp_path: Path, fmt: str) -> None:
+    from lockbuild.dists.archive import extract_archive
+
+    members = {"PKG-INFO": _INFO, "setup.py": b"", "z/__init__.py": b""}
+    if fmt == "zip":
+        data = _zip(members)
+    else:
+        data = _tar_gz([(tarfile.TarInfo(name), body) for name, body in members.items()])
+    assert extract_archive(data, f"z-1.0.{fmt}", tmp_path / "out") == tmp_path / "out"
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "expected"),
     [
@@ -243,8 +284,18 @@ def test_valid_sdists_still_read(tmp_path: Path) -> None:
             JSON_TYPE,
             "index API version '9.0' is not supported (lockbuild reads version 1.x)",
         ),
+        (b"<html></html>", "", "answered without a Content-Type, so not with an index page"),
+        (
+            b'{"meta": {"api-version": "1.0"}, "name": "p", "files": '
+            + b"[" * 200_000
+            + b"]" * 200_000
+            + b"}",
+            JSON_TYPE,
+            "invalid PEP 691 JSON page: nested too deep",
+        ),
+        (b"[" * 200_000, JSON_TYPE, "invalid PEP 691 JSON page: nested too deep"),
     ],
-    ids=["png", "plain-json", "api-version-9"],
+    ids=["png", "plain-json", "api-version-9", "no-content-type", "nested-files", "nested-page"],
 )
 def test_pages_of_another_kind_or_version_are_refused(
     body: bytes, content_type: str, expected: str

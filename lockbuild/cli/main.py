@@ -22,6 +22,7 @@ from lockbuild.cli.compileargs import check_options, compile_options, compile_pa
 from lockbuild.cli.syncargs import BUILD_CONSTRAINTS, JOBS, LOCKFILE, QUIET, sync_options
 from lockbuild.credentials import redact_text
 from lockbuild.errors import LockbuildError
+from lockbuild.progress import bounded
 
 
 def run_guarded(
@@ -34,10 +35,7 @@ def run_guarded(
     except LockbuildError as exc:
         if verbose:
             traceback.print_exc()
-        # a URL's credentials never reach the terminal
-        from lockbuild.progress import bounded
-
-        message = redact_text(exc.message)
+        message = redact_text(exc.message)  # a URL's credentials never reach the terminal
         lines = [bounded(line) for line in f"lockbuild: error: {message}".split("\n")]
         click.echo("\n".join(lines), err=True)
         sys.exit(error_code or exc.exit_code)
@@ -223,8 +221,6 @@ def check_command(ctx: click.Context, /, **params: Any) -> None:
         for note in () if problems else check.machine_notes(options):
             click.echo(f"lockbuild check: note: {note}", err=True)
         if problems:
-            from lockbuild.progress import bounded
-
             for line in problems:
                 click.echo(bounded(f"lockbuild check: {line}"), err=True)
             click.echo(f"run: {check.recompile_hint(options)}", err=True)

@@ -45,6 +45,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)  # symlink -> target
     fifos: tuple[str, ...] = ()  # named pipes made in the working directory
+    absent: tuple[str, ...] = ()  # what the output must not say (a hint that does not apply)
 
 
 CASES = [
@@ -171,10 +172,12 @@ CASES = [
         "invalid-requires-dist-in-wheel-metadata",
         {"requirements.in": "badwheelmeta\n"},
         (
-            "cannot resolve: no usable release of badwheelmeta",
+            "cannot resolve: no usable release of badwheelmeta: every release that fits has "
+            "metadata no installer reads:",
             "ruled out badwheelmeta 1.0: metadata: "
             "badwheelmeta-1.0-py3-none-any.whl: metadata has an invalid Requires-Dist 'foo >>= 1'",
         ),
+        absent=("build backend", "older build tools"),  # no backend ran: it is a wheel
         one_line=False,  # the only release is ruled out: the notice, then the error
     ),
     Case(
@@ -235,7 +238,13 @@ CASES = [
     Case(
         "hook-answers-20000-requirements",
         {"requirements.in": "manyreqs\n"},
-        ("ruled out manyreqs 1.0: installing build requirements req0, req1, ", "(and 19990 more)"),
+        (
+            "no usable release of manyreqs: the build requirements of every release that fits "
+            "could not be installed:",
+            "ruled out manyreqs 1.0: installing build requirements req0, req1, ",
+            "(and 19990 more)",
+        ),
+        absent=("older build tools",),
         one_line=False,
     ),
     Case(
@@ -554,6 +563,8 @@ def test_bad_input(case: Case, previous: bool, runs: dict[tuple[str, bool], Run]
         assert said and said[0].startswith("lockbuild: error: "), stderr
     for expected in case.expect:
         assert expected in stderr, stderr
+    for wrong in case.absent:
+        assert wrong not in stderr, stderr
     # Nothing in the working directory was created, changed or removed.
     assert result.after == result.before
     if previous:
@@ -950,3 +961,57 @@ def test_every_command_refuses_a_lock_for_another_target(
         assert proc.returncode == 0, proc.stderr
         assert "going on anyway (--ignore-target)" in proc.stderr
         assert _snapshot(work) == before
+
+
+# ------------------------------------------------------------ metadata read as installers do
+
+
+@pytest.fixture(scope="module")
+def lenient_index(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Wheels whose metadata pip and uv read with a warning (the forms real releases carry)."""
+    idx = FixtureIndex(tmp_path_factory.mktemp("lenient-index"))
+    idx.wheel("beta", "1.0")
+    idx.wheel("hiveapi", "0.5.14", requires_python=">=3.6.*", requires_dist=["beta (>=1.0<2)"])
+    idx.wheel("quoted", "1.0", requires_python=">= '2.7'")
+    idx.wheel("tildeone", "1.0", requires_python="~=3")
+    idx.wheel("arrow", "1.0", requires_python="=>3.6", requires_dist=["beta >=1.0,<2',"])
+    idx.write()
+    return idx.url
+
+
+@pytest.mark.parametrize("fmt", ["text", "pylock"])
+def test_metadata_installers_read_with_a_warning_is_read_with_a_note(
+    tmp_path: Path, lenient_index: str, fmt: str
+) -> None:
+    output = "pylock.toml" if fmt == "pylock" else "requirements.txt"
+    (tmp_path / "requirements.in").write_text("hiveapi\nquoted\ntildeone\narrow\n")
+    proc = subprocess.run(
+        [*LOCKBUILD, "compile", "--index-url", lenient_index, "--no-cache", "-o", output],
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    notes = sorted(line for line in proc.stderr.splitlines() if "lockbuild: note: " in line)
+    assert len(notes) == 6, proc.stderr
+    expected = [
+        'arrow-1.0-py3-none-any.whl: invalid Requires-Dist "beta >=1.0,<2\'," read as '
+        "'beta >=1.0,<2'",
+        "arrow-1.0-py3-none-any.whl: invalid Requires-Python '=>3.6' read as '>=3.6'",
+        "hiveapi-0.5.14-py3-none-any.whl: invalid Requires-Dist 'beta (>=1.0<2)' read as "
+        "'beta (>=1.0,<2)'",
+        "hiveapi-0.5.14-py3-none-any.whl: invalid Requires-Python '>=3.6.*' read as '>=3.6'",
+        "quoted-1.0-py3-none-any.whl: invalid Requires-Python \">= '2.7'\" read as '>= 2.7'",
+    ]
+    assert notes[-1] == (
+        "lockbuild: note: tildeone-1.0-py3-none-any.whl: invalid Requires-Python '~=3' "
+        "ignored, as pip ignores an invalid Requires-Python"
+    )
+    for note, text in zip(notes[:-1], expected, strict=True):
+        assert note.startswith(f"lockbuild: note: {text} ("), note
+    locked = (tmp_path / output).read_text()
+    for name in ("hiveapi", "quoted", "tildeone", "arrow", "beta"):
+        assert name in locked

@@ -130,6 +130,16 @@ class RuledOut:
     def of(cls, name: str, version: str, failure: HookFailed) -> RuledOut:
         return cls(name, version, failure.hook, failure.reason, failure.log, failure.timed_out)
 
+    @property
+    def cause(self) -> str:
+        """What failed: "metadata" (the release's own, as published or as its backend
+        wrote it), "environment" (installing its build requirements) or "backend"."""
+        if self.hook == "metadata":
+            return "metadata"
+        if self.hook.startswith("installing build requirements"):
+            return "environment"
+        return "backend"
+
     def line(self) -> str:
         where = f" (full log: {self.log})" if self.log is not None else ""
         return f"{self.name} {self.version}: {self.hook}: {self.reason}{where}"
@@ -141,7 +151,9 @@ class RuledOut:
 def hint(ruled_out: list[RuledOut], as_of_release: bool) -> str | None:
     """What might help when backends failed (not when they only ran out of time): old
     sdists usually fail against build tools newer than themselves."""
-    if not any(not r.timed_out for r in ruled_out):
+    # Only a backend that failed (not one that ran out of time, nor metadata or an
+    # environment that could not be made) may be helped by older build tools.
+    if not any(not r.timed_out and r.cause == "backend" for r in ruled_out):
         return None
     if as_of_release and any(NO_WHEEL in r.reason for r in ruled_out):
         return (

@@ -13,6 +13,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from lockbuild import lenient
 from lockbuild.errors import DistError, InvalidMetadataError
 from lockbuild.model import parse_requirement
 
@@ -28,6 +29,8 @@ class CoreMetadata:
     dynamic: frozenset[str]
     metadata_version: str
     provides_extra: tuple[str, ...] = ()
+    # How malformed fields were read (as pip and uv read them): one note each.
+    notes: tuple[str, ...] = ()
 
 
 def parse_metadata(data: bytes, where: str) -> CoreMetadata:
@@ -42,30 +45,41 @@ def parse_metadata(data: bytes, where: str) -> CoreMetadata:
         raise InvalidMetadataError(
             f"{where}: metadata has an invalid version {raw['version']!r}"
         ) from None
+    # What pip and uv read with a warning is read the same way, with a note; what neither
+    # reads makes the metadata invalid.
+    notes: list[str] = []
     requires_python = None
     if raw.get("requires_python"):
-        try:
-            requires_python = SpecifierSet(str(raw["requires_python"]))
-        except InvalidSpecifier:
-            raise InvalidMetadataError(
-                f"{where}: metadata has an invalid Requires-Python {raw['requires_python']!r}"
-            ) from None
-    requires_dist = tuple(str(text) for text in raw.get("requires_dist", []))
-    for text in requires_dist:
+        given = str(raw["requires_python"])
+        requires_python, how = lenient.requires_python(given)
+        if how:
+            notes.append(f"{where}: invalid Requires-Python {given[:100]!r} {how}")
+    requires_dist: list[str] = []
+    for text in map(str, raw.get("requires_dist", [])):
         try:
             parse_requirement(text)
         except InvalidRequirement:
-            raise InvalidMetadataError(
-                f"{where}: metadata has an invalid Requires-Dist {text[:200]!r}"
-            ) from None
+            found = lenient.requirement(text)
+            if found is None:
+                raise InvalidMetadataError(
+                    f"{where}: metadata has an invalid Requires-Dist {text[:200]!r}"
+                ) from None
+            fixed, what = found
+            notes.append(
+                f"{where}: invalid Requires-Dist {text[:100]!r} read as {fixed[:100]!r} "
+                f"({what}), as uv reads it"
+            )
+            text = fixed
+        requires_dist.append(text)
     return CoreMetadata(
         name=name,
         version=version,
-        requires_dist=requires_dist,
+        requires_dist=tuple(requires_dist),
         requires_python=requires_python,
         dynamic=frozenset(d.lower() for d in raw.get("dynamic", [])),
         metadata_version=str(raw.get("metadata_version", "1.0")),
         provides_extra=tuple(raw.get("provides_extra", [])),
+        notes=tuple(notes),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
@@ -19,6 +19,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from lockbuild import lenient
 from lockbuild.dists.filename import parse_sdist, sdist_stem, split_sdist
 from lockbuild.model import DistFile
 
@@ -104,10 +105,8 @@ def _parse_time(value: Any) -> datetime | None:
 def _specifier(value: Any) -> SpecifierSet | None:
     if not value or not isinstance(value, str):
         return None
-    try:
-        return SpecifierSet(value)
-    except InvalidSpecifier:
-        return None  # pip ignores a malformed requires-python
+    # A malformed one is read as uv reads it, else ignored as pip ignores it.
+    return lenient.requires_python(value)[0]
 
 
 def make_dist_file(

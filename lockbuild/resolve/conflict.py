@@ -30,6 +30,21 @@ def describe_requirement(req: Req, parent: Candidate | None) -> str:
     return f"{parent.name} {parent.version}{label} requires {what}"
 
 
+# What left every release that fits out, by the causes found (RuledOut.cause).
+_RULED_OUT_BY: dict[tuple[str, ...], str] = {
+    ("backend",): "the build backend failed for every release that fits",
+    ("metadata",): "every release that fits has metadata no installer reads",
+    ("environment",): "the build requirements of every release that fits could not be installed",
+}
+
+
+def _ruled_out_by(causes: set[str]) -> str:
+    return _RULED_OUT_BY.get(
+        tuple(sorted(causes)),
+        f"every release that fits was ruled out ({', '.join(sorted(causes))})",
+    )
+
+
 def explain_conflict(
     causes: Sequence[RequirementInformation[Req, Candidate]], provider: Provider
 ) -> str:
@@ -52,10 +67,8 @@ def explain_conflict(
             elif not releases:
                 lines.append(f"no distributions of {name} found on any index or find-links:")
             elif len(items) == 1 and any(n == name for n, _v in provider.ruled_out):
-                lines.append(
-                    f"no usable release of {name}: the build backend failed for every "
-                    "release that fits:"
-                )
+                why = {r.cause for (n, _v), r in provider.ruled_out.items() if n == name}
+                lines.append(f"no usable release of {name}: {_ruled_out_by(why)}:")
             elif len(items) == 1:
                 versions = ", ".join(str(r.version) for r in releases[:8])
                 more = " ..." if len(releases) > 8 else ""

@@ -135,6 +135,8 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             self.build_overrides.setdefault(req.name, []).append(req)
         self.preferences = dict(preferences or {})
         self.direct = dict(direct or {})
+        # Malformed metadata read leniently, already said.
+        self.lenient_notes: set[str] = set()
         # Releases whose build backend failed: never candidates again in this run.
         self.ruled_out: dict[tuple[NormalizedName, Version], RuledOut] = {}
         self.notice = notice
@@ -182,6 +184,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             as_of_release=self.as_of_release,
         )
         sub.ruled_out = self.ruled_out
+        sub.lenient_notes = self.lenient_notes
         sub._no_upload_time = self._no_upload_time
         return sub
 
@@ -410,6 +413,10 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             failed = HookFailed(candidate.dist.filename, "metadata", exc.message)
             self.rule_out(candidate.name, candidate.version, failed)
             raise RuledOutWhilePinned(self.ruled_out[(candidate.name, candidate.version)]) from None
+        for note in meta.notes:
+            if note not in self.lenient_notes:  # once per run, however often it is read
+                self.lenient_notes.add(note)
+                self.notice(f"note: {note}")
         deps: list[Req] = []
         if meta.requires_python is not None and not self.target.allows_python(meta.requires_python):
             deps.append(

@@ -64,6 +64,7 @@ class _Children:
         self.lock = threading.RLock()
         self.groups: set[int] = set()
         self.ending = False
+        self.started = False  # whether this run started any program at all
 
 
 _CHILDREN = _Children()
@@ -79,6 +80,7 @@ def _start(cmd: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
             list(cmd), start_new_session=os.name == "posix", **popen
         )
         _CHILDREN.groups.add(proc.pid)
+        _CHILDREN.started = True
     return proc
 
 
@@ -107,7 +109,10 @@ def end_all() -> None:
     with _CHILDREN.lock:
         _CHILDREN.ending = True
         groups = set(_CHILDREN.groups)
-    if os.name != "posix":
+        started = _CHILDREN.started
+    # Every program of lockbuild's is started here: a run that started none (--help,
+    # check, a replayed compile) has nothing to look for.
+    if os.name != "posix" or not started:
         return
     token = os.environ.get(RUN_TOKEN, "")
     stopped: set[int] = set()

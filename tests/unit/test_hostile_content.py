@@ -316,8 +316,8 @@ def test_pages_of_api_version_one_are_read(content_type: str) -> None:
     ("fields", "expected"),
     [
         ("Requires-Dist: foo >>= 1\n", "metadata has an invalid Requires-Dist 'foo >>= 1'"),
-        ("Requires-Python: >>>3\n", "metadata has an invalid Requires-Python '>>>3'"),
         ("Requires-Dist: foo (>=1\n", "metadata has an invalid Requires-Dist 'foo (>=1'"),
+        ("Requires-Dist: foo ~=3\n", "metadata has an invalid Requires-Dist 'foo ~=3'"),
     ],
 )
 def test_invalid_metadata_is_its_own_error(fields: str, expected: str) -> None:
@@ -325,6 +325,16 @@ def test_invalid_metadata_is_its_own_error(fields: str, expected: str) -> None:
     with pytest.raises(InvalidMetadataError) as caught:
         parse_metadata(data, "p-1.0-py3-none-any.whl")
     assert caught.value.message == f"p-1.0-py3-none-any.whl: {expected}"
+
+
+def test_an_invalid_requires_python_is_ignored_with_a_note_as_pip_ignores_it() -> None:
+    data = b"Metadata-Version: 2.1\nName: p\nVersion: 1.0\nRequires-Python: >>>3\n"
+    meta = parse_metadata(data, "p-1.0-py3-none-any.whl")
+    assert meta.requires_python is None
+    assert meta.notes == (
+        "p-1.0-py3-none-any.whl: invalid Requires-Python '>>>3' ignored, as pip ignores an "
+        "invalid Requires-Python",
+    )
 
 
 def test_valid_metadata_still_reads() -> None:

@@ -434,8 +434,9 @@ def _install_command(
     if ctx.options.verbose:
         ctx.err(f"lockbuild: {ctx.installer.kind} cache for this set of build pins: {cache}")
     build_path = str(ctx.pair.build_path.resolve())
-    if ctx.pair.build_path.suffix == ".toml":
-        # A pylock build file: pip and uv take build constraints only as requirements text.
+    if ctx.pair.twin is not None:
+        # The build file is not requirements text (a pylock pair keeps a text twin for
+        # pip and uv): the installer gets the build pins of the model, with every hash.
         text_copy = scratch / "pylock-build-constraints.txt"
         text_copy.write_text(requirements_text(build.pins.values()), encoding="utf-8")
         build_path = str(text_copy)

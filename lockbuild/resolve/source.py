@@ -94,9 +94,9 @@ class IndexRepository:
         self._sdist_seen: dict[str, tuple[bytes | None, bytes | None]] = {}
         self.direct = DirectReferences(target, self.environments, self._dist_metadata, log)
         # (name, version) -> requirements the build backend added (get_requires_for_build_wheel)
-        self.dynamic: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._dynamic: dict[tuple[str, str], tuple[str, ...]] = {}
         # (name, version) -> what the hook returned in the last round (for -v)
-        self.hook_results: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._hook_results: dict[tuple[str, str], tuple[str, ...]] = {}
         # get_requires_for_build_wheel answers, keyed by sdist sha256 and environment pins
         self._build_requires_seen: dict[str, tuple[str, ...]] = {}
 
@@ -418,7 +418,7 @@ class IndexRepository:
         """Static build requirements plus those the backend's hook added so far."""
         static = self.build_system(candidate).requires
         with self._lock:
-            dynamic = self.dynamic.get((candidate.name, str(candidate.version)), ())
+            dynamic = self._dynamic.get((candidate.name, str(candidate.version)), ())
         return (*static, *dynamic)
 
     def record_hook_answer(self, candidate: Candidate, answer: Sequence[str]) -> tuple[str, ...]:
@@ -429,14 +429,14 @@ class IndexRepository:
         new = tuple(r for r in answer if r not in known)
         with self._lock:
             if new:
-                self.dynamic[key] = (*self.dynamic.get(key, ()), *new)
-            self.hook_results[key] = tuple(answer)
+                self._dynamic[key] = (*self._dynamic.get(key, ()), *new)
+            self._hook_results[key] = tuple(answer)
         return new
 
     def hook_answer(self, candidate: Candidate) -> tuple[str, ...] | None:
         """What its backend's hook returned in the last round (None: not asked)."""
         with self._lock:
-            return self.hook_results.get((candidate.name, str(candidate.version)))
+            return self._hook_results.get((candidate.name, str(candidate.version)))
 
     def dynamic_build_requires(
         self, candidate: Candidate, pins: Sequence[str], constraints: Sequence[str]

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit lint typecheck selfcheck pytest demo test-online bench clean lock
+.PHONY: install test test-unit lint typecheck selfcheck docs pytest demo test-online bench clean lock
 
 install: $(STAMP)
 
@@ -47,7 +47,12 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest -q -n 2
 
-test: lint typecheck selfcheck pytest
+# The reference site (docs/, mkdocs.yml), built strictly: a broken link fails (not with
+# --quiet: it hides the warnings strict mode counts). Offline: mkdocs' own theme.
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+
+test: lint typecheck selfcheck docs pytest
 
 # The unit layer alone (pure code, in-memory fakes, tables of inputs): under a minute.
 test-unit: install

@@ -1,7 +1,8 @@
 """Nothing of a run outlives lockbuild: interrupted (SIGINT, SIGTERM) while an installer
 (pip or uv, each in a session of its own) fills a hook environment by building a slow
 sdist, lockbuild exits at once and no process it started, or that those started, is left
-alive; and process.end_all's sweep on its own."""
+alive; the same for sync interrupted while it builds an sdist whose backend hangs after
+starting a daemon; and process.end_all's sweep on its own."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
     # its own), so filling app's hook environment keeps the installer building it.
     idx.sdist("slowdep", "1.0", build_requires=[], misbehave={"build_wheel": "spawn-hang"})
     idx.sdist("app", "1.0", build_requires=["slowdep"])
+    # builds only when sync builds it (compile reads its metadata through the hook)
+    idx.sdist("slowbuild", "1.0", build_requires=[], misbehave={"build_wheel": "spawn-hang"})
     idx.write()
     with IndexServer(idx.root) as srv:
         yield srv
@@ -153,3 +156,58 @@ def test_end_all_reaches_orphans_and_descendants_and_starts_nothing_after(tmp_pa
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _marked(mark) == []
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sync_interrupted_while_building_leaves_nothing_running(
+    tmp_path: Path, server: IndexServer, installer: str, signum: int
+) -> None:
+    mark = uuid.uuid4().hex
+    builds = tmp_path / "builds.log"
+    env = isolated_env(
+        tmp_path,
+        LB_TEST_MARK=mark,
+        LBBACKEND_BUILD_LOG=str(builds),
+        LOCKBUILD_CACHE_DIR=str(tmp_path / "lbcache"),
+    )
+    write(tmp_path / "requirements.in", "slowbuild\n")
+    subprocess.run(
+        [*LOCKBUILD, *compile_args(server.url, tmp_path / "cache")],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    venv = tmp_path / "venv"
+    flags = ["--without-pip"] if installer == "uv" else []
+    subprocess.run([sys.executable, "-m", "venv", *flags, venv], check=True)
+    proc = subprocess.Popen(
+        [*LOCKBUILD, "sync", "--installer", installer, "--python", str(venv / "bin" / "python")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_reset_signals,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (builds.exists() and "slowbuild" in builds.read_text()):
+            if proc.poll() is not None:
+                raise AssertionError(f"ended before the slow build: {proc.communicate()}")
+            assert time.monotonic() < deadline, "the slow build never started"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert len(_marked(mark)) >= 3  # lockbuild, the backend, its daemon
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr
+    assert _marked(mark) == []
+    site = next(venv.glob("lib/python*/site-packages"))
+    assert not list(site.glob("slowbuild*"))  # the environment was not changed

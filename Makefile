@@ -54,9 +54,10 @@ docs: install
 
 test: lint typecheck selfcheck docs pytest
 
-# The unit layer alone (pure code, in-memory fakes, tables of inputs): under a minute.
+# The unit layer alone, tests/unit (pure code, in-memory fakes, tables of inputs): under
+# a minute. Everything there is marked unit and nothing elsewhere is (tests/conftest.py).
 test-unit: install
-	$(BIN)/pytest -q -p no:xdist -m 'unit and not online'
+	$(BIN)/pytest -q -p no:xdist tests/unit
 
 demo: install
 	bash examples/abi/demo.sh

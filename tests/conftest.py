@@ -1,5 +1,7 @@
 """Fixtures shared by the scenario tests: an isolated environment per test, and the
-loopback server over the module's own ``index`` fixture."""
+loopback server over the module's own ``index`` fixture; and the rule that the unit layer
+is ``tests/unit``: every test there is marked ``unit`` and none elsewhere is, so that the
+path and the marker select the same tests."""
 
 from __future__ import annotations
 
@@ -9,6 +11,18 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+
+UNIT = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if UNIT in item.path.resolve().parents:
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("unit") is not None:
+            raise pytest.UsageError(
+                f"{item.nodeid}: marked unit outside tests/unit (move it, or drop the mark)"
+            )
 
 
 @pytest.fixture

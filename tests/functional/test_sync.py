@@ -345,7 +345,7 @@ def test_sync_semantics_and_dry_run(
 # --------------------------------------------------------------------------- failures
 
 
-# A failing build (pip and uv) is in tests/test_sync_builds.py: lockbuild builds sdists
+# A failing build (pip and uv) is in tests/functional/test_sync_builds.py: lockbuild builds sdists
 # itself before the installer runs.
 
 

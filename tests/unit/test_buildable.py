@@ -21,7 +21,7 @@ from lockbuild.resolve.buildenvs import Fitted
 from lockbuild.resolve.provider import Provider, resolve
 from lockbuild.spec import IndexOptions
 from lockbuild.sync import buildjob
-from tests.test_resolve import TARGET, FakeRepository, Version_, roots, versions
+from tests.unit.test_resolve import TARGET, FakeRepository, Version_, roots, versions
 
 pytestmark = pytest.mark.unit
 

@@ -2,7 +2,7 @@
 in-memory network backend: one lookup per host however many connections are opened,
 addresses tried in the resolver's order, a host none of whose addresses answers looked
 up again, IP literals never looked up, kept addresses expiring. A compile against an
-index named by host name is in tests/test_hostaddr.py."""
+index named by host name is in tests/functional/test_hostaddr.py."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ dropped or refused, pages of another kind or API version, crafted sdists (traver
 links, devices, bombs, pax bombs) refused at the first bad member and within the size cap,
 invalid metadata as its own error, a cache key that cannot become a path, and the pair's
 two renames that either both happen or leave both files as they were. The same archives
-served by a loopback index are refused by compile in tests/test_faults.py."""
+served by a loopback index are refused by compile in tests/functional/test_faults.py."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 later run reads back is exactly what parsing the page gives (listings, files, wheels
 dropped); a corrupted or malformed entry is a miss; a page served with other bytes,
 another URL, project or wheel filter is parsed again. A compile that reads kept listings
-is in tests/test_listcache.py."""
+is in tests/functional/test_listcache.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """pip's configuration as lockbuild reads it (without pip): which files, in which order,
 how one file reads, what wins, the constraint files pip install reads, and pip's default
 index as its source and its help state it; tables with the files in memory. What the
-real pip in lockbuild's venv says is compared in tests/test_pipconfig.py."""
+real pip in lockbuild's venv says is compared in tests/functional/test_pipconfig.py."""
 
 from __future__ import annotations
 

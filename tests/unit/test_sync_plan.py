@@ -1,7 +1,7 @@
 """What sync builds, as values: sdist lines of a pair's header, build records (what a wheel
 was built against) read, compared and added to a wheel, jobs in build-dependency order,
 and the plan's judgement of each installed build; tables, in memory (and a wheel made in a
-temporary directory). The builds themselves are in tests/test_sync_builds.py."""
+temporary directory). The builds themselves are in tests/functional/test_sync_builds.py."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ environment, uv's arguments or environment. Nothing else turns index options int
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -252,11 +252,20 @@ def option_lines(options: IndexOptions, out_dir: Path) -> tuple[str, ...]:
     for link in options.find_links:
         lines.append(f"--find-links {relative_location(link, out_dir)}")
     lines += [f"--trusted-host {h}" for h in options.trusted_hosts]
-    if options.only_binary:
-        lines.append("--only-binary " + ",".join(sorted(options.only_binary)))
-    if options.no_binary:
-        lines.append("--no-binary " + ",".join(sorted(options.no_binary)))
+    # pip-compile's order (pip reads them first to last): :all: first, then one line
+    # per name.
+    if ":all:" in options.no_binary:
+        lines.append("--no-binary :all:")
+    if ":all:" in options.only_binary:
+        lines.append("--only-binary :all:")
+    lines += [f"--no-binary {n}" for n in sorted(options.no_binary - {":all:"})]
+    lines += [f"--only-binary {n}" for n in sorted(options.only_binary - {":all:"})]
     return tuple(lines)
+
+
+def emitted(lines: Sequence[str], left_out: Collection[str]) -> tuple[str, ...]:
+    """``lines`` less those of the options in ``left_out`` (pip-compile's --no-emit-*)."""
+    return tuple(line for line in lines if line.split()[0] not in left_out)
 
 
 def relative_location(link: str, out_dir: Path) -> str:
@@ -284,6 +293,9 @@ def overridden(recorded: IndexOptions, given: IndexOptions) -> IndexOptions:
         result = replace(result, find_links=links)
     if given.no_index:
         result = replace(result, no_index=True)
+    if given.trusted_hosts:  # added to those recorded, as pip adds them up
+        hosts = tuple(dict.fromkeys((*result.trusted_hosts, *given.trusted_hosts)))
+        result = replace(result, trusted_hosts=hosts)
     return result
 
 

@@ -133,6 +133,48 @@ class CompileOptions:
     # the recorded command's and check's own), and set by [tool.lockbuild].
     given: frozenset[str] = frozenset()
     configured: frozenset[str] = frozenset()
+    # pip-compile's output flags (cli/compileargs.py); the defaults are lockbuild's.
+    strip_extras: bool = True
+    allow_unsafe: bool = True
+    unsafe_packages: tuple[str, ...] = ()  # replaces pip-compile's set when given
+    annotate: bool = True
+    annotation_style: str = "split"
+    emit_index_url: bool = True
+    emit_find_links: bool = True
+    emit_trusted_host: bool = True
+    emit_options: bool = True
+    newline: str = "preserve"  # lf, crlf, native or preserve (the existing file's)
+    dry_run: bool = False
+    constraint_files: tuple[Path, ...] = ()  # -c/--constraint
+    # pip-compile's --build-deps-for editable|sdist|wheel, --all-build-deps and
+    # --only-build-deps: the project input's own build requirements, as pins.
+    project_build_targets: tuple[str, ...] = ()
+    only_build_deps: bool = False
+
+    def output_flags(self) -> tuple[str, ...]:
+        """pip-compile's flags that shape the lockfile, where they differ from lockbuild's
+        defaults (so that locks made before these flags existed stay current)."""
+        flags = {
+            "strip_extras": self.strip_extras,
+            "allow_unsafe": self.allow_unsafe,
+            "annotate": self.annotate,
+            "emit_index_url": self.emit_index_url,
+            "emit_find_links": self.emit_find_links,
+            "emit_trusted_host": self.emit_trusted_host,
+            "emit_options": self.emit_options,
+        }
+        return (
+            tuple(f"{k}=False" for k, v in flags.items() if not v)
+            + (
+                (f"annotation_style={self.annotation_style}",)
+                if self.annotation_style != "split"
+                else ()
+            )
+            + tuple(f"unsafe={n}" for n in sorted(self.unsafe_packages))
+            + ((f"newline={self.newline}",) if self.newline != "preserve" else ())
+            + tuple(f"build-deps-for={t}" for t in sorted(self.project_build_targets))
+            + (("only-build-deps",) if self.only_build_deps else ())
+        )
 
     def result_flags(self) -> str:
         """The options (besides index options and target) that change the result."""

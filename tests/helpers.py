@@ -21,9 +21,16 @@ def run(
     cwd: Path | None = None,
     check: bool = True,
     timeout: float = 600,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [str(c) for c in cmd],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
     )
     if check and proc.returncode != 0:
         raise AssertionError(

@@ -128,8 +128,10 @@ def run_hook(
 
         caller = backend_caller(project_dir, system, env.python_executable, run)
         try:
-            if hook == "get_requires_for_build_wheel":
-                answer = caller.get_requires_for_build_wheel({})
+            if hook in _REQUIRES_HOOKS:
+                # sdist and editable: pip-compile's --build-deps-for (a backend without
+                # the hook answers [] through pyproject_hooks, as PEP 517/660 say).
+                answer = getattr(caller, hook)({})
                 invalid = _invalid_requires(answer)
                 if invalid is not None:
                     raise fail(invalid)
@@ -157,6 +159,13 @@ def run_hook(
             raise fail("ended (exit 0) without an answer") from None
         except (OSError, ValueError) as exc:  # an answer pyproject_hooks cannot read
             raise fail(f"gave an answer that cannot be read: {str(exc)[:200]}") from None
+
+
+_REQUIRES_HOOKS = (
+    "get_requires_for_build_wheel",
+    "get_requires_for_build_sdist",
+    "get_requires_for_build_editable",
+)
 
 
 @dataclass(frozen=True)
@@ -277,10 +286,11 @@ def hook_build_requires(
     pins: Sequence[str],
     constraints: Sequence[str],
     what: str,
+    target: str = "wheel",
 ) -> list[str]:
-    """What get_requires_for_build_wheel adds, run in an environment holding ``pins``."""
+    """What get_requires_for_build_<target> adds, run in an environment holding ``pins``."""
     env = pool.get(pins, what, constraints=constraints, no_deps=True)
-    result = run_hook(project_dir, system, env, "get_requires_for_build_wheel", what)
+    result = run_hook(project_dir, system, env, f"get_requires_for_build_{target}", what)
     assert isinstance(result, list)
     return result
 

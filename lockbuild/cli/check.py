@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lockbuild.cli.options import (
+    OUTPUT_FLAGS,
     SHAPING,
     changed_options,
     declared_options,
@@ -107,7 +108,10 @@ def _changed_options(
         ]
     now = dict(values)
     return [
-        f"{name} changed since the lock was compiled: now {_shown(now[name])} "
+        f"{OUTPUT_FLAGS} changed since the lock was compiled: now "
+        f"{', '.join(options.output_flags()) or 'none (lockbuild defaults)'}"
+        if name == OUTPUT_FLAGS
+        else f"{name} changed since the lock was compiled: now {_shown(now[name])} "
         f"({_origin(options, spec, name)})"
         for name in names
     ]

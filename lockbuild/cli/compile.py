@@ -17,14 +17,14 @@ from lockbuild.cli import replay
 from lockbuild.cli.constraints import build_overrides, preferences, upgrade_constraints
 from lockbuild.cli.options import input_digests, prepare
 from lockbuild.credentials import redact_text
-from lockbuild.errors import InputError
+from lockbuild.errors import InputError, UsageError
 from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Sources
 from lockbuild.index.pipconfig import pip_default_index
-from lockbuild.indexopts import option_lines
+from lockbuild.indexopts import emitted, option_lines
 from lockbuild.lock.formats import format_of
-from lockbuild.lock.outputs import CompileResult, check_outputs, render
+from lockbuild.lock.outputs import CompileResult, check_outputs, left_out, render
 from lockbuild.model import Kind, Req
 from lockbuild.progress import Progress
 from lockbuild.resolve import buildable, heldback, hookrounds, whynewer
@@ -63,6 +63,11 @@ def compile_lock(
         # the lockfile's option lines leave out.
         index_options = replace(index_options, default_index=pip_default_index())
     check_outputs(options, spec)
+    if options.project_build_targets and not any(item.project for item in spec.requirements):
+        raise UsageError(
+            "--build-deps-for editable|sdist|wheel, --all-build-deps and --only-build-deps "
+            "need a pyproject.toml, setup.py or setup.cfg input (pip-compile's rule)"
+        )
     overrides = build_overrides(options, target)  # reads the build-constraint files
     digests = input_digests(options, spec, target)
     cache = Cache(options.cache_dir)
@@ -203,6 +208,11 @@ def compile_lock(
         if options.generate_hashes:
             own_hashes = scoped_hashes(graph, (s.pins for s in fitted.scoped), client)
         host_hooks = hookrounds.host_hooks(graph, repository, target, hook_target)
+        project_build = (
+            hookrounds.project_build_requirements(graph, repository, options.project_build_targets)
+            if options.project_build_targets
+            else {}
+        )
         records = file_records(graph, client) if format_of(options.output_file).lists_files else {}
         check_input_hashes(spec, graph, client, options.generate_hashes)
     finally:
@@ -235,6 +245,7 @@ def compile_lock(
         scoped=scoped,
         environments=build_envs,
         scoped_hashes=own_hashes,
+        project_build=project_build,
     )
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):
@@ -262,7 +273,10 @@ def _expected_header(
         target=target.description,
         inputs=tuple(f"{what} {digest}" for what, digest in digests),
         options=tuple(
-            redact_text(o) for o in option_lines(index_options, options.output_file.parent)
+            redact_text(o)
+            for o in emitted(
+                option_lines(index_options, options.output_file.parent), left_out(options)
+            )
         ),
     )
 

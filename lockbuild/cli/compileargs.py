@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,7 +58,7 @@ def compile_params(func: F) -> F:
             "(pip, pip-compile) or only the first index that lists a project (uv's default, "
             "safer against dependency confusion). Recorded in the lock for uv.",
         ),
-        click.option("--pre", is_flag=True, help="Allow pre-release versions."),
+        click.option("-p", "--pre", is_flag=True, help="Allow pre-release versions."),
         click.option("--only-binary", multiple=True, help="Only wheels for these (or :all:)."),
         click.option("--no-binary", multiple=True, help="Build these from sdists (or :all:)."),
         click.option("--generate-hashes", is_flag=True, help="Write --hash for every pin."),
@@ -76,10 +77,11 @@ def compile_params(func: F) -> F:
         ),
         click.option(
             "--build-deps-for",
-            type=click.Choice(["needed", "all"]),
-            default="needed",
-            show_default=True,
-            help="Lock build requirements of sdists that will be built, or of all.",
+            type=click.Choice(["needed", "all", *PROJECT_BUILD_TARGETS]),
+            multiple=True,
+            help="needed (default): lock the build requirements of the sdists that will be "
+            "built; all: of every pin. editable, sdist, wheel (pip-compile's, repeatable): "
+            "also pin the project input's own build requirements for that target.",
         ),
         click.option(
             "--build-constraint",
@@ -116,6 +118,141 @@ def compile_params(func: F) -> F:
         click.option("--no-cache", is_flag=True, help="Use no on-disk cache."),
         click.option("-q", "--quiet", is_flag=True, help="No progress output."),
         click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."),
+        pip_compile_params,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+PROJECT_BUILD_TARGETS = ("editable", "sdist", "wheel")
+
+
+def pip_compile_params(func: F) -> F:
+    """pip-compile's options that lockbuild's own names do not already cover, with
+    pip-compile's meaning (README: For pip-compile users)."""
+    options = [
+        click.option(
+            "--strip-extras/--no-strip-extras",
+            default=True,
+            help="Write pins without extras (default, as uv); --no-strip-extras keeps "
+            "them as pip-compile 7 does.",
+        ),
+        click.option(
+            "--allow-unsafe/--no-allow-unsafe",
+            default=True,
+            help="Pin pip, setuptools and distribute (default), in a section of their own "
+            "at the end; --no-allow-unsafe only names them there, unpinned.",
+        ),
+        click.option(
+            "--unsafe-package",
+            multiple=True,
+            metavar="NAME",
+            help="A package to treat as unsafe (repeatable); replaces the default set.",
+        ),
+        click.option(
+            "--annotate/--no-annotate",
+            default=True,
+            help="Write '# via' annotations (default: yes).",
+        ),
+        click.option(
+            "--annotation-style",
+            type=click.Choice(["line", "split"]),
+            default="split",
+            show_default=True,
+            help="'# via' on lines of their own, or on the pin's line.",
+        ),
+        click.option(
+            "--emit-index-url/--no-emit-index-url",
+            default=True,
+            help="Write the index URLs into the lockfile (default: yes).",
+        ),
+        click.option(
+            "--emit-find-links/--no-emit-find-links",
+            default=True,
+            help="Write --find-links into the lockfile (default: yes).",
+        ),
+        click.option(
+            "--emit-trusted-host/--no-emit-trusted-host",
+            default=True,
+            help="Write --trusted-host into the lockfile (default: yes).",
+        ),
+        click.option(
+            "--emit-options/--no-emit-options",
+            default=True,
+            help="Write any option lines into the lockfile (default: yes).",
+        ),
+        click.option(
+            "--newline",
+            type=click.Choice(["lf", "crlf", "native", "preserve"], case_sensitive=False),
+            default="preserve",
+            show_default=True,
+            help="Line endings of the written files (preserve: the existing file's, else "
+            "the first input's).",
+        ),
+        click.option(
+            "-c",
+            "--constraint",
+            "constraint",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Constraints file for the runtime resolution (repeatable), as -c in an input.",
+        ),
+        click.option(
+            "--trusted-host",
+            multiple=True,
+            metavar="HOST",
+            help="Written into the lockfile for pip; lockbuild itself still verifies TLS.",
+        ),
+        click.option(
+            "--uploaded-prior-to",
+            metavar="WHEN",
+            help="pip's name for --exclude-newer (an ISO 8601 date or timestamp).",
+        ),
+        click.option(
+            "--all-build-deps",
+            is_flag=True,
+            help="pip-compile's: --build-deps-for editable, sdist and wheel.",
+        ),
+        click.option(
+            "--only-build-deps",
+            is_flag=True,
+            help="pip-compile's: pin only the project input's own build requirements.",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path),
+            metavar="FILE",
+            help="Read [tool.lockbuild] (else [tool.pip-tools]) from this TOML file.",
+        ),
+        click.option("--no-config", is_flag=True, help="Read no configuration file."),
+        click.option(
+            "--pip-args",
+            metavar="ARGS",
+            help="pip options, as pip-compile passes them to pip: those that shape a "
+            "lock are applied, others refused.",
+        ),
+        # Accepted for pip-compile's command lines; they change nothing here (-v says so).
+        click.option("--cert", metavar="PATH", help="CA bundle (as PIP_CERT)."),
+        click.option("--client-cert", metavar="PATH", help="Accepted; not used."),
+        click.option("--header/--no-header", default=True, help="Accepted; the header stays."),
+        click.option(
+            "--reuse-hashes/--no-reuse-hashes", default=True, help="Accepted; nothing to reuse."
+        ),
+        click.option("--max-rounds", type=int, metavar="N", help="Accepted; not used."),
+        click.option(
+            "--resolver",
+            "resolver_name",
+            type=click.Choice(["legacy", "backtracking"]),
+            help="Accepted; lockbuild has one resolver (backtracking).",
+        ),
+        click.option(
+            "--build-isolation/--no-build-isolation",
+            default=True,
+            help="Accepted; build hooks always run isolated, against the locked build pins.",
+        ),
+        click.option("--color/--no-color", default=None, help="Accepted; no colour is used."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -151,15 +288,22 @@ def compile_options(
     from lockbuild.spec import CompileOptions, IndexOptions, format_names
 
     limits.check_environment()
-    workers = _workers(params["workers"])
     sources: tuple[Path, ...] = params["src_files"] or (Path("requirements.in"),)
-    cfg = config.load(sources)
+    cfg = config.load(
+        sources,
+        explicit=params.get("config_file"),
+        no_config=bool(params.get("no_config")),
+        command=ctx.command,
+    )
     explicit = explicit_params(ctx) if given is None else given
     for key, value in cfg.values.items():
         if key == "build_constraints":
             continue
         if key not in explicit:
             params[key] = value
+    if params.get("pip_args"):
+        explicit = explicit | apply_pip_args(params, explicit)
+    workers = _workers(params["workers"])
     base = cfg.path.parent if cfg.path else Path(".")
     for key in ("output_file", "build_output_file"):
         if isinstance(params.get(key), str):
@@ -178,9 +322,17 @@ def compile_options(
         pre=params["pre"],
         strategy=params.get("index_strategy") or "unsafe-best-match",
     )
+    cli_index = replace(cli_index, trusted_hosts=tuple(params.get("trusted_host") or ()))
     exclude_newer = None
-    if params["exclude_newer"]:
+    if params.get("uploaded_prior_to"):
+        from lockbuild import cutoff  # start-up speed, as the imports above
+
+        if params["exclude_newer"] and "exclude_newer" in explicit:
+            raise UsageError("give --uploaded-prior-to or --exclude-newer, not both")
+        exclude_newer = cutoff.parse(params["uploaded_prior_to"], where="--uploaded-prior-to")
+    elif params["exclude_newer"]:
         exclude_newer = _parse_cutoff(ctx, params["exclude_newer"], cfg.path)
+    build_deps_for, project_targets = _build_deps_for(params)
     options = CompileOptions(
         sources=tuple(sources),
         output_file=output,
@@ -198,7 +350,7 @@ def compile_options(
         verbose=params["verbose"],
         command=options_mod.command_line(["compile", *(sys.argv[2:] if argv is None else argv)]),
         build_hooks=params["build_hooks"],
-        build_deps_for=params["build_deps_for"],
+        build_deps_for=build_deps_for,
         build_constraint_files=tuple(params["build_constraint"]),
         build_constraints=tuple(cfg.values.get("build_constraints", ())),
         config_file=cfg.path,
@@ -210,6 +362,20 @@ def compile_options(
         build_deps_as_of_release=params["build_deps_as_of_release"],
         given=frozenset(explicit),
         configured=frozenset(k for k in cfg.values if k not in explicit),
+        strip_extras=params["strip_extras"],
+        allow_unsafe=params["allow_unsafe"],
+        unsafe_packages=tuple(params["unsafe_package"]),
+        annotate=params["annotate"],
+        annotation_style=params["annotation_style"],
+        emit_index_url=params["emit_index_url"],
+        emit_find_links=params["emit_find_links"],
+        emit_trusted_host=params["emit_trusted_host"],
+        emit_options=params["emit_options"],
+        newline=params["newline"].lower(),
+        dry_run=bool(params.get("dry_run", False)),
+        constraint_files=tuple(params["constraint"]),
+        project_build_targets=project_targets,
+        only_build_deps=params["only_build_deps"],
     )
     if params["python"] and (params["python_version"] or params["platform"]):
         raise UsageError("--python cannot be combined with --python-version or --platform")
@@ -218,6 +384,125 @@ def compile_options(
     else:
         chosen = target.for_platform(params["python_version"], tuple(params["platform"]))
     return options, chosen
+
+
+def _build_deps_for(params: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """--build-deps-for carries two vocabularies: lockbuild's ``needed``/``all`` (which
+    sdists' build requirements the build file locks) and pip-compile's ``editable``/
+    ``sdist``/``wheel`` (the project input's own build requirements, pinned in the
+    lockfile). Their words differ, so one option takes both."""
+    value = params["build_deps_for"] or ()
+    words = (value,) if isinstance(value, str) else tuple(value)
+    modes = sorted({w for w in words if w in ("needed", "all")})
+    if len(modes) > 1:
+        raise UsageError("--build-deps-for needed and all exclude each other")
+    targets = {w for w in words if w in PROJECT_BUILD_TARGETS}
+    if params.get("all_build_deps"):
+        targets |= set(PROJECT_BUILD_TARGETS)
+    if params.get("only_build_deps") and not targets:
+        raise UsageError(
+            "--only-build-deps needs --build-deps-for editable|sdist|wheel or --all-build-deps"
+        )
+    return (modes[0] if modes else "needed"), tuple(sorted(targets))
+
+
+# pip's options that --pip-args may carry: option -> (compile parameter, takes a value).
+# Options about how pip runs (not what it resolves) are accepted and not used.
+PIP_ARGS: dict[str, tuple[str | None, bool]] = {
+    "-i": ("index_url", True),
+    "--index-url": ("index_url", True),
+    "--extra-index-url": ("extra_index_url", True),
+    "-f": ("find_links", True),
+    "--find-links": ("find_links", True),
+    "--no-index": ("no_index", False),
+    "--pre": ("pre", False),
+    "--only-binary": ("only_binary", True),
+    "--no-binary": ("no_binary", True),
+    "--trusted-host": ("trusted_host", True),
+    "-c": ("constraint", True),
+    "--constraint": ("constraint", True),
+    "--uploaded-prior-to": ("uploaded_prior_to", True),
+    "--cert": ("cert", True),
+    "--client-cert": ("client_cert", True),
+    "--no-build-isolation": ("build_isolation", False),
+    "--timeout": (None, True),
+    "--retries": (None, True),
+    "--proxy": (None, True),
+    "--no-cache-dir": (None, False),
+    "--disable-pip-version-check": (None, False),
+    "--no-input": (None, False),
+    "--isolated": (None, False),
+    "--prefer-binary": (None, False),
+    "--progress-bar": (None, True),
+    "-v": (None, False),
+    "--verbose": (None, False),
+    "-q": (None, False),
+    "--quiet": (None, False),
+}
+
+
+def apply_pip_args(params: dict[str, Any], explicit: set[str]) -> set[str]:
+    """Lay --pip-args over ``params`` as if given on the command line (an option given
+    there too keeps its own value; repeatable ones add up); returns the names set.
+    An option that would shape a lock in a way lockbuild cannot follow is refused."""
+    try:
+        words = shlex.split(params["pip_args"])
+    except ValueError as exc:
+        raise UsageError(f"--pip-args {params['pip_args']!r}: {exc}") from None
+    changed: set[str] = set()
+    while words:
+        word = words.pop(0)
+        option, has_value, value = word.partition("=")
+        if option not in PIP_ARGS:
+            raise UsageError(
+                f"--pip-args {word!r}: not a pip option lockbuild can apply (it takes: "
+                f"{', '.join(o for o in PIP_ARGS if o.startswith('--'))})"
+            )
+        name, takes_value = PIP_ARGS[option]
+        if has_value and not takes_value:
+            raise UsageError(f"--pip-args {word!r}: {option} takes no value")
+        if takes_value and not has_value:
+            if not words:
+                raise UsageError(f"--pip-args {option}: needs a value")
+            value = words.pop(0)
+        if name is None:
+            continue
+        typed: Any = Path(value) if name == "constraint" else value
+        if not takes_value:
+            # --no-build-isolation clears build_isolation; the others set their flag.
+            params[name] = option != "--no-build-isolation"
+        elif isinstance(params.get(name), tuple | list):
+            params[name] = (*params[name], typed)
+        elif name in explicit:
+            continue
+        else:
+            params[name] = typed
+        changed.add(name)
+    return changed
+
+
+def pip_compile_notes(params: dict[str, Any]) -> list[str]:
+    """What -v says about pip-compile options that were given and change nothing here."""
+    notes = []
+    if params.get("client_cert"):
+        notes.append("--client-cert: lockbuild does not present client certificates")
+    if not params.get("header", True):
+        notes.append("--no-header: the header stays (check, sync and why read it)")
+    if params.get("max_rounds") is not None:
+        notes.append("--max-rounds: lockbuild's resolver has no round limit to set")
+    if params.get("resolver_name"):
+        notes.append("--resolver: lockbuild has one resolver (backtracking)")
+    if not params.get("reuse_hashes", True):
+        notes.append("--no-reuse-hashes: hashes always come from the index")
+    if not params.get("build_isolation", True):
+        notes.append(
+            "--no-build-isolation: build hooks still run isolated, against the locked build pins"
+        )
+    if params.get("color") is not None:
+        notes.append("--color/--no-color: lockbuild writes no colour")
+    if params.get("trusted_host"):
+        notes.append("--trusted-host: written for pip; lockbuild still verifies TLS")
+    return notes
 
 
 def _parse_cutoff(ctx: click.Context, text: str, config_file: Path | None) -> Any:

@@ -1,4 +1,6 @@
-"""``[tool.lockbuild]`` in pyproject.toml: defaults for compile options (flags win)."""
+"""``[tool.lockbuild]`` in pyproject.toml: defaults for compile options (flags win).
+Where it is absent, pip-tools' ``[tool.pip-tools]`` (in .pip-tools.toml or pyproject.toml,
+as pip-compile looks for it) is read with pip-compile's meaning."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import click
 
 from lockbuild.errors import InputError
 from lockbuild.spec import display_path
@@ -58,16 +62,54 @@ def config_path(sources: Sequence[Path]) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def load(sources: Sequence[Path]) -> Config:
-    """Read and validate ``[tool.lockbuild]``; unknown keys suggest the closest valid one."""
-    path = config_path(sources)
-    if path is None:
-        return Config(None, {})
+def _read_toml(path: Path) -> dict[str, Any]:
     where = display_path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{where}: no such configuration file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"{where}: not valid TOML: {exc}") from None
+
+
+def load(
+    sources: Sequence[Path],
+    *,
+    explicit: Path | None = None,
+    no_config: bool = False,
+    command: click.Command | None = None,
+    section: str = "compile",
+) -> Config:
+    """Read and validate ``[tool.lockbuild]``; unknown keys suggest the closest valid one.
+    Without it, ``[tool.pip-tools]`` (and its ``compile`` table) of the first of
+    .pip-tools.toml and pyproject.toml beside the first input that has one; ``explicit``
+    (--config) names the file instead, ``no_config`` reads none."""
+    if no_config:
+        return Config(None, {})
+    # [tool.lockbuild] holds compile's defaults; sync reads only pip-tools' sync table.
+    lockbuild = section == "compile"
+    if explicit is not None:
+        data = _read_toml(explicit)
+        if lockbuild and "lockbuild" in data.get("tool", {}):
+            return _lockbuild_table(explicit, data)
+        return _pip_tools_table(explicit, data, command, section)
+    path = config_path(sources)
+    if path is not None and lockbuild:
+        data = _read_toml(path)
+        if "lockbuild" in data.get("tool", {}):
+            return _lockbuild_table(path, data)
+    first = sources[0] if sources else Path("requirements.in")
+    for name in (".pip-tools.toml", "pyproject.toml"):
+        candidate = first.parent / name
+        if candidate.is_file():
+            data = _read_toml(candidate)
+            if "pip-tools" in data.get("tool", {}):
+                return _pip_tools_table(candidate, data, command, section)
+    return Config(path if lockbuild else None, {})
+
+
+def _lockbuild_table(path: Path, data: dict[str, Any]) -> Config:
+    where = display_path(path)
     table = data.get("tool", {}).get("lockbuild", {})
     if not isinstance(table, dict):
         raise InputError(f"{where}: [tool.lockbuild] is not a table")
@@ -91,4 +133,55 @@ def load(sources: Sequence[Path]) -> Config:
         if isinstance(value, list):
             value = tuple(value)
         values[param] = value
+    return Config(path, values)
+
+
+# Keys [tool.pip-tools] may hold that are not read from it: which file to read, and
+# compile's one-off options when the command reading it (check) has no such option.
+_PIP_TOOLS_SKIPPED = {"--config", "--no-config"}
+_COMPILE_ONLY = {"--upgrade", "--no-upgrade", "--upgrade-package", "--dry-run", "--rebuild"}
+
+
+def _pip_tools_table(
+    path: Path, data: dict[str, Any], command: click.Command | None, section: str = "compile"
+) -> Config:
+    """``[tool.pip-tools]`` with its ``compile`` (or ``sync``) table over it, read as
+    pip-tools reads it: each key is a long option of the command (``no-header = true`` is
+    ``--no-header``), its value as the option takes it."""
+    where = display_path(path)
+    table = data.get("tool", {}).get("pip-tools", {})
+    if not isinstance(table, dict):
+        raise InputError(f"{where}: [tool.pip-tools] is not a table")
+    merged = {k: v for k, v in table.items() if k not in ("compile", "sync")}
+    own = table.get(section, {})
+    if isinstance(own, dict):
+        merged.update(own)
+    if command is None:
+        return Config(path, {})
+    options: dict[str, tuple[click.Option, bool]] = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            for opt in param.opts:
+                options[opt] = (param, False)
+            for opt in param.secondary_opts:
+                options[opt] = (param, True)
+    values: dict[str, Any] = {}
+    ctx = click.Context(command)
+    for key, value in merged.items():
+        long = "--" + key.replace("_", "-")
+        if long in _PIP_TOOLS_SKIPPED or (long in _COMPILE_ONLY and long not in options):
+            continue
+        if long not in options:
+            raise InputError(f"{where}: [tool.pip-tools] unknown key {key!r}")
+        param, negative = options[long]
+        if param.is_flag and isinstance(value, bool) and negative:
+            value = not value
+        if param.multiple and isinstance(value, str):
+            value = [value]
+        try:
+            converted = param.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise InputError(f"{where}: [tool.pip-tools] {key}: {exc.message}") from None
+        assert param.name is not None
+        values[param.name] = converted
     return Config(path, values)

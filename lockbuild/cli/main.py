@@ -19,7 +19,15 @@ import click
 
 from lockbuild import __version__, process
 from lockbuild.cli.compileargs import check_options, compile_options, compile_params, index_options
-from lockbuild.cli.syncargs import BUILD_CONSTRAINTS, JOBS, LOCKFILE, QUIET, sync_options
+from lockbuild.cli.syncargs import (
+    BUILD_CONSTRAINTS,
+    JOBS,
+    LOCKFILE,
+    LOCKFILES,
+    QUIET,
+    pip_sync_params,
+    sync_options,
+)
 from lockbuild.credentials import redact_text
 from lockbuild.errors import LockbuildError
 from lockbuild.progress import bounded
@@ -128,7 +136,9 @@ def _return_large_buffers_to_the_system() -> None:
 
 @main.command("compile")
 @compile_params
-@click.option("-U", "--upgrade", is_flag=True, help="Ignore the pins of the existing lockfile.")
+@click.option(
+    "-U", "--upgrade/--no-upgrade", default=False, help="Ignore the pins of the existing lockfile."
+)
 @click.option("-P", "--upgrade-package", multiple=True, help="Let this package move (repeatable).")
 @click.option("--offline", is_flag=True, help="Use only the cache; no network.")
 @click.option(
@@ -142,6 +152,18 @@ def _return_large_buffers_to_the_system() -> None:
     help="Resolve even when an identical earlier run read exactly the index pages served "
     "now (whose result is otherwise reused).",
 )
+@click.option(
+    "-r",
+    "--rebuild",
+    is_flag=True,
+    help="pip-compile's: start afresh (as --refresh --no-replay).",
+)
+@click.option(
+    "-n",
+    "--dry-run",
+    is_flag=True,
+    help="Print the lockfile to stdout; write nothing.",
+)
 @click.pass_context
 def compile_command(ctx: click.Context, /, **params: Any) -> None:
     """Resolve SRC_FILES (default requirements.in) into a lockfile and a build file."""
@@ -149,12 +171,21 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
     def action() -> int:
         # start-up speed: each command loads only its own machinery (--help loads none)
         from lockbuild.cli import compile as lock
+        from lockbuild.cli.compileargs import pip_compile_notes
         from lockbuild.lock.outputs import write_outputs
         from lockbuild.progress import Progress
 
+        if params["rebuild"]:
+            params["refresh"] = params["no_replay"] = True
         options, chosen = compile_options(ctx, params)
         progress = Progress(sys.stderr, quiet=options.quiet)
         log = progress.message
+        if params["cert"]:
+            # The CA bundle as pip's own PIP_CERT, which the index client reads.
+            os.environ["PIP_CERT"] = str(Path(params["cert"]).resolve())
+        if options.verbose:
+            for note in pip_compile_notes(params):
+                log(f"lockbuild: note: {note}")
         _return_large_buffers_to_the_system()
         if not options.verbose:
             # Build backends' own deprecation notices (setuptools prints hundreds of lines)
@@ -167,10 +198,15 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
         progress.start()
         try:
             result = lock.compile_lock(options, chosen, log, progress)
-            progress.phase("writing")
-            write_outputs(options, result)
+            if not options.dry_run:
+                progress.phase("writing")
+                write_outputs(options, result)
         finally:
             progress.close()
+        if options.dry_run:
+            click.echo(result.lockfile_text, nl=False)
+            log("Dry-run, so nothing updated.")
+            return 0
         log(
             f"wrote {options.output_file} ({len(result.runtime)} pins) and "
             f"{options.build_output_file} ({len(result.build)} build pins)"
@@ -257,10 +293,11 @@ def why_command(
 
 
 @main.command("sync")
-@LOCKFILE
+@LOCKFILES
 @BUILD_CONSTRAINTS
 @click.option(
     "--python",
+    "--python-executable",
     "python",
     metavar="PATH",
     help="Interpreter or venv to sync (default: the active venv).",
@@ -289,15 +326,35 @@ def why_command(
 )
 @QUIET
 @click.option("-v", "--verbose", is_flag=True, help="Show the installer's output, tracebacks.")
-def sync_command(**params: Any) -> None:
-    """Make an environment match LOCKFILE (default requirements.txt), building every
-    sdist against the pins of its build constraints file."""
+@pip_sync_params
+@click.pass_context
+def sync_command(ctx: click.Context, /, **params: Any) -> None:
+    """Make an environment match LOCKFILES (default requirements.txt; several are joined,
+    as pip-sync joins them), building every sdist against the pins of its build
+    constraints file."""
 
     def action() -> int:
-        from lockbuild.sync import run as sync  # start-up speed: only this command's
+        # start-up speed: only this command's
+        from lockbuild.cli import config
+        from lockbuild.cli.compileargs import explicit_params
+        from lockbuild.sync import run as sync
 
+        cfg = config.load(
+            tuple(params["lockfiles"]) or (Path("requirements.txt"),),
+            explicit=params["config_file"],
+            no_config=params["no_config"],
+            command=ctx.command,
+            section="sync",
+        )
+        given = explicit_params(ctx)
+        params.update({k: v for k, v in cfg.values.items() if k not in given})
         options = sync_options(params)
-        return sync.sync(options, click.echo, lambda m: click.echo(m, err=True))
+        return sync.sync(
+            options,
+            click.echo,
+            lambda m: click.echo(m, err=True),
+            confirm=lambda question: click.confirm(question, default=False),
+        )
 
     run_guarded(params["verbose"], action)
 

@@ -122,7 +122,14 @@ def shaping_values(
         if isinstance(value, frozenset):
             value = sorted(value)
         shown.append((name, redact_text(repr(value))))
+    # pip-compile's output flags, after the others and only where they differ from
+    # lockbuild's defaults: a lock compiled without them keeps the identity it had.
+    shown += [(OUTPUT_FLAGS, flag) for flag in options.output_flags()]
     return tuple(shown)
+
+
+# The name check gives pip-compile's output flags (--no-strip-extras, --no-annotate, ...).
+OUTPUT_FLAGS = "pip-compile output flags"
 
 
 def _fingerprint(text: str) -> str:
@@ -141,13 +148,18 @@ def changed_options(recorded: str, values: Sequence[tuple[str, str]]) -> list[st
     ``options_digest``) was taken over; None when the digest cannot say (an older one)."""
     _, _, prints = recorded.partition(":")[2].partition(":")
     fingerprints = prints.split(".") if prints else []
-    if len(fingerprints) != len(values):
+    if len(fingerprints) < len(SHAPING) or len(values) < len(SHAPING):
         return None
-    return [
+    names = [
         name
-        for (name, value), fp in zip(values, fingerprints, strict=True)
+        for (name, value), fp in zip(values[: len(SHAPING)], fingerprints, strict=False)
         if _fingerprint(f"{name}={value}") != fp
     ]
+    # The output flags that follow: one name for them all.
+    tail = [_fingerprint(f"{n}={v}") for n, v in values[len(SHAPING) :]]
+    if tail != fingerprints[len(SHAPING) :]:
+        names.append(OUTPUT_FLAGS)
+    return names
 
 
 def input_digests(
@@ -168,7 +180,11 @@ def input_digests(
 def prepare(options: CompileOptions) -> tuple[Spec, IndexOptions]:
     """Read the inputs and settle the index options (no network)."""
     spec = read_spec(
-        options.sources, extras=options.extras, all_extras=options.all_extras, groups=options.groups
+        options.sources,
+        extras=options.extras,
+        all_extras=options.all_extras,
+        groups=options.groups,
+        constraint_files=options.constraint_files,
     )
     return spec, effective_options(options, spec.options)
 
@@ -184,6 +200,12 @@ def command_line(argv: Sequence[str]) -> str:
         "--offline",
         "--refresh",
         "--no-replay",
+        "-n",
+        "--dry-run",
+        "-r",
+        "--rebuild",
+        "--color",
+        "--no-color",
     }
     skip_values = {"--cache-dir", "--workers"}
     kept = drop_options(argv, skip_flags | skip_values, skip_values)

@@ -44,9 +44,11 @@ def read_spec(
     extras: Iterable[str] = (),
     all_extras: bool = False,
     groups: Iterable[str] = (),
+    constraint_files: Iterable[Path] = (),
 ) -> Spec:
     """Parse and merge requirements files (following -r and -c includes) and project
-    files (pyproject.toml, setup.py, setup.cfg: the project's own requirements)."""
+    files (pyproject.toml, setup.py, setup.cfg: the project's own requirements);
+    ``constraint_files`` are read as -c lines would be (--constraint)."""
     state = _State()
     paths = tuple(sources)
     extras, groups = tuple(extras), tuple(groups)
@@ -61,6 +63,8 @@ def read_spec(
             state.files_read += files
             continue
         _parse_file(src, state, constraint=False, stack=())
+    for path in constraint_files:
+        _parse_file(path, state, constraint=True, stack=())
     return Spec(
         requirements=tuple(state.requirements),
         constraints=tuple(state.constraints),

@@ -35,7 +35,11 @@ def _render_text(
     header = locked.header
     return {
         lock: lockfile.render_lockfile(
-            header, locked.lock_entries, digests.get(BUILD_DIGEST, ""), lockfile.newline_of(lock)
+            header,
+            locked.lock_entries,
+            digests.get(BUILD_DIGEST, ""),
+            locked.newline or lockfile.newline_of(lock),
+            locked.style,
         ),
         build: lockfile.render_build_file(
             header,
@@ -43,7 +47,7 @@ def _render_text(
             display_path(lock),
             display_path(build),
             digests.get(LOCK_DIGEST, ""),
-            lockfile.newline_of(build),
+            locked.newline or lockfile.newline_of(build),
         ),
     }
 

@@ -81,6 +81,25 @@ class Entry:
     hashes: tuple[str, ...] = ()
     line: str = ""  # the requirement as written, when not plain name==version
     notes: tuple[str, ...] = ()  # comments written before "# via" ("held back ...")
+    extras: tuple[str, ...] = ()  # the extras asked of it (written without --strip-extras)
+    marker: str = ""  # a top-level requirement's marker (pip-compile writes it)
+
+
+# pip-compile's "unsafe" packages: pinned in a section of their own at the end, or (with
+# --no-allow-unsafe) only named there; --unsafe-package replaces the set.
+UNSAFE_PACKAGES = frozenset({"setuptools", "distribute", "pip"})
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """How pip-compile's output flags shape a text lockfile; the defaults are lockbuild's
+    (extras stripped, unsafe packages pinned, annotations on lines of their own)."""
+
+    strip_extras: bool = True
+    annotate: bool = True
+    annotation_style: str = "split"  # or "line": "name==1.0  # via a, b"
+    allow_unsafe: bool = True
+    unsafe: frozenset[str] = UNSAFE_PACKAGES
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,10 @@ class Locked:
     target: Target
     records: Mapping[str, FileRecord] = field(default_factory=dict)
     builds: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # The text lockfile's pip-compile output flags, and --newline's line ending (None:
+    # each file keeps the one it has).
+    style: TextStyle = field(default_factory=TextStyle)
+    newline: str | None = None
 
 
 # --- what a reader gives back ----------------------------------------------------------

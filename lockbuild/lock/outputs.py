@@ -4,20 +4,28 @@ written together."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import NormalizedName
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 
 from lockbuild.atomic import check_writable
 from lockbuild.errors import InputError, UsageError
-from lockbuild.indexopts import DEFAULT_STRATEGY, IndexOptions, option_lines, uv_strategy_words
+from lockbuild.indexopts import (
+    DEFAULT_STRATEGY,
+    IndexOptions,
+    emitted,
+    option_lines,
+    uv_strategy_words,
+)
 from lockbuild.lock.formats import render_pair
-from lockbuild.lock.lockfile import write_pair
-from lockbuild.lock.model import Entry, Header, Locked
+from lockbuild.lock.lockfile import existing_newline, write_pair
+from lockbuild.lock.model import UNSAFE_PACKAGES, Entry, Header, Locked, TextStyle
 from lockbuild.model import FileRecord, Kind, Req
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve import heldback
@@ -126,11 +134,18 @@ def render(
     scoped: tuple[str, ...] = (),
     environments: Mapping[str, Sequence[str]] | None = None,
     scoped_hashes: tuple[str, ...] = (),
+    project_build: Mapping[str, Sequence[tuple[str, tuple[str, ...]]]] | None = None,
 ) -> CompileResult:
     """Both files; ``scoped`` are the SCOPED header values, ``environments`` every
     build's pins (``name version`` -> pins; from the graph when None)."""
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
+    # pip-compile's --build-deps-for: a project input's own build requirements (pins of
+    # its locked build environment) join the lockfile, annotated as pip-compile does.
+    own_build = _project_build_labels(graph, project_build or {}, target)
+    if own_build:
+        extra = set(own_build) | graphs.runtime_closure(graph, own_build)
+        runtime = (set() if options.only_build_deps else runtime) | extra
     out_dir = options.output_file.parent
     direct_lines = {
         item.name: _direct_line(item)
@@ -138,13 +153,28 @@ def render(
         if item.url is not None and not item.project
     }
     overridden = {o.name for o in overrides}
+    # pip-compile writes a top-level requirement's marker on its pin (the last one given).
+    markers = {
+        item.name: str(item.requirement.marker)
+        for item in spec.requirements
+        if item.requirement.marker is not None and not item.project
+    }
     lock_entries = [
         Entry(
             pin,
-            _via(graph, pin.name, runtime, constraints, label_build=False),
+            tuple(
+                sorted(
+                    {
+                        *_via(graph, pin.name, runtime, constraints, label_build=False),
+                        *own_build.get(pin.name, ()),
+                    }
+                )
+            ),
             hashes=hashes.get(pin.name, ()),
             line=direct_lines.get(pin.name, ""),
             notes=(held[pin.name].note(),) if pin.name in held else (),
+            extras=tuple(sorted(graph.nodes[pin.name].get("extras", ()))),
+            marker=markers.get(pin.name, ""),
         )
         for pin in graphs.pins(graph, runtime)
     ]
@@ -169,7 +199,7 @@ def render(
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
         target=target.description,
         inputs=digests,
-        options=option_lines(index_options, out_dir),
+        options=emitted(option_lines(index_options, out_dir), left_out(options)),
         build_hooks=options.build_hooks,
         exclude_newer=options.exclude_newer.text.strip() if options.exclude_newer else None,
         as_of_release=options.build_deps_as_of_release,
@@ -192,6 +222,8 @@ def render(
         target,
         records,
         environments if environments is not None else graphs.build_environments(graph),
+        text_style(options),
+        newline_for(options),
     )
     files = render_pair(locked, options.output_file, options.build_output_file)
     lock_text = files.pop(options.output_file)
@@ -204,6 +236,70 @@ def render(
         frozenset(build),
         tuple((str(path), text) for path, text in files.items()),
     )
+
+
+def left_out(options: CompileOptions) -> frozenset[str]:
+    """The option lines pip-compile's --no-emit-* flags leave out of the lockfile."""
+    if not options.emit_options:
+        return frozenset(
+            {"--index-url", "--extra-index-url", "--no-index", "--find-links", "--trusted-host"}
+            | {"--only-binary", "--no-binary"}
+        )
+    names: set[str] = set()
+    if not options.emit_index_url:
+        names |= {"--no-index", "--index-url", "--extra-index-url"}
+    if not options.emit_find_links:
+        names.add("--find-links")
+    if not options.emit_trusted_host:
+        names.add("--trusted-host")
+    return frozenset(names)
+
+
+def text_style(options: CompileOptions) -> TextStyle:
+    """pip-compile's output flags as the text rendering takes them."""
+    unsafe = frozenset(canonicalize_name(n) for n in options.unsafe_packages)
+    return TextStyle(
+        strip_extras=options.strip_extras,
+        annotate=options.annotate,
+        annotation_style=options.annotation_style,
+        allow_unsafe=options.allow_unsafe,
+        unsafe=unsafe or UNSAFE_PACKAGES,
+    )
+
+
+def newline_for(options: CompileOptions) -> str | None:
+    """pip-compile's --newline: lf, crlf, native; or (preserve, the default) None, each
+    file keeping its own, except that a new lockfile takes the first input's."""
+    chosen = {"lf": "\n", "crlf": "\r\n", "native": os.linesep}.get(options.newline)
+    if chosen is not None or existing_newline(options.output_file) is not None:
+        return chosen
+    for source in options.sources:
+        found = existing_newline(source)
+        if found is not None:
+            return found
+    return None
+
+
+def _project_build_labels(
+    graph: graphs.DiGraph,
+    project_build: Mapping[str, Sequence[tuple[str, tuple[str, ...]]]],
+    target: Target,
+) -> dict[str, set[str]]:
+    """Each pin a project input's build requires -> its annotations, pip-compile's
+    ``name (pyproject.toml::build-system.requires)`` and ``…::build-system.backend::wheel``."""
+    found: dict[str, set[str]] = {}
+    for project, sides in project_build.items():
+        label = _label(graph, project)
+        for suffix, texts in sides:
+            for text in texts:
+                requirement = Requirement(text)
+                if not target.evaluate(requirement.marker, [""]):
+                    continue
+                name = canonicalize_name(requirement.name)
+                if name in graph and "pin" in graph.nodes[name]:
+                    where = f"{label[:-1]}::{suffix})" if label.endswith(")") else label
+                    found.setdefault(name, set()).add(where)
+    return found
 
 
 def _sdist_lines(

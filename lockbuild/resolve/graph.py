@@ -110,6 +110,15 @@ def build_graph(resolution: Resolution) -> DiGraph:
             continue
         pin = Pin(candidate.name, str(candidate.version), candidate)
         graph.add_node(candidate.name, pin=pin)
+    for key, candidate in resolution.mapping.items():
+        # The extras asked of a pin outside build environments (pip-compile writes them
+        # without --strip-extras): node attribute ``extras``.
+        if key == PYTHON or not candidate.extras or candidate.name not in graph:
+            continue
+        asked = resolution.information.get(key, ())
+        if any(req.kind not in (Kind.BUILD, Kind.OVERRIDE) for req, _ in asked):
+            node = graph.nodes[candidate.name]
+            node["extras"] = node.get("extras", frozenset()) | candidate.extras
     for key, infos in resolution.information.items():
         if key == PYTHON:
             continue

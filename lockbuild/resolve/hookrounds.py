@@ -8,8 +8,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from lockbuild.build.hookfail import HookFailed, RuledOutWhilePinned
-from lockbuild.errors import ResolutionError, UsageError
+from lockbuild.errors import InputError, ResolutionError, UsageError
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 from lockbuild.resolve import buildenvs
 from lockbuild.resolve import graph as graphs
@@ -251,3 +254,46 @@ def explain_build_side(graph: graphs.DiGraph, repository: IndexRepository, log: 
                 pin = graph.nodes[child]["pin"]
                 why = "; ".join(sorted(set(data["requirements"])))
                 log(f"    {child}=={pin.version}  <- {why}")
+
+
+def project_build_requirements(
+    graph: graphs.DiGraph,
+    repository: IndexRepository,
+    targets: Sequence[str],
+) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """pip-compile's --build-deps-for: for each project input (a local project that is
+    built), its build requirements by source: ``build-system.requires`` (static), then
+    ``build-system.backend::<target>`` (what get_requires_for_build_<target> returned,
+    run in the project's locked build environment). Each must be met by a pin of the
+    lock: the wheel hook's answers already are (the hook rounds resolved them); an sdist
+    or editable hook asking for more is an error, not a silent omission."""
+    build_pins = [f"{p.name}=={p.version}" for p in graphs.pins(graph, graphs.build_set(graph))]
+    found: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for candidate in graphs.build_candidates(graph):
+        if not graph.nodes[candidate.name].get("input"):
+            continue
+        static = tuple(repository.build_system(candidate).requires)
+        sides = [("build-system.requires", static)]
+        for target in sorted(targets, key=("editable", "sdist", "wheel").index):
+            if target == "wheel":
+                answer = repository.hook_answer(candidate) or ()
+            else:
+                env = graphs.hook_environment(graph, candidate.name, static)
+                answer = repository.dynamic_build_requires(candidate, env, build_pins, target)
+                _check_pinned(graph, candidate.name, target, answer)
+            sides.append((f"build-system.backend::{target}", tuple(answer)))
+        found[candidate.name] = sides
+    return found
+
+
+def _check_pinned(graph: graphs.DiGraph, project: str, target: str, answer: Sequence[str]) -> None:
+    for text in answer:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        pin = graph.nodes[name].get("pin") if name in graph else None
+        if pin is None or not requirement.specifier.contains(pin.version, prereleases=True):
+            raise InputError(
+                f"{project}: get_requires_for_build_{target} asks for {text}, which the lock "
+                "does not pin (lockbuild resolves what the wheel hook asks for; give it as an "
+                "input to lock it)"
+            )

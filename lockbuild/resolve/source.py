@@ -439,14 +439,21 @@ class IndexRepository:
             return self._hook_results.get((candidate.name, str(candidate.version)))
 
     def dynamic_build_requires(
-        self, candidate: Candidate, pins: Sequence[str], constraints: Sequence[str]
+        self,
+        candidate: Candidate,
+        pins: Sequence[str],
+        constraints: Sequence[str],
+        target: str = "wheel",
     ) -> tuple[str, ...]:
-        """What ``get_requires_for_build_wheel`` returns in an environment holding exactly
+        """What ``get_requires_for_build_<target>`` (wheel; sdist and editable for
+        pip-compile's --build-deps-for) returns in an environment holding exactly
         ``pins`` (the locked static build requirements); cached by the sdist's sha256 and
         those pins."""
         system = self.build_system(candidate)
         source, local = self._build_origin(candidate)
         identity = self.client.file_hash(source) if source is not None else None
+        if identity is not None and target != "wheel":
+            identity = f"{identity} {target}"
         key = None
         if identity is not None:
             key = self._requires_key(identity, pins)
@@ -459,7 +466,7 @@ class IndexRepository:
                 return tuple(str(r) for r in record)
         what = source.filename if source is not None else str(local)
         self.log(f"asking the build backend of {what} for its build requirements")
-        activity = self.progress.activity(f"get_requires_for_build_wheel of {what}")
+        activity = self.progress.activity(f"get_requires_for_build_{target} of {what}")
         with activity, tempfile.TemporaryDirectory(prefix="lockbuild-hook-") as tmp:
             if source is not None:
                 data = self.client.download(source)
@@ -468,7 +475,7 @@ class IndexRepository:
                 assert local is not None
                 project = copy_project(local, Path(tmp))
             result = hook_build_requires(
-                project, system, self.environments, pins, constraints, what
+                project, system, self.environments, pins, constraints, what, target
             )
         if key is not None:
             self.cache.put_json("build-requires", key, list(result))

@@ -26,7 +26,7 @@ from lockbuild.index.cache import Cache, default_cache_dir
 from lockbuild.index.pipconfig import configured_constraints
 from lockbuild.indexopts import IndexOptions, overridden
 from lockbuild.lock.model import TARGET, LockedPin
-from lockbuild.lock.pair import LockPair, check_pair, read_pair
+from lockbuild.lock.pair import LockPair
 from lockbuild.progress import InstallerProgress
 from lockbuild.spec import display_path
 from lockbuild.sync.builder import Builder, BuildSettings, SdistBuildError, default_jobs
@@ -64,6 +64,7 @@ from lockbuild.sync.interpreter import (
     protected_names,
     target_python,
 )
+from lockbuild.sync.merge import read_pairs
 from lockbuild.sync.plan import (
     DOWNGRADE,
     INSTALL,
@@ -99,12 +100,19 @@ class SyncOptions:
     verbose: bool = False
     jobs: int = 0  # parallel builds (0: builder.default_jobs())
     ignore_target: bool = False  # sync even when the env is not the lock's target
+    # pip-sync's: several lockfiles joined (``lockfile`` is the first), --ask, --force
+    # (the later of two conflicting pins wins), --pip-args (pip's, for the install).
+    lockfiles: tuple[Path, ...] = ()
+    ask: bool = False
+    force: bool = False
+    pip_args: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
 
     def command(self) -> str:
         """The ``lockbuild sync`` command that does what this one checked or planned: the
         same lockfile, interpreter, installer and index flags (a fix printed is the exact
         command to run)."""
-        words = ["lockbuild", "sync", str(self.lockfile)]
+        words = ["lockbuild", "sync", *map(str, self.lockfiles or (self.lockfile,))]
         if self.build_file is not None:
             words += ["--build-constraints", str(self.build_file)]
         if self.python is not None:
@@ -133,6 +141,7 @@ class SyncOptions:
             extra_index_urls=self.extra_index_urls,
             find_links=self.find_links,
             no_index=self.no_index,
+            trusted_hosts=self.trusted_hosts,
         )
 
 
@@ -178,10 +187,22 @@ def build_jobs(pair: LockPair, names: Iterable[NormalizedName]) -> dict[Normaliz
     return plan_jobs(names, sdists, environment, hashes)
 
 
-def sync(options: SyncOptions, out: Log, err: Log) -> int:
-    """Make the target environment match the lockfile; returns the exit code."""
-    pair = read_pair(options.lockfile, options.build_file)
-    check_pair(pair)
+def sync(
+    options: SyncOptions, out: Log, err: Log, confirm: Callable[[str], bool] | None = None
+) -> int:
+    """Make the target environment match the lockfile (or the several lockfiles joined);
+    returns the exit code. ``confirm`` answers --ask's question."""
+    with tempfile.TemporaryDirectory(prefix="lockbuild-sync-") as scratch:
+        lockfiles = options.lockfiles or (options.lockfile,)
+        pair = read_pairs(
+            lockfiles, options.build_file, Path(scratch), force=options.force, warn=err
+        )
+        return _sync(pair, options, out, err, confirm)
+
+
+def _sync(
+    pair: LockPair, options: SyncOptions, out: Log, err: Log, confirm: Callable[[str], bool] | None
+) -> int:
     python = target_python(options.python, options.system)
     env = probe(python)
     check_target(env, options.system)
@@ -191,7 +212,7 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
     builds = lock_builds(pair)
     where = f"{env.prefix} (Python {env.python_version})"
     lock_name = display_path(pair.lock_path)
-    if options.dry_run or options.check:
+    if options.dry_run or options.check or options.ask:
         plan = make_plan(pair.lock, env, protected, builds)
         _print_plan(plan, out, prefix="would ")
         if not plan.changes:
@@ -203,11 +224,16 @@ def sync(options: SyncOptions, out: Log, err: Log) -> int:
                 f"run: {options.command()}"
             )
             return 1
-        out(
-            f"dry run: {len(plan.changes)} change(s) to {where} with {installer.label}; "
-            "nothing was changed"
-        )
-        return 0
+        if options.dry_run:
+            out(
+                f"dry run: {len(plan.changes)} change(s) to {where} with {installer.label}; "
+                "nothing was changed"
+            )
+            return 0
+        # --ask, as pip-sync's: the plan, then a question; no means nothing changes.
+        if confirm is None or not confirm("Would you like to proceed with these changes?"):
+            out(f"nothing was changed in {where}")
+            return 1
     with env_locked(env.prefix, err):
         # Read again under the lock: another sync may have changed it since.
         env = probe(python)
@@ -422,7 +448,7 @@ def _install_command(
     build something itself (a direct reference, a pair written before sync built sdists):
     only then do the warnings about unchecked build hashes apply."""
     options = overridden(ctx.pair.lock.index_options(), ctx.options.index_flags)
-    argv = ctx.installer.install_argv(requirements, options)
+    argv = [*ctx.installer.install_argv(requirements, options), *ctx.options.pip_args]
     env = _base_env()
     build = ctx.pair.build
     if not build.pins:

@@ -70,7 +70,8 @@ def test_a_txt_input_needs_an_output_file() -> None:
         (IndexOptions(trusted_hosts=("h.example",)), ("--trusted-host h.example",)),
         (
             IndexOptions(only_binary=frozenset({"b", "a"}), no_binary=frozenset({":all:"})),
-            ("--only-binary a,b", "--no-binary :all:"),
+            # pip-compile's order: :all: first, then one line per name
+            ("--no-binary :all:", "--only-binary a", "--only-binary b"),
         ),
         (
             IndexOptions(find_links=("https://links.example/",)),

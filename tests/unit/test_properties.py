@@ -16,7 +16,7 @@ from packaging.version import Version
 from lockbuild.cli.reqfile import read_spec
 from lockbuild.errors import InputError
 from lockbuild.lock.formats import build_file_for, read_lock, render_pair
-from lockbuild.lock.model import Entry, Header, Locked
+from lockbuild.lock.model import Entry, Header, Locked, TextStyle
 from lockbuild.model import Candidate
 from lockbuild.resolve.graph import Pin
 from lockbuild.target import for_platform
@@ -223,8 +223,11 @@ def entries(draw: st.DrawFn) -> list[Entry]:
     entries(),
     st.lists(st.sampled_from(["--index-url https://u:secret@h/simple/", "--no-binary :all:"])),
     st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([TextStyle(), TextStyle(annotation_style="line")]),
 )
-def test_lockfile_round_trip(items: list[Entry], options: list[str], newline: str) -> None:
+def test_lockfile_round_trip(
+    items: list[Entry], options: list[str], newline: str, style: TextStyle
+) -> None:
     header = Header(
         command="lockbuild compile",
         python="3.11",
@@ -236,12 +239,18 @@ def test_lockfile_round_trip(items: list[Entry], options: list[str], newline: st
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "requirements.txt"
         path.write_bytes(f"#{newline}".encode())  # a rewrite keeps the file's line ending
-        files = render_pair(Locked(header, tuple(items), (), target), path, build_file_for(path))
+        locked_model = Locked(header, tuple(items), (), target, style=style)
+        files = render_pair(locked_model, path, build_file_for(path))
         text = files[path]
         assert "secret" not in text and text.count("\n") == text.count(newline)
         path.write_bytes(text.encode())
         locked = read_lock(path)
-    assert list(locked.pins) == [e.pin.name for e in items]
+    # pip-compile's order: editables first, then by name; unsafe packages at the end.
+    order = sorted(
+        items,
+        key=lambda e: (e.pin.name in style.unsafe, not e.line.startswith("-e"), e.pin.name),
+    )
+    assert list(locked.pins) == [e.pin.name for e in order]
     for entry in items:
         pin = locked.pins[entry.pin.name]
         assert pin.version == ("" if entry.line else entry.pin.version)

@@ -19,6 +19,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from lockbuild.build import provenance
+from lockbuild.indexopts import IndexOptions
 from lockbuild.lock.formats import read_lock
 from lockbuild.sync import builder
 from tests.fixtures import FixtureIndex, IndexServer, add_abi_scenario, isolated_env
@@ -501,9 +502,14 @@ def test_build_envs_filled_by_uv_where_lockbuild_has_no_pip(
     )
     if not UV.exists():
         pytest.skip("uv is not installed beside lockbuild")
-    argv, env = builder._installer("/b/bin/python")
+    index = IndexOptions(
+        index_url="http://127.0.0.1:9/simple", extra_index_urls=("http://127.0.0.1:8/simple",)
+    )
+    argv, words, env = builder._installer("/b/bin/python", index)
     assert argv == [str(UV), "pip", "install", "--python", "/b/bin/python", "--no-deps"]
-    assert env["UV_INDEX_STRATEGY"] == "unsafe-best-match"
+    # the lock's strategy (pip's best match by default) is named to uv, whose own
+    # default would look only at the first index listing a project
+    assert words[words.index("--index-strategy") + 1] == "unsafe-best-match"
 
 
 def test_sync_reuses_the_wheel_compile_built_for_metadata(

@@ -76,7 +76,13 @@ ACCEPTED: list[tuple[list[str], dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("args", "expected"), ACCEPTED, ids=lambda v: str(v))
+def _param_id(value: object) -> str | None:
+    """Test ids that are the same in every process (pytest-xdist compares them): the
+    words of an argument list; pytest's own numbering for functions and tables."""
+    return " ".join(value) if isinstance(value, list) else None
+
+
+@pytest.mark.parametrize(("args", "expected"), ACCEPTED, ids=_param_id)
 def test_pip_compile_options_accepted(
     project: Path, args: list[str], expected: dict[str, Any]
 ) -> None:
@@ -122,7 +128,7 @@ def test_pip_compile_options_accepted(
             lambda o: o.only_build_deps,
         ),
     ],
-    ids=lambda v: str(v),
+    ids=_param_id,
 )
 def test_pip_compile_option_meaning(project: Path, args: list[str], check: Any) -> None:
     assert check(options_for(args))
@@ -192,7 +198,7 @@ USAGE_ERRORS: list[tuple[list[str], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS, ids=_param_id)
 def test_pip_compile_usage_errors(project: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["compile", *args])
     assert result.exit_code == 2, result.output
@@ -228,7 +234,7 @@ PIP_TOOLS_CONFIGS: list[tuple[str, list[str], dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(("toml", "args", "expected"), PIP_TOOLS_CONFIGS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("toml", "args", "expected"), PIP_TOOLS_CONFIGS, ids=_param_id)
 def test_pip_tools_configuration(
     project: Path, toml: str, args: list[str], expected: dict[str, Any]
 ) -> None:

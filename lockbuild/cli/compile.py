@@ -16,6 +16,7 @@ from lockbuild.build import environments
 from lockbuild.cli import replay
 from lockbuild.cli.constraints import build_overrides, preferences, upgrade_constraints
 from lockbuild.cli.options import input_digests, prepare
+from lockbuild.cli.outputs import CompileResult, Resolved, check_outputs, left_out, render
 from lockbuild.credentials import redact_text
 from lockbuild.errors import InputError, UsageError
 from lockbuild.index.cache import Cache
@@ -24,7 +25,6 @@ from lockbuild.index.fetcher import Sources
 from lockbuild.index.pipconfig import pip_default_index
 from lockbuild.indexopts import emitted, option_lines
 from lockbuild.lock.formats import format_of
-from lockbuild.lock.outputs import CompileResult, check_outputs, left_out, render
 from lockbuild.model import Kind, Req
 from lockbuild.progress import Progress
 from lockbuild.resolve import buildable, heldback, hookrounds, whynewer
@@ -227,12 +227,8 @@ def compile_lock(
         progress.notice(
             f"lockbuild: note: computed on this host, not on {target.description}: {item}"
         )
-    result = render(
-        options,
-        spec,
+    resolved = Resolved(
         graph,
-        index_options,
-        target,
         constraints,
         overrides,
         hashes,
@@ -247,6 +243,7 @@ def compile_lock(
         scoped_hashes=own_hashes,
         project_build=project_build,
     )
+    result = render(options, spec, index_options, target, resolved)
     if key is not None:
         if any(pin.candidate.url for pin in graphs.pins(graph, graph.nodes)):
             client.fetcher.refuse_replay("a direct reference was pinned")

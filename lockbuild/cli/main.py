@@ -172,7 +172,7 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
         # start-up speed: each command loads only its own machinery (--help loads none)
         from lockbuild.cli import compile as lock
         from lockbuild.cli.compileargs import pip_compile_notes
-        from lockbuild.lock.outputs import write_outputs
+        from lockbuild.cli.outputs import write_outputs
         from lockbuild.progress import Progress
 
         if params["rebuild"]:

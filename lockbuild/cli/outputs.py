@@ -1,6 +1,7 @@
-"""The compiled pair: the lock model (``Locked``) made from the graph and rendered in the
-format the output's name asks for (formats.py), the outputs checked before any work and
-written together."""
+"""The compiled pair: what the resolution produced (``Resolved``) made into the lock model
+(``Locked``) and rendered in the format the output's name asks for (formats.py), the
+outputs checked before any work and written together. The one step that reads both
+``resolve/`` and ``lock/``, so it lives in ``cli/``."""
 
 from __future__ import annotations
 
@@ -116,28 +117,50 @@ def _via(
     return tuple(sorted(entries))
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What compile's resolution produced, as ``render`` takes it: the graph and what was
+    read or decided beside it. ``scoped`` are the SCOPED header values, ``environments``
+    every build's pins (``name version`` -> pins; from the graph when None)."""
+
+    graph: graphs.DiGraph
+    constraints: Sequence[Req]
+    overrides: Sequence[Req]
+    hashes: dict[str, tuple[str, ...]]
+    digests: tuple[tuple[str, str], ...]
+    held: Mapping[str, heldback.HeldBack]
+    records: Mapping[str, FileRecord]
+    host_hooks: tuple[str, ...] = ()
+    unbuildable: tuple[str, ...] = ()
+    runtime_held: Mapping[str, heldback.HeldBack] | None = None
+    scoped: tuple[str, ...] = ()
+    environments: Mapping[str, Sequence[str]] | None = None
+    scoped_hashes: tuple[str, ...] = ()
+    project_build: Mapping[str, Sequence[tuple[str, tuple[str, ...]]]] | None = None
+
+
 def render(
     options: CompileOptions,
     spec: Spec,
-    graph: graphs.DiGraph,
     index_options: IndexOptions,
     target: Target,
-    constraints: Sequence[Req],
-    overrides: Sequence[Req],
-    hashes: dict[str, tuple[str, ...]],
-    digests: tuple[tuple[str, str], ...],
-    held: Mapping[str, heldback.HeldBack],
-    records: Mapping[str, FileRecord],
-    host_hooks: tuple[str, ...] = (),
-    unbuildable: tuple[str, ...] = (),
-    runtime_held: Mapping[str, heldback.HeldBack] | None = None,
-    scoped: tuple[str, ...] = (),
-    environments: Mapping[str, Sequence[str]] | None = None,
-    scoped_hashes: tuple[str, ...] = (),
-    project_build: Mapping[str, Sequence[tuple[str, tuple[str, ...]]]] | None = None,
+    resolved: Resolved,
 ) -> CompileResult:
-    """Both files; ``scoped`` are the SCOPED header values, ``environments`` every
-    build's pins (``name version`` -> pins; from the graph when None)."""
+    """Both files, rendered from what the resolution produced."""
+    graph = resolved.graph
+    constraints = resolved.constraints
+    overrides = resolved.overrides
+    hashes = resolved.hashes
+    digests = resolved.digests
+    held = resolved.held
+    records = resolved.records
+    host_hooks = resolved.host_hooks
+    unbuildable = resolved.unbuildable
+    runtime_held = resolved.runtime_held
+    scoped = resolved.scoped
+    environments = resolved.environments
+    scoped_hashes = resolved.scoped_hashes
+    project_build = resolved.project_build
     runtime = graphs.runtime_set(graph)
     build = graphs.build_set(graph)
     # pip-compile's --build-deps-for: a project input's own build requirements (pins of

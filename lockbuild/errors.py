@@ -53,3 +53,12 @@ class StaleError(LockbuildError):
 
 class InstallError(LockbuildError):
     """An installer run failed, or the environment does not match the lockfile after it."""
+
+
+def shown(text: str, limit: int = 200) -> str:
+    """``text`` quoted for an error message, cut short when long."""
+    return (
+        repr(text)
+        if len(text) <= limit
+        else repr(text[:limit]) + f" (and {len(text) - limit} more characters)"
+    )

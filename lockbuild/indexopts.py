@@ -14,6 +14,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 
 from lockbuild.credentials import unredacted
+from lockbuild.errors import shown
 
 # uv's names for how several indexes are searched. pip always takes the best match
 # across every index; uv by default takes only the first index that lists a project
@@ -173,7 +174,7 @@ def option_words(line: str) -> Iterator[OptionWord]:
             yield OptionWord(key, None)
             continue
         if key not in VALUE_OPTIONS:
-            raise OptionLineError(f"unknown option {key!r}")
+            raise OptionLineError(f"unknown option {shown(key)}")
         if not eq:
             if not tokens:
                 raise OptionLineError(f"option {key} needs a value")
@@ -228,7 +229,7 @@ def read_option_lines(
                 if word.key in INDEX_VALUE_OPTIONS or word.key in FLAG_OPTIONS:
                     options = with_option(options, word, base)
         except OptionLineError as exc:
-            raise OptionLineError(f"{line!r}: {exc}") from None
+            raise OptionLineError(f"{shown(line)}: {exc}") from None
     return replace(
         options,
         index_url=unredacted(options.index_url) if options.index_url else None,

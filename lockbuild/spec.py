@@ -17,6 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from lockbuild.cutoff import Cutoff
 
 # IndexOptions and format_names live in indexopts; named here too for older importers.
+from lockbuild.errors import shown as shown
 from lockbuild.indexopts import IndexOptions as IndexOptions
 from lockbuild.indexopts import format_names as format_names
 
@@ -73,15 +74,6 @@ class Spec:
     sources: tuple[Path, ...]
     # Every file read (sources and their -r/-c includes), for staleness checks.
     files_read: tuple[Path, ...] = ()
-
-
-def shown(text: str, limit: int = 200) -> str:
-    """``text`` quoted for an error message, cut short when long."""
-    return (
-        repr(text)
-        if len(text) <= limit
-        else repr(text[:limit]) + f" (and {len(text) - limit} more characters)"
-    )
 
 
 def listed(items: Sequence[str], limit: int = 10, sep: str = ", ") -> str:

@@ -151,16 +151,18 @@ class RuledOut:
 def hint(ruled_out: list[RuledOut], as_of_release: bool) -> str | None:
     """What might help when backends failed (not when they only ran out of time): old
     sdists usually fail against build tools newer than themselves."""
-    # Only a backend that failed (not one that ran out of time, nor metadata or an
-    # environment that could not be made) may be helped by older build tools.
-    if not any(not r.timed_out and r.cause == "backend" for r in ruled_out):
-        return None
-    if as_of_release and any(NO_WHEEL in r.reason for r in ruled_out):
+    # A build environment of --build-deps-as-of-release that could not be made because
+    # its old requirements have no wheel for this Python: the cut-off is what to drop.
+    if as_of_release and any(not r.timed_out and NO_WHEEL in r.reason for r in ruled_out):
         return (
             "build requirements as old as these sdists have no wheels for this Python and do "
             "not build on it: lock without --build-deps-as-of-release (a build override, "
             "--build-constraint FILE, then limits the build tools they take)"
         )
+    # Otherwise only a backend that failed (not one that ran out of time, nor metadata or
+    # an environment that could not be made) may be helped by older build tools.
+    if not any(not r.timed_out and r.cause == "backend" for r in ruled_out):
+        return None
     if as_of_release:
         return (
             "a build override (--build-constraint FILE, e.g. 'setuptools<60' or 'cython<3') "

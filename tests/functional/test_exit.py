@@ -75,9 +75,9 @@ def test_program_exit_statuses(tmp_path: Path) -> None:
 
     version = lockbuild("--version")
     assert version.returncode == 0 and version.stdout.startswith("lockbuild, version ")
-    usage = lockbuild("compile", "--no-such-flag")
+    usage = lockbuild("compile", "--xyzzy")
     assert usage.returncode == 2
-    assert usage.stderr.splitlines()[-1] == "Error: No such option '--no-such-flag'."
+    assert usage.stderr.splitlines()[-1] == "Error: No such option '--xyzzy'."
     missing = lockbuild("compile", "--offline", "nope.in")
     assert missing.returncode == 1
     assert missing.stderr == "lockbuild: error: no such requirements file: nope.in\n"

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.markers import Marker, default_environment
+from packaging.markers import Marker, default_environment, prepare_environment
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, parse_tag, sys_tags
 from packaging.version import Version
@@ -53,8 +53,19 @@ class Target:
         """Whether ``marker`` holds here for any of ``extras`` ('' meaning no extra)."""
         if marker is None:
             return True
-        env = self.env
-        return any(marker.evaluate({**env, "extra": extra}) for extra in extras or ("",))
+        return any(marker.evaluate_prepared(self._prepared(extra)) for extra in extras or ("",))
+
+    def _prepared(self, extra: str) -> Mapping[str, Any]:
+        """The marker environment for ``extra``, made once: ``Marker.evaluate`` reads this
+        machine's whole default environment again on every call, thousands per run."""
+        cache: dict[str, Mapping[str, Any]] | None = self.__dict__.get("_prepared_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_prepared_cache", cache)
+        found = cache.get(extra)
+        if found is None:
+            found = cache[extra] = prepare_environment({**self.env, "extra": extra})
+        return found
 
     def allows_python(self, spec: SpecifierSet | None) -> bool:
         """Whether ``spec`` (a requires-python) admits this Python; memoized by its text,

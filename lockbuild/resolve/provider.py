@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -23,7 +22,7 @@ from lockbuild.build.hookfail import HookFailed, RuledOut, RuledOutWhilePinned
 from lockbuild.dists.metadata import CoreMetadata
 from lockbuild.errors import InvalidMetadataError, ResolutionError
 from lockbuild.index.listing import Listing
-from lockbuild.model import PYTHON, Candidate, DistFile, Kind, Req
+from lockbuild.model import PYTHON, Candidate, DistFile, Kind, Req, parse_requirement
 from lockbuild.resolve.conflict import explain_conflict
 from lockbuild.resolve.files import choose_file, yanked_allowed
 from lockbuild.resolve.reporter import ProgressReporter
@@ -442,7 +441,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             )
         extras = sorted(candidate.extras)
         for text in meta.requires_dist:
-            req = Requirement(text)
+            req = parse_requirement(text)
             if candidate.extras:
                 # Only what the extras add; the base candidate brings the rest.
                 if req.marker is None or not self.target.evaluate(req.marker, extras):
@@ -467,7 +466,7 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         cutoff = self._cutoff(candidate)
         edges = []
         for text in texts:
-            req = Requirement(text)
+            req = parse_requirement(text)
             if self.target.evaluate(req.marker, [""]):
                 edges.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))
         return edges

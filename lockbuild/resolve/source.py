@@ -13,7 +13,6 @@ from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 
-from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -29,7 +28,7 @@ from lockbuild.index.cache import Cache, sha256_hex
 from lockbuild.index.client import IndexClient
 from lockbuild.index.listing import Listing
 from lockbuild.indexopts import IndexOptions
-from lockbuild.model import Candidate, DistFile
+from lockbuild.model import Candidate, DistFile, parse_requirement
 from lockbuild.pool import DaemonPool
 from lockbuild.progress import Progress
 from lockbuild.resolve.direct import DirectReferences, local_file
@@ -195,7 +194,7 @@ class IndexRepository:
             meta = future.result()
             deps = []
             for text in meta.requires_dist:
-                requirement = Requirement(text)
+                requirement = parse_requirement(text)
                 if self.target.evaluate(requirement.marker, [""]):
                     deps.append(requirement.name)
             self.prefetch(deps)

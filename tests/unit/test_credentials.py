@@ -11,6 +11,7 @@ import pytest
 
 from lockbuild.credentials import (
     Credentials,
+    holds_secret,
     netrc_credentials,
     redact,
     redact_text,
@@ -142,3 +143,23 @@ def test_an_unreadable_netrc_is_ignored(
 def test_no_netrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NETRC", str(tmp_path / "missing"))
     assert netrc_credentials("index.example") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://user:pass@host/simple", True),
+        ("https://token@host/simple", True),
+        ('{"url": "HTTPS://u:p@host/x"}', True),
+        ("see git+ssh://git@host/repo.git", True),
+        ("https://****@host/simple", False),
+        ("https://user:****@host/simple", False),
+        ("https://host/simple/pkg/ mail@example.org", False),
+        ("https://host/a@b", False),  # an @ in the path, not in the user info
+        ("no url here", False),
+        ("", False),
+        ("x" * 100_000 + "https://u:p@h/", True),
+    ],
+)
+def test_holds_secret(text: str, expected: bool) -> None:
+    assert holds_secret(text) is expected

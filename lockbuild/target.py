@@ -230,11 +230,11 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
         machine = _machine(first)
         if machine:
             env["platform_machine"] = machine
+    if not platforms and not python_version:
+        return base
     tags = list(cpython_tags(version, platforms=expanded or None)) + list(
         compatible_tags(version, platforms=expanded or None)
     )
-    if not platforms and not python_version:
-        return base
     if platforms:
         description = f"cpython {env['python_version']} {' '.join(platforms)}{GIVEN}"
     else:  # this machine's platform at another Python

@@ -123,14 +123,15 @@ def _return_large_buffers_to_the_system() -> None:
     MALLOC_MMAP_THRESHOLD_ variable would, took peak memory on a 384-pin lock from
     about 330 to about 250 MiB.) Elsewhere this does nothing."""
     import ctypes  # start-up speed: only compile needs it, and only on Linux
-    import ctypes.util
 
     if not sys.platform.startswith("linux"):
         return
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The C library the interpreter already runs on, by its own handle: find_library
+        # would start ldconfig to look for it, a child process on every compile.
+        libc = ctypes.CDLL(None)
         libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
+    except (OSError, AttributeError):  # musl has no mallopt: nothing to tune
         return
 
 

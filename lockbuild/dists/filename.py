@@ -4,8 +4,14 @@ its start, so that ``pybbox-0.0.5-alpha.zip`` is pybbox 0.0.5a0."""
 
 from __future__ import annotations
 
+import functools
+
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+# The sdists of one page share the project's name and their stems' leading parts: each
+# is normalized once (a page of a long-lived project lists thousands of sdists).
+_canonical = functools.lru_cache(maxsize=4096)(canonicalize_name)
 
 # The archive formats pip unpacks (longest first, so ".tar.gz" wins over ".gz" rules).
 SDIST_SUFFIXES = (
@@ -22,10 +28,15 @@ SDIST_SUFFIXES = (
     ".zip",
 )
 
+# One test rules out most names that are no sdist (wheels, .exe, .egg, .msi ...).
+_LAST_LETTERS = tuple({suffix[-2:] for suffix in SDIST_SUFFIXES})
+
 
 def sdist_stem(filename: str) -> str | None:
     """The file name without its archive suffix; None when it is no sdist archive."""
     lowered = filename.lower()
+    if not lowered.endswith(_LAST_LETTERS):
+        return None
     for suffix in SDIST_SUFFIXES:
         if lowered.endswith(suffix) and len(filename) > len(suffix):
             return filename[: -len(suffix)]
@@ -45,9 +56,9 @@ def split_sdist(filename: str, project: str | None = None) -> tuple[str, str] | 
         return None
     dashes = [i for i, c in enumerate(stem) if c == "-"]
     if project is not None:
-        wanted = canonicalize_name(project)
+        wanted = _canonical(project)
         for i in dashes:
-            if canonicalize_name(stem[:i]) == wanted and i + 1 < len(stem):
+            if _canonical(stem[:i]) == wanted and i + 1 < len(stem):
                 return stem[:i], stem[i + 1 :]
         return None
     if not dashes:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +34,16 @@ class CoreMetadata:
     notes: tuple[str, ...] = ()
 
 
+# The end of the header fields: an empty line (the long description follows it).
+_HEADERS_END = re.compile(rb"\n\r?\n")
+
+
 def parse_metadata(data: bytes, where: str) -> CoreMetadata:
-    """Parse METADATA / PKG-INFO bytes; ``where`` names the file in errors."""
-    raw, _unparsed = parse_email(data)
+    """Parse METADATA / PKG-INFO bytes; ``where`` names the file in errors. Only the
+    header fields are read: the description after them, often most of the file, is not
+    used here and the email parser would walk it line by line."""
+    end = _HEADERS_END.search(data)
+    raw, _unparsed = parse_email(data if end is None else data[: end.start() + 1])
     try:
         name = canonicalize_name(str(raw["name"]))
         version = Version(str(raw["version"]))

@@ -132,7 +132,13 @@ _API_VERSION = re.compile(rb'"api-version"\s*:\s*"([^"\\]{0,40})"')
 def _check_api_version(body: bytes, page_url: str) -> None:
     """PEP 629: a page whose major API version is not 1 must not be read. The version
     sits in the small ``meta`` object; one bounded search finds it without decoding."""
-    match = _API_VERSION.search(body, 0, 4096) or _API_VERSION.search(body)
+    # PEP 691 pages put it first or, as the public index does, last: both ends are
+    # looked at before the whole page is.
+    match = (
+        _API_VERSION.search(body, 0, 4096)
+        or _API_VERSION.search(body, max(0, len(body) - 4096))
+        or _API_VERSION.search(body)
+    )
     if match is None:
         return
     version = match.group(1).decode("utf-8", "replace")
@@ -196,17 +202,31 @@ def _stdlib_json_listings(
 
 
 class _CountingKeep:
-    """A wheel filter that counts what it drops (for an error that says why)."""
+    """A wheel filter that counts what it drops (for an error that says why).
+
+    A wheel filter decides on a name's last three parts (Python, ABI and platform tags),
+    and the tens of thousands of wheels of a large page share a few dozen of them: each
+    is decided once here, found by three searches from the end of the name."""
 
     def __init__(self, keep: KeepWheel) -> None:
         self.keep = keep
         self.dropped = 0
+        self._decided: dict[str, bool] = {}
 
     def __call__(self, filename: str) -> bool:
-        if self.keep(filename):
-            return True
-        self.dropped += 1
-        return False
+        last = filename.rfind("-")
+        before = filename.rfind("-", 0, last) if last > 0 else -1
+        start = filename.rfind("-", 0, before) if before > 0 else -1
+        if start > 0:
+            tail = filename[start:]
+            kept = self._decided.get(tail)
+            if kept is None:
+                kept = self._decided[tail] = self.keep(filename)
+        else:  # fewer parts than a wheel name has: the filter says what it makes of it
+            kept = self.keep(filename)
+        if not kept:
+            self.dropped += 1
+        return kept
 
 
 def _page_listings(

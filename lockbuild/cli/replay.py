@@ -292,7 +292,7 @@ def _unserved(
         if hashes:
             files = client.version_files(name, wanted)
         else:
-            files = tuple(f for f in client.files(name) if f.version == wanted)
+            files = client.release_files(name, wanted)
     except LockbuildError as exc:
         return exc.message
     if not files:

@@ -143,6 +143,11 @@ class IndexClient:
         """Every usable file of project ``name``, fully parsed."""
         return tuple(_materialize(self.listings(name)))
 
+    def release_files(self, name: str, version: Version) -> tuple[DistFile, ...]:
+        """The usable files of one release: only those are fully parsed (a popular
+        project's page lists thousands of files of other releases)."""
+        return tuple(_materialize(i for i in self.listings(name) if i.version == version))
+
     def _files_future(self, name: NormalizedName) -> Future[tuple[Listing, ...]]:
         with self._lock:
             future = self._files.get(name)

@@ -264,17 +264,13 @@ def unverified(
             return "its input digests are not this run's"
     if tuple(lock.options) != expected.options or build.options:
         return "its option lines are not this run's"
-    # The pages' own listings, not what the cache says was read from them: a rewritten
-    # cache cannot vouch for a rewritten record.
-    client.reuse_listings = False
-    try:
-        for locked in (lock, build):
-            for pin in locked.pins.values():
-                problem = _unserved(client, pin.name, pin.version, pin.line, pin.hashes)
-                if problem:
-                    return problem
-    finally:
-        client.reuse_listings = True
+    # The pages' own listings (release_files), not what the cache says was read from
+    # them: a rewritten cache cannot vouch for a rewritten record.
+    for locked in (lock, build):
+        for pin in locked.pins.values():
+            problem = _unserved(client, pin.name, pin.version, pin.line, pin.hashes)
+            if problem:
+                return problem
     return None
 
 
@@ -289,10 +285,7 @@ def _unserved(
     except InvalidVersion:
         return f"{name}=={version} is not a valid version"
     try:
-        if hashes:
-            files = client.version_files(name, wanted)
-        else:
-            files = client.release_files(name, wanted)
+        files = client.release_files(name, wanted, usable=not hashes)
     except LockbuildError as exc:
         return exc.message
     if not files:

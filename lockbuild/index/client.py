@@ -17,7 +17,7 @@ from packaging.utils import (
     NormalizedName,
     canonicalize_name,
 )
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from lockbuild import limits
 from lockbuild.errors import FetchError
@@ -46,6 +46,29 @@ from lockbuild.index.page import (
 )
 from lockbuild.pool import DaemonPool
 from lockbuild.target import WheelNameFilter
+
+
+class _ReleaseWheels:
+    """A wheel filter for one release: a wheel of another version is dropped by its file
+    name's version field (each distinct field parsed once), then ``keep`` decides."""
+
+    def __init__(self, version: Version, keep: KeepWheel | None) -> None:
+        self.version = version
+        self.keep = keep
+        self._same: dict[str, bool] = {}
+
+    def __call__(self, filename: str) -> bool:
+        parts = filename.split("-", 2)
+        if len(parts) < 3:
+            return True  # malformed: the full parse rejects it
+        same = self._same.get(parts[1])
+        if same is None:
+            try:
+                same = Version(parts[1]) == self.version
+            except InvalidVersion:
+                same = True  # the full parse decides
+            self._same[parts[1]] = same
+        return same and (self.keep is None or self.keep(filename))
 
 
 class IndexClient:
@@ -91,9 +114,6 @@ class IndexClient:
         # Pages served again byte for byte are not parsed again (listcache.py); only with
         # a wheel filter whose decisions can be named.
         self._listed: ListingCache | None = None
-        # False while a recorded result is checked against the pages: what they list is
-        # then read from the pages themselves, never from the cache (see replay.py).
-        self.reuse_listings = True
         if cache.enabled and (keep_wheel is None or isinstance(keep_wheel, WheelNameFilter)):
             identity = keep_wheel.identity if keep_wheel is not None else "every file"
             self._listed = ListingCache(cache, identity)
@@ -143,10 +163,17 @@ class IndexClient:
         """Every usable file of project ``name``, fully parsed."""
         return tuple(_materialize(self.listings(name)))
 
-    def release_files(self, name: str, version: Version) -> tuple[DistFile, ...]:
-        """The usable files of one release: only those are fully parsed (a popular
-        project's page lists thousands of files of other releases)."""
-        return tuple(_materialize(i for i in self.listings(name) if i.version == version))
+    def release_files(
+        self, name: str, version: Version, *, usable: bool = True
+    ) -> tuple[DistFile, ...]:
+        """The files of one release (only those the target can use when ``usable``), read
+        from the pages themselves, never from the listing cache: what checks a recorded
+        result (replay.py). Wheels of other releases, most of a popular project's page,
+        are passed over by their file name before anything else is done with them."""
+        canonical = canonicalize_name(name)
+        keep = _CountingKeep(_ReleaseWheels(version, self.keep_wheel if usable else None))
+        items = self._accepted(canonical, self._iter_project(canonical, keep, reading=False))
+        return tuple(_materialize(i for i in items if i.version == version))
 
     def _files_future(self, name: NormalizedName) -> Future[tuple[Listing, ...]]:
         with self._lock:
@@ -196,20 +223,26 @@ class IndexClient:
         return tuple(found.values())
 
     def _iter_project(
-        self, name: NormalizedName, keep: _CountingKeep | None = None
+        self, name: NormalizedName, keep: _CountingKeep | None = None, *, reading: bool = True
     ) -> Iterator[Listing]:
+        """The listings of every source for ``name``; ``reading`` False: a check reads
+        the pages (with a filter of its own), so nothing is kept from or for the run."""
         for index in self.sources.index_urls:
             page_url = f"{index}{name}/"
             page = self.fetcher.get_page(page_url)
             if page is None:
                 continue
             body, content_type, final_url = page
-            if self.all_files:
+            if self.all_files and reading:
                 with self._lock:
                     self._pages.setdefault(name, []).append(
                         (zlib.compress(body, 1), content_type, final_url)
                     )
-            listed = self._page_listings(page_url, body, content_type, final_url, keep, name)
+            if reading:
+                listed = self._page_listings(page_url, body, content_type, final_url, keep, name)
+            else:
+                with self._parsing:
+                    listed = _page_listings(body, content_type, final_url, keep, name)
             if index.startswith("file:"):
                 with self._lock:
                     self._local_files.update(item.filename for item in listed)
@@ -235,12 +268,7 @@ class IndexClient:
         """The page's listings: parsed, or as a run served the same JSON page kept them."""
         key = None
         digest = self.fetcher.page_digest(page_url)
-        if (
-            self._listed is not None
-            and self.reuse_listings
-            and digest is not None
-            and is_json_type(content_type)
-        ):
+        if self._listed is not None and digest is not None and is_json_type(content_type):
             key = self._listed.key(digest, content_type, final_url, name)
             found = self._listed.get(key, final_url, name)
             if found is not None:

@@ -1,0 +1,122 @@
+"""IndexClient.release_files, what checks a recorded result against the pages (replay.py):
+the files of one release are exactly those the full parse of the pages gives for that
+version (the usable ones, or every one for hashes), read from the pages served in memory,
+for a table of pages, releases and cut-offs; and the listing cache is neither read nor
+written by it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from packaging.version import Version
+
+from lockbuild.index.cache import Cache
+from lockbuild.index.client import IndexClient
+from lockbuild.index.fetcher import Fetcher, Sources
+from lockbuild.index.page import _materialize, json_listings
+from lockbuild.target import current
+
+pytestmark = pytest.mark.unit
+
+INDEX = "https://host.test/simple/"
+SHA = "ab" * 32
+
+
+def entry(filename: str, uploaded: str = "2024-01-01T00:00:00Z", sha: str = SHA) -> dict[str, Any]:
+    return {
+        "filename": filename,
+        "url": f"../../files/{filename}",
+        "hashes": {"sha256": sha},
+        "upload-time": uploaded,
+    }
+
+
+FILES = [
+    entry("demo-1.0.tar.gz"),
+    entry("demo-1.0-py3-none-any.whl", sha="01" * 32),
+    entry("demo-1.0-cp27-cp27m-win32.whl", sha="02" * 32),  # unusable here
+    entry("demo-1.0.0-1-py3-none-any.whl", sha="03" * 32),  # 1.0.0 is 1.0, build tag
+    entry("demo-1.0rc1-py3-none-any.whl"),
+    entry("demo-2.0-py3-none-any.whl", "2024-06-01T00:00:00Z"),
+    entry("Demo-2.0.zip", "2024-06-01T00:00:00Z"),
+    entry("demo-3.0-cp27-cp27m-win32.whl"),  # no usable file of 3.0
+    entry("demo-not.a.version-py3-none-any.whl"),
+    entry("demo-4.0.tar.gz", "2024-09-01T00:00:00Z"),
+    entry("other-1.0-py3-none-any.whl"),  # another project's
+]
+
+
+def client(tmp_path: Path, cut_off: datetime | None = None) -> IndexClient:
+    body = json.dumps({"meta": {"api-version": "1.1"}, "name": "demo", "files": FILES}).encode()
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == f"{INDEX}demo/":
+            headers = {"Content-Type": "application/vnd.pypi.simple.v1+json"}
+            return httpx.Response(200, content=body, headers=headers)
+        return httpx.Response(404)
+
+    made = IndexClient(
+        Sources(index_urls=(INDEX,), find_links=()),
+        Cache(tmp_path / "cache"),
+        exclude_newer=cut_off,
+        keep_wheel=current().wheel_name_filter(),
+        all_files=True,
+    )
+    made.fetcher = Fetcher(made.cache, transport=httpx.MockTransport(serve))
+    return made
+
+
+CUTS = [None, datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize("cut_off", CUTS)
+@pytest.mark.parametrize("version", ["1.0", "1.0rc1", "2.0", "3.0", "4.0", "5.0"])
+@pytest.mark.parametrize("usable", [True, False])
+def test_the_release_is_what_the_full_parse_gives(
+    tmp_path: Path, version: str, cut_off: datetime | None, usable: bool
+) -> None:
+    wanted = Version(version)
+    full = client(tmp_path / "full", cut_off)
+    if usable:
+        expected = [f for f in _materialize(full.listings("demo")) if f.version == wanted]
+    else:
+        expected = list(full.version_files("demo", wanted))
+    found = client(tmp_path / "release", cut_off).release_files("Demo", wanted, usable=usable)
+    assert sorted(found, key=lambda f: f.filename) == sorted(expected, key=lambda f: f.filename)
+
+
+def test_expected_files_are_found(tmp_path: Path) -> None:
+    found = client(tmp_path).release_files("demo", Version("1.0"))
+    names = {f.filename for f in found}
+    assert names == {
+        "demo-1.0.tar.gz",
+        "demo-1.0-py3-none-any.whl",
+        "demo-1.0.0-1-py3-none-any.whl",
+    }
+    every = client(tmp_path).release_files("demo", Version("1.0"), usable=False)
+    assert {f.filename for f in every} == names | {"demo-1.0-cp27-cp27m-win32.whl"}
+
+
+def test_the_listing_cache_is_neither_read_nor_written(tmp_path: Path) -> None:
+    first = client(tmp_path)
+    first.release_files("demo", Version("1.0"))
+    assert not (tmp_path / "cache" / "page-listings").exists()
+    first.listings("demo")  # a run's own reading keeps the listings
+    assert (tmp_path / "cache" / "page-listings").exists()
+    # A rewritten cache: the kept listings of this very page name a release it lacks.
+    forged = json.dumps({"meta": {"api-version": "1.1"}, "files": [entry("demo-9.0.tar.gz")]})
+    listings = json_listings(forged.encode(), f"{INDEX}demo/", None, "demo")
+    store = first._listed
+    assert store is not None
+    digest = first.fetcher.page_digest(f"{INDEX}demo/")
+    assert digest is not None
+    kind = "application/vnd.pypi.simple.v1+json"
+    store.put(store.key(digest, kind, f"{INDEX}demo/", "demo"), listings, 0)
+    resolving = client(tmp_path)
+    assert [f.version for f in _materialize(resolving.listings("demo"))] == [Version("9.0")]
+    assert client(tmp_path).release_files("demo", Version("9.0")) == ()

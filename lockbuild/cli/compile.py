@@ -111,6 +111,7 @@ def compile_lock(
                     f"pages served now ({problem}): resolving again"
                 )
                 replayed = None
+                client.distrust_listings()
         if replayed is not None:
             client.close()
             log(

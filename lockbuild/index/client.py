@@ -118,6 +118,11 @@ class IndexClient:
             identity = keep_wheel.identity if keep_wheel is not None else "every file"
             self._listed = ListingCache(cache, identity)
 
+    def distrust_listings(self) -> None:
+        """Parse every page from now on: the cache was found to hold something no run
+        wrote (a record that its own pages contradict), so its listings are not read."""
+        self._listed = None
+
     def close(self) -> None:
         self._pool.shutdown()
         self.fetcher.close()

@@ -176,8 +176,9 @@ class IndexClient:
         result (replay.py). Wheels of other releases, most of a popular project's page,
         are passed over by their file name before anything else is done with them."""
         canonical = canonicalize_name(name)
-        keep = _CountingKeep(_ReleaseWheels(version, self.keep_wheel if usable else None))
-        items = self._accepted(canonical, self._iter_project(canonical, keep, reading=False))
+        # Not a _CountingKeep: that decides once per tag triple, this by version too.
+        check = _ReleaseWheels(version, self.keep_wheel if usable else None)
+        items = self._accepted(canonical, self._iter_project(canonical, check=check))
         return tuple(_materialize(i for i in items if i.version == version))
 
     def _files_future(self, name: NormalizedName) -> Future[tuple[Listing, ...]]:
@@ -228,10 +229,18 @@ class IndexClient:
         return tuple(found.values())
 
     def _iter_project(
-        self, name: NormalizedName, keep: _CountingKeep | None = None, *, reading: bool = True
+        self,
+        name: NormalizedName,
+        keep: _CountingKeep | None = None,
+        *,
+        check: KeepWheel | None = None,
     ) -> Iterator[Listing]:
-        """The listings of every source for ``name``; ``reading`` False: a check reads
-        the pages (with a filter of its own), so nothing is kept from or for the run."""
+        """The listings of every source for ``name``. With ``check`` (a wheel filter of
+        its own, used instead of ``keep``) the pages are read for a check: nothing is kept
+        from or for the run."""
+        reading = check is None
+        if check is not None:
+            keep = None
         for index in self.sources.index_urls:
             page_url = f"{index}{name}/"
             page = self.fetcher.get_page(page_url)
@@ -247,16 +256,17 @@ class IndexClient:
                 listed = self._page_listings(page_url, body, content_type, final_url, keep, name)
             else:
                 with self._parsing:
-                    listed = _page_listings(body, content_type, final_url, keep, name)
+                    listed = _page_listings(body, content_type, final_url, check, name)
             if index.startswith("file:"):
                 with self._lock:
                     self._local_files.update(item.filename for item in listed)
             yield from listed
             if self.sources.first_index:
                 break  # uv's first-index: the first index with a page for the project
+        wheels = keep if reading else check
         for item in self.find_links_listings():
             if item.filename.endswith(".whl"):
-                if keep is None or keep(item.filename):
+                if wheels is None or wheels(item.filename):
                     yield item
             else:
                 yield _for_project(item, name)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from packaging.requirements import InvalidRequirement
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from lockbuild.build.hookfail import HookFailed
 from lockbuild.errors import DistError
@@ -34,6 +35,9 @@ MAX_ROUNDS = 10
 # get_requires_for_build_wheel of the releases given, under the lock so far: by name,
 # the requirements each added, or its failure.
 AskHooks = Callable[[Sequence[Candidate], Fitted], Mapping[str, Sequence[str] | HookFailed]]
+# Called with each release and its build edges as soon as they are read (in the worker
+# that read them): where get_requires_for_build_wheel may start before the fitting.
+OnEdges = Callable[[Candidate, Sequence[Req]], None]
 
 
 def soft_releases(mapping: Mapping[str, Candidate]) -> list[Candidate]:
@@ -51,13 +55,23 @@ def soft_releases(mapping: Mapping[str, Candidate]) -> list[Candidate]:
 
 
 def _read_build_edges(
-    provider: Provider, releases: Sequence[Candidate], workers: int
+    provider: Provider,
+    releases: Sequence[Candidate],
+    workers: int,
+    on_edges: OnEdges | None = None,
 ) -> list[list[Req] | HookFailed | Exception]:
     """Each release's build requirements, read in parallel (each needs its sdist's
-    build-system table: a download on a cold cache)."""
+    build-system table: a download on a cold cache); ``on_edges`` hears each as it comes."""
+
+    def read(release: Candidate) -> list[Req]:
+        edges = provider.build_edges(release)
+        if on_edges is not None:
+            on_edges(release, edges)
+        return edges
+
     pool = DaemonPool(workers)
     try:
-        futures = [pool.submit(provider.build_edges, release) for release in releases]
+        futures = [pool.submit(read, release) for release in releases]
         results: list[list[Req] | HookFailed | Exception] = []
         for future in futures:
             try:
@@ -79,6 +93,7 @@ def extend(
     ask_hooks: AskHooks | None = None,
     workers: int = 4,
     on_release: Callable[[Candidate], None] = lambda release: None,
+    on_edges: OnEdges | None = None,
 ) -> Fitted:
     """Fit the builds ``hard`` and the build side of every soft release of
     ``resolution`` (the joint resolution) together.
@@ -86,7 +101,7 @@ def extend(
     ``ask_hooks`` (None: no build hooks) runs get_requires_for_build_wheel for the given
     releases under the lock so far; a name maps to the requirements its backend returned
     that the release did not already have, or to the failure. New requirements mean one
-    more round."""
+    more round. ``on_edges`` hears each release's build edges as soon as they are read."""
     runtime = graphs.runtime_set(graphs.build_graph(resolution))
     requirements: dict[str, tuple[Req, ...]] = {}
     releases: dict[str, Candidate] = {}
@@ -106,7 +121,7 @@ def extend(
     for _ in range(MAX_ROUNDS):
         if not to_read and not to_ask:
             break
-        edges = _read_build_edges(provider, to_read, workers)
+        edges = _read_build_edges(provider, to_read, workers, on_edges)
         for release, found in zip(to_read, edges, strict=True):
             on_release(release)
             releases[release.name] = release
@@ -233,4 +248,53 @@ def add_soft_build_sides(
     """--build-deps-for all on the joint resolution: every build fitted, soft ones too."""
     repository.progress.phase("adding the build sides of releases installed from wheels")
     asker = hook_asker(repository, workers) if hooks else None
-    return extend(provider, resolution, hard, ask_hooks=asker, workers=workers)
+    early = early_hooks(repository, resolution) if hooks else None
+    return extend(provider, resolution, hard, ask_hooks=asker, workers=workers, on_edges=early)
+
+
+def held_hook_environment(
+    graph: graphs.DiGraph, runtime: set[str], static: Sequence[str], edges: Sequence[Req]
+) -> list[str] | None:
+    """The pins a release's get_requires_for_build_wheel runs with, when the runtime pins
+    alone decide them: every static build requirement (``edges`` named in ``static``)
+    names a runtime pin it admits, with no extras, URL or upload cut-off. Fitting holds
+    runtime pins, so it can only give the same environment (graphs.hook_environment);
+    None when anything else could shape it."""
+    names = {canonicalize_name(Requirement(text).name) for text in static}
+    roots = []
+    for edge in edges:
+        if edge.name not in names:
+            continue  # a requirement a hook added: not part of the hook's environment
+        pin = graph.nodes[edge.name].get("pin") if edge.name in runtime else None
+        if (
+            pin is None
+            or edge.extras
+            or edge.url
+            or edge.not_after is not None
+            or not edge.specifier.contains(pin.version, prereleases=True)
+        ):
+            return None
+        roots.append(edge.name)
+    env = set(roots) | graphs.runtime_closure(graph, roots)
+    return sorted(f"{p.name}=={p.version}" for p in graphs.pins(graph, env))
+
+
+def early_hooks(repository: IndexRepository, resolution: Resolution) -> OnEdges:
+    """Start get_requires_for_build_wheel of a release as soon as its build edges are
+    read, where the runtime pins alone decide its environment: a slow backend (one that
+    compiles in that hook) then runs while the rest is read and fitted, not after. The
+    answer is used only when the fitting gives the same environment (it is keyed by the
+    pins), and a failure here is asked again in the usual way."""
+    graph = graphs.build_graph(resolution)
+    runtime = graphs.runtime_set(graph)
+
+    def start(release: Candidate, edges: Sequence[Req]) -> None:
+        try:
+            static = repository.build_system(release).requires
+            pins = held_hook_environment(graph, runtime, static, edges)
+        except (DistError, InvalidRequirement):
+            return  # the release is named where its edges are read
+        if pins is not None:
+            repository.start_build_requires(release, pins)
+
+    return start

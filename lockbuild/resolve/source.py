@@ -87,6 +87,10 @@ class IndexRepository:
         self._hooks = DaemonPool(HOOK_WORKERS)
         self._speculation = DaemonPool(SPECULATION_WORKERS)
         self._metadata_workers = DaemonPool(WHEEL_METADATA_WORKERS)
+        # get_requires_for_build_wheel started before the fitting asks (build_requires
+        # early), by (name, version, pins): the fitting's own call waits for it.
+        self._early_hooks = DaemonPool(HOOK_WORKERS)
+        self._early: dict[tuple[str, str, tuple[str, ...]], Future[tuple[str, ...]]] = {}
         self._speculated: set[str] = set()
         self._build_systems: dict[str, BuildSystem] = {}
         self._sdist_locks: dict[str, threading.Lock] = {}
@@ -104,6 +108,7 @@ class IndexRepository:
         self._hooks.shutdown()
         self._speculation.shutdown()
         self._metadata_workers.shutdown()
+        self._early_hooks.shutdown()
         self.client.close()
         self.environments.close()
 
@@ -437,6 +442,18 @@ class IndexRepository:
         with self._lock:
             return self._hook_results.get((candidate.name, str(candidate.version)))
 
+    def start_build_requires(self, candidate: Candidate, pins: Sequence[str]) -> None:
+        """Begin get_requires_for_build_wheel of ``candidate`` in an environment holding
+        exactly ``pins`` now, in the background: a later dynamic_build_requires with the
+        same pins takes its answer (it installs the pins alone, constrained by them)."""
+        key = (candidate.name, str(candidate.version), tuple(pins))
+        with self._lock:
+            if key in self._early:
+                return
+            self._early[key] = self._early_hooks.submit(
+                self._build_requires, candidate, key[2], key[2], "wheel", True
+            )
+
     def dynamic_build_requires(
         self,
         candidate: Candidate,
@@ -448,6 +465,23 @@ class IndexRepository:
         pip-compile's --build-deps-for) returns in an environment holding exactly
         ``pins`` (the locked static build requirements); cached by the sdist's sha256 and
         those pins."""
+        with self._lock:
+            early = self._early.get((candidate.name, str(candidate.version), tuple(pins)))
+        if early is not None and target == "wheel":
+            try:
+                return self._early_hooks.wait(early)
+            except HookFailed:
+                pass  # asked again here, with this call's constraints, as without it
+        return self._build_requires(candidate, pins, constraints, target)
+
+    def _build_requires(
+        self,
+        candidate: Candidate,
+        pins: Sequence[str],
+        constraints: Sequence[str],
+        target: str,
+        early: bool = False,
+    ) -> tuple[str, ...]:
         system = self.build_system(candidate)
         source, local = self._build_origin(candidate)
         identity = self.client.file_hash(source) if source is not None else None
@@ -464,7 +498,10 @@ class IndexRepository:
             if isinstance(record, list):
                 return tuple(str(r) for r in record)
         what = source.filename if source is not None else str(local)
-        self.log(f"asking the build backend of {what} for its build requirements")
+        self.log(
+            f"asking the build backend of {what} for its build requirements"
+            + (" (its build tools are runtime pins: before the fitting)" if early else "")
+        )
         activity = self.progress.activity(f"get_requires_for_build_{target} of {what}")
         with activity, tempfile.TemporaryDirectory(prefix="lockbuild-hook-") as tmp:
             if source is not None:

@@ -43,6 +43,15 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> FixtureIndex:
     # Built from source (no wheels): hard build edges, as with --build-deps-for needed.
     idx.sdist("gamma", "1.0", build_requires=["buildtool==1.0"])
     idx.sdist("delta", "1.0", build_requires=["buildtool==2.0"])
+    # Its build tool is a runtime pin of the lock: its hook starts before the fitting.
+    idx.wheel("early", "1.0", requires_dist=["corelib"])
+    idx.sdist(
+        "early",
+        "1.0",
+        requires_dist=["corelib"],
+        build_requires=["corelib"],
+        dynamic_build_requires=["dynhelper"],
+    )
     idx.write()
     return idx
 
@@ -130,3 +139,25 @@ def test_sdist_built_releases_that_disagree_get_scoped_environments_too(
     assert pins(build) == {"buildtool": "2.0"}
     assert "# lockbuild-scoped: gamma==1.0: buildtool==1.0" in build.read_text()
     assert "lockbuild-not-buildable" not in build.read_text()
+
+
+def test_hook_held_by_runtime_pins_runs_once_before_fitting(
+    tmp_path: Path, env: dict[str, str], server: IndexServer
+) -> None:
+    """A release whose build tools are all runtime pins: its get_requires_for_build_wheel
+    starts as soon as its build-system table is read, and the fitting takes that answer
+    (asked once), with the same lock as asking after the fitting."""
+    write(tmp_path / "requirements.in", "early\ncorelib\n")
+    args = compile_args(server.url, tmp_path / "cache", "--build-deps-for", "all", "-v")
+    args.remove("-q")
+    proc = lockbuild(args, env, tmp_path)
+    asked = [
+        line
+        for line in proc.stderr.splitlines()
+        if "asking the build backend of early-1.0.tar.gz" in line
+    ]
+    assert len(asked) == 1, proc.stderr
+    assert asked[0].endswith("(its build tools are runtime pins: before the fitting)")
+    assert pins(tmp_path / "requirements.txt") == {"corelib": "2.0", "early": "1.0"}
+    assert pins(tmp_path / "requirements-build.txt") == {"corelib": "2.0", "dynhelper": "1.0"}
+    assert "# via early (build)" in (tmp_path / "requirements-build.txt").read_text()

@@ -474,3 +474,39 @@ def test_a_build_tool_built_from_source_at_the_shared_version_is_fitted_too() ->
     assert envs["hatch 1.26"] == ["flit==3.0"]
     assert "hatch 1.28" not in envs
     assert sorted(b.candidate.name for b in locked.builds) == ["alpha", "beta", "hatch"]
+
+
+@pytest.mark.parametrize(
+    ("build", "inputs", "expected"),
+    [
+        # The build tool is a runtime pin it admits: the fitting can only hold it.
+        (["hatch"], ("both", "hatch"), ["hatch==1.28", "pathy==2.0"]),
+        (["hatch>=1.26"], ("both", "hatch==1.26"), ["hatch==1.26", "pathy==2.0"]),
+        (["hatch; python_version < '3'"], ("both", "hatch"), []),
+        ([], ("both",), []),
+        # Anything the fitting could choose: not decided by the runtime pins alone.
+        (["hatch<1.28"], ("both", "hatch"), None),
+        (["hatch"], ("both",), None),
+        (["hatch", "pathy"], ("both", "hatch==1.26"), ["hatch==1.26", "pathy==2.0"]),
+        (["hatch", "other"], ("both", "hatch"), None),
+        (["hatch[fast]"], ("both", "hatch"), None),
+    ],
+)
+def test_hook_environment_held_by_runtime_pins(
+    build: list[str], inputs: tuple[str, ...], expected: list[str] | None
+) -> None:
+    """What the early hook runs with is the fitted build's hook environment, whenever the
+    runtime pins alone decide it; None otherwise."""
+    tools = {**TOOLS, "other": {"1.0": Version_()}}
+    repo = FakeRepository({"both": {"1.0": Version_(sdist=True, build=build)}, **tools})
+    provider = Provider(repo, TARGET, IndexOptions())
+    plain = resolve(provider, roots(*inputs), quiet=True)
+    graph = graphs.build_graph(plain)
+    release = plain.mapping["both"]
+    edges = provider.build_edges(release)
+    held = buildable.held_hook_environment(graph, graphs.runtime_set(graph), build, edges)
+    assert held == expected
+    if held is not None:
+        extended = buildable.extend(provider, plain, workers=2)
+        fitted_graph = graphs.build_graph(extended.resolution)
+        assert extended.hook_environment(fitted_graph, "both", build) == held

@@ -290,9 +290,35 @@ def hook_build_requires(
 ) -> list[str]:
     """What get_requires_for_build_<target> adds, run in an environment holding ``pins``."""
     env = pool.get(pins, what, constraints=constraints, no_deps=True)
-    result = run_hook(project_dir, system, env, f"get_requires_for_build_{target}", what)
+    hook = f"get_requires_for_build_{target}"
+    served = _served_requires(project_dir, system, env, hook, what)
+    if served is not None:
+        return served
+    result = run_hook(project_dir, system, env, hook, what)
     assert isinstance(result, list)
     return result
+
+
+def _served_requires(
+    project_dir: Path, system: BuildSystem, env: IsolatedEnvironment, hook: str, what: str
+) -> list[str] | None:
+    """``hook``'s answer through the environment's fork server (the backend imported
+    once for every sdist sharing the environment); None when there is no server or the
+    hook failed there (the caller then asks pyproject_hooks, whose errors are the
+    backend's own). A timeout is final, as in _both_hooks."""
+    server = None if system.backend_path else env.hook_server(system.backend)
+    if server is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="lockbuild-hook-") as tmp:
+        result_file, log = Path(tmp) / "result.json", Path(tmp) / "hook.log"
+        try:
+            code = server.run(project_dir, Path(tmp), result_file, log, hook)
+        except ProcessTimeout as exc:
+            raise HookFailed(
+                what, hook, str(exc), env.logs.keep(what, hook, _log_text(log))
+            ) from None
+        found = _both_result(result_file, code) if code is not None else None
+    return found[0] if found is not None else None
 
 
 def copy_project(src: Path, dest: Path) -> Path:

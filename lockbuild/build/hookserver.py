@@ -78,9 +78,17 @@ class HookServer:
         for waiter in waiters:
             waiter.event.set()
 
-    def run(self, project_dir: Path, out_dir: Path, result_file: Path, log: Path) -> int | None:
+    def run(
+        self,
+        project_dir: Path,
+        out_dir: Path,
+        result_file: Path,
+        log: Path,
+        hook: str | None = None,
+    ) -> int | None:
         """The child's exit code; None when the server is gone. Raises ProcessTimeout (the
-        child's group killed) when it runs longer than LOCKBUILD_HOOK_TIMEOUT."""
+        child's group killed) when it runs longer than LOCKBUILD_HOOK_TIMEOUT. ``hook``:
+        that one get_requires_for_build_* hook alone (else both hooks of metadata)."""
         pending = _Pending()
         with self._lock:
             if not self._alive:
@@ -95,6 +103,8 @@ class HookServer:
                 "result": str(result_file),
                 "log": str(log),
             }
+            if hook is not None:
+                request["hook"] = hook
             try:
                 assert self._proc.stdin is not None
                 self._proc.stdin.write(json.dumps(request).encode() + b"\n")

@@ -15,7 +15,7 @@ import pytest
 
 from lockbuild.build.environments import IsolatedEnvironment
 from lockbuild.build.hookfail import HookFailed
-from lockbuild.build.hooks import _both_hooks, run_hook
+from lockbuild.build.hooks import _both_hooks, _served_requires, run_hook
 from lockbuild.dists.buildsystem import BuildSystem
 from lockbuild.errors import BuildError
 from lockbuild.indexopts import IndexOptions
@@ -133,6 +133,32 @@ def test_failing_hook_falls_back_and_the_server_goes_on(
     )
     server = env.hook_server("forkbackend")
     assert server is not None and server.ready()
+
+
+def test_requires_hook_alone_is_served_by_the_same_import(
+    tmp_path: Path, env: IsolatedEnvironment
+) -> None:
+    """get_requires_for_build_wheel of many sdists sharing an environment (the hook
+    rounds): one backend import, each hook in a child in its project, and only that
+    hook; a failure there is None, so the caller asks pyproject_hooks."""
+    for name in ("one", "two"):
+        found = _served_requires(
+            _project(tmp_path, name), SYSTEM, env, "get_requires_for_build_wheel", name
+        )
+        assert found == []
+    bad = _project(tmp_path, "bad")
+    (bad / "FAIL").write_text("")
+    assert _served_requires(bad, SYSTEM, env, "get_requires_for_build_wheel", "bad") is None
+    events = _events(tmp_path)
+    imports = [e for e in events if e["event"] == "import"]
+    hooks = [e for e in events if e["event"] != "import"]
+    assert len(imports) == 1, events
+    assert [e["event"] for e in hooks] == ["requires"] * 3
+    assert {e["ppid"] for e in hooks} == {imports[0]["pid"]}
+    assert [Path(str(e["cwd"])).name for e in hooks] == ["one", "two", "bad"]
+    # A backend with a path of its own is not served (pyproject_hooks puts it on sys.path).
+    in_tree = BuildSystem(("forkbackend",), "forkbackend", ("_backend",), True)
+    assert _served_requires(bad, in_tree, env, "get_requires_for_build_wheel", "bad") is None
 
 
 def test_backend_that_does_not_import_is_not_served(

@@ -8,7 +8,8 @@ JSON list of in-tree backend directories).
 
 ``serve SPEC``: a fork server. It imports the backend once; each request (a JSON line on
 stdin: id, project, out, result, log) is served by a forked child, in a process group
-of its own, that changes to the project directory and runs both hooks, its output going
+of its own, that changes to the project directory and runs both hooks (or the one
+get_requires_for_build_* hook the request names as ``hook``), its output going
 to the log file. The server answers ``<id> pid <pid>`` when a child starts and
 ``<id> <exit code>`` when it ends, after killing what the child left running in its
 group. Importing setuptools is most of what a hook costs, so a dozen sdists sharing one
@@ -41,6 +42,24 @@ def run_both(backend: Any, out_dir: str, result_file: str) -> None:
     prepare = getattr(backend, "prepare_metadata_for_build_wheel", None)
     if not result["requires"] and prepare is not None:
         result["dist_info"] = prepare(out_dir, {})
+    with open(result_file, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
+# What a request may name as its one hook (the fork server runs nothing else alone).
+REQUIRES_HOOKS = (
+    "get_requires_for_build_wheel",
+    "get_requires_for_build_sdist",
+    "get_requires_for_build_editable",
+)
+
+
+def run_requires(backend: Any, hook: str, result_file: str) -> None:
+    """One get_requires_for_build_* hook; a backend without it asks for nothing (PEP 517)."""
+    if hook not in REQUIRES_HOOKS:
+        raise ValueError(f"not a get_requires hook: {hook!r}")
+    found = getattr(backend, hook, None)
+    result = {"requires": list(found({})) if found is not None else [], "dist_info": None}
     with open(result_file, "w", encoding="utf-8") as handle:
         json.dump(result, handle)
 
@@ -101,7 +120,10 @@ class _Server:
             os.dup2(log, 1)
             os.dup2(log, 2)
             os.chdir(request["project"])
-            run_both(self.backend, request["out"], request["result"])
+            if request.get("hook"):
+                run_requires(self.backend, request["hook"], request["result"])
+            else:
+                run_both(self.backend, request["out"], request["result"])
             code = 0
         except BaseException:  # noqa: BLE001 - the child reports any failure by its code
             traceback.print_exc()

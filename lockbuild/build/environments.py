@@ -375,6 +375,8 @@ class EnvironmentPool:
         self._lock = threading.Lock()
         self._envs: dict[EnvKey, IsolatedEnvironment] = {}
         self._key_locks: dict[EnvKey, threading.Lock] = {}
+        # no_deps environments by (requirements, cutoff) alone: see get
+        self._held: dict[tuple[tuple[str, ...], datetime | None], IsolatedEnvironment] = {}
         self._closed = False
 
     def prepare(
@@ -408,6 +410,15 @@ class EnvironmentPool:
         uploaded_before: datetime | None = None,
     ) -> IsolatedEnvironment:
         key = EnvKey.of(requirements, constraints, no_deps, uploaded_before)
+        if no_deps:
+            # Exactly these pins and nothing else (a hook round's environment): the
+            # constraints cannot change what it holds, and the hook's answer is kept by
+            # the pins alone, so every release with these pins shares one, whatever the
+            # round's constraints were.
+            with self._lock:
+                held = self._held.get((key.requirements, uploaded_before))
+            if held is not None:
+                return held
         memo = self.memo
         remembered = memo_key(key, self.index, self.base_python) if memo else ""
         with self._lock:
@@ -437,6 +448,8 @@ class EnvironmentPool:
                     closed = self._closed
                     if not closed:
                         self._envs[key] = env
+                        if no_deps:
+                            self._held.setdefault((key.requirements, uploaded_before), env)
                 if closed:  # made after close(): nobody else would remove it
                     env.__exit__()
                     raise BuildError(f"{what}: the run ended while its environment was made")
@@ -446,5 +459,6 @@ class EnvironmentPool:
         with self._lock:
             self._closed = True
             envs, self._envs = list(self._envs.values()), {}
+            self._held = {}
         for env in envs:
             env.__exit__()

@@ -4,6 +4,7 @@ like a hook, and the cutoff of --build-deps-as-of-release needs a pip that has
 
 from __future__ import annotations
 
+import os
 import sysconfig
 import time
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from lockbuild.build.environments import EnvironmentPool
+from lockbuild.indexopts import IndexOptions
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, lockbuild, new_venv, pins, run, write
 
@@ -99,3 +102,28 @@ def test_cutoff_through_a_pip_without_uploaded_prior_to_is_one_line(
         "and later): upgrade pip or install uv"
     ]
     assert not (tmp_path / "requirements.txt").exists()
+
+
+def test_hook_round_environments_are_shared_by_their_pins(
+    tmp_path: Path, server: IndexServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment holding exactly some pins (no dependencies: what a hook round asks
+    for) is made once per run, whatever constraints each round passes; one that
+    resolves dependencies is still made per constraint set."""
+    isolated = isolated_env(tmp_path)
+    for key in list(os.environ):
+        if key not in isolated:
+            monkeypatch.delenv(key)
+    for key, value in isolated.items():
+        monkeypatch.setenv(key, value)
+    pool = EnvironmentPool(IndexOptions(index_url=server.url))
+    try:
+        first = pool.get(["buildtool==1.0"], "one", constraints=["buildtool==1.0"], no_deps=True)
+        later = ["buildtool==1.0", "stalltool==1.0"]
+        assert pool.get(["buildtool==1.0"], "two", constraints=later, no_deps=True) is first
+        other = pool.get(["buildtool==2.0"], "three", constraints=["buildtool==2.0"], no_deps=True)
+        assert other is not first
+        assert pool.get(["buildtool==1.0"], "four", constraints=later) is not first
+        assert first.pins() == ("buildtool==1.0",)
+    finally:
+        pool.close()

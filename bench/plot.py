@@ -1,4 +1,4 @@
-"""Draw bench/growth.png (time against number of pins) from bench/results.json.
+"""Draw bench/growth.png (wall and CPU time against number of pins) from bench/results.json.
 
 Usage: python bench/plot.py results.json growth.png. Needs matplotlib, which the
 ``make bench`` target installs into a separate virtual environment (bench/.venv)."""
@@ -23,41 +23,39 @@ def plot(data_path: Path, out_path: Path) -> None:
     if not series:
         raise SystemExit("no growth measurements in " + str(data_path))
     key, lines = next(iter(series.items()))
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
-    for name, points in sorted(lines.items()):
-        if not points:
-            continue
-        tool, cache = name.rsplit(" ", 1)
-        xs = [p[0] for p in points]
-        ys = [p[1] for p in points]
-        ax.plot(
-            xs,
-            ys,
-            marker="o",
-            linestyle="-" if cache == "warm" else "--",
-            color=COLORS.get(tool, "gray"),
-            label=f"{tool} ({cache} cache)",
-        )
-    warm = lines.get("lockbuild warm") or []
-    if len(warm) >= 2:
-        # Linear growth through lockbuild's smallest warm point, for reference.
-        x0, y0 = warm[0]
-        xmax = warm[-1][0]
-        ax.plot(
-            [x0, xmax],
-            [y0, y0 * xmax / x0],
-            linestyle=":",
-            color="gray",
-            label="linear from lockbuild's smallest warm point",
-        )
-    ax.set_xlabel("runtime pins in the lockfile")
-    ax.set_ylabel("median wall time (s)")
-    ax.set_title(f"Cost against size: set ({key}) cut to its first N requirements")
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.text(0.99, 0.01, f"{data['facts'].get('date', '')}", ha="right", fontsize=7, color="gray")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), dpi=110)
+    for ax, metric, label in (
+        (axes[0], "wall", "median wall time (s)"),
+        (axes[1], "cpu", "median CPU time, user + system of the process tree (s)"),
+    ):
+        for name, points in sorted(lines.items()):
+            tool, cache, what = name.rsplit(" ", 2)
+            if what != metric or not points:
+                continue
+            ax.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                marker="o",
+                linestyle="-" if cache == "warm" else "--",
+                color=COLORS.get(tool, "gray"),
+                label=f"{tool} ({cache} cache)",
+            )
+        ax.set_xlabel("runtime pins in the lockfile")
+        ax.set_ylabel(label)
+        ax.set_title(f"{metric.upper() if metric == 'cpu' else 'Wall'}: set ({key}), first N lines")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    index = " and ".join(data.get("indexes", []))
+    fig.text(
+        0.99,
+        0.01,
+        f"{data['facts'].get('date', '')}, {index} index",
+        ha="right",
+        fontsize=7,
+        color="gray",
+    )
     fig.tight_layout()
     fig.savefig(out_path)
 

@@ -68,8 +68,14 @@ test-online: install
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-# Benchmark against pip-compile and uv on the real public index (not part of `make test`):
-#   make bench [BENCH_SETS=a,b,c,trio,jupyter,ha] [BENCH_REPEAT=3] [BENCH_COLD_REPEAT=2] [BENCH_LOCKBUILD_REF=HEAD]
+# Benchmark against pip-compile and uv (not part of `make test`; needs the network once):
+#   make bench [BENCH_SETS=a,b,c,trio,jupyter,ha] [BENCH_INDEX=loopback|public|both]
+#              [BENCH_REPEAT=2] [BENCH_COLD_REPEAT=2] [BENCH_GROWTH_SIZES=100,300,600]
+#              [BENCH_MIRROR_STORE=DIR] [BENCH_LOCKBUILD_REF=HEAD]
+# Every tool is measured on a loopback copy of the public index (bench/mirror.py), filled
+# by one cold run of each tool per set and then served locally; CPU (user + system of the
+# process tree) is reported beside wall time. The default run (all six sets) takes about an
+# hour on a quiet machine, most of it set ha. `python bench/run.py --help` lists the rest.
 # Writes bench/RESULTS.md, bench/results.json and bench/growth.png; matplotlib for the plot
 # lives in its own venv so the project's venv stays as `make install` made it.
 BENCH_VENV := bench/.venv

@@ -38,7 +38,10 @@ from lockbuild.index.listing import (
     make_dist_file,
 )
 from lockbuild.index.page import (
+    _check_api_version,
+    _compact_struct,
     _CountingKeep,
+    _json_compact_entry,
     _materialize,
     _page_listings,
     html_listings,
@@ -69,6 +72,34 @@ class _ReleaseWheels:
                 same = True  # the full parse decides
             self._same[parts[1]] = same
         return same and (self.keep is None or self.keep(filename))
+
+
+def _named_json_listings(
+    body: bytes, page_url: str, project: str, needle: str, keep: KeepWheel
+) -> list[Listing] | None:
+    """json_listings of only the files whose name contains ``needle`` (None: the page is
+    not in PEP 691's shape, for json_listings to read or refuse)."""
+    from lockbuild.index import pagejson  # start-up speed, as in page.json_listings
+
+    _check_api_version(body, page_url)
+    entries = pagejson.decode_files(body)
+    if entries is None:
+        return None
+    versions: dict[str, Any] = {}
+    listings: list[Listing] = []
+    for entry in entries:
+        filename = entry.filename
+        if filename is None or needle not in filename:
+            continue
+        if filename.endswith(".whl") and not keep(filename):
+            continue
+        item = _listing(filename, entry.upload_time, None, versions, None, project)
+        if item is not None:
+            item.make = functools.partial(
+                _json_compact_entry, _compact_struct(entry), page_url, project=project
+            )
+            listings.append(item)
+    return listings
 
 
 class IndexClient:
@@ -170,16 +201,28 @@ class IndexClient:
 
     def release_files(
         self, name: str, version: Version, *, usable: bool = True
-    ) -> tuple[DistFile, ...]:
+    ) -> Iterator[DistFile]:
         """The files of one release (only those the target can use when ``usable``), read
         from the pages themselves, never from the listing cache: what checks a recorded
-        result (replay.py). Wheels of other releases, most of a popular project's page,
-        are passed over by their file name before anything else is done with them."""
+        result (replay.py), which stops once it has seen enough. Files named with the
+        version as written come first, found by one substring test per file of a JSON
+        page; only when the caller asks for more are the pages read again for every file
+        of the release (a version written another way, such as ``1.0.0`` for ``1.0``)."""
         canonical = canonicalize_name(name)
         # Not a _CountingKeep: that decides once per tag triple, this by version too.
         check = _ReleaseWheels(version, self.keep_wheel if usable else None)
-        items = self._accepted(canonical, self._iter_project(canonical, check=check))
-        return tuple(_materialize(i for i in items if i.version == version))
+        narrowed: list[bool] = []
+        seen: set[str] = set()
+        for needle in (f"-{version}", None):
+            if needle is None and not narrowed:
+                return  # the first pass read every file already
+            listed = self._iter_project(canonical, check=check, needle=needle, narrowed=narrowed)
+            for item in self._accepted(canonical, listed):
+                if item.version == version and item.filename not in seen:
+                    seen.add(item.filename)
+                    dist = item.dist()
+                    if dist is not None:
+                        yield dist
 
     def _files_future(self, name: NormalizedName) -> Future[tuple[Listing, ...]]:
         with self._lock:
@@ -234,10 +277,13 @@ class IndexClient:
         keep: _CountingKeep | None = None,
         *,
         check: KeepWheel | None = None,
+        needle: str | None = None,
+        narrowed: list[bool] | None = None,
     ) -> Iterator[Listing]:
         """The listings of every source for ``name``. With ``check`` (a wheel filter of
         its own, used instead of ``keep``) the pages are read for a check: nothing is kept
-        from or for the run."""
+        from or for the run; with ``needle`` too, only the files of a JSON page whose name
+        contains it are listed (and ``narrowed`` is appended to when a page was)."""
         reading = check is None
         if check is not None:
             keep = None
@@ -256,7 +302,16 @@ class IndexClient:
                 listed = self._page_listings(page_url, body, content_type, final_url, keep, name)
             else:
                 with self._parsing:
-                    listed = _page_listings(body, content_type, final_url, check, name)
+                    found = None
+                    if needle is not None and check is not None and is_json_type(content_type):
+                        found = _named_json_listings(body, final_url, name, needle, check)
+                    if found is not None and narrowed is not None:
+                        narrowed.append(True)
+                    listed = (
+                        found
+                        if found is not None
+                        else _page_listings(body, content_type, final_url, check, name)
+                    )
             if index.startswith("file:"):
                 with self._lock:
                     self._local_files.update(item.filename for item in listed)

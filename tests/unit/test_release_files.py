@@ -48,6 +48,7 @@ FILES = [
     entry("demo-not.a.version-py3-none-any.whl"),
     entry("demo-4.0.tar.gz", "2024-09-01T00:00:00Z"),
     entry("other-1.0-py3-none-any.whl"),  # another project's
+    entry("demo-05.0-py3-none-any.whl"),  # 5.0 written otherwise: found by the second pass
 ]
 
 
@@ -75,7 +76,7 @@ CUTS = [None, datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("cut_off", CUTS)
-@pytest.mark.parametrize("version", ["1.0", "1.0rc1", "2.0", "3.0", "4.0", "5.0"])
+@pytest.mark.parametrize("version", ["1.0", "1.0rc1", "2.0", "3.0", "4.0", "5.0", "6.0"])
 @pytest.mark.parametrize("usable", [True, False])
 def test_the_release_is_what_the_full_parse_gives(
     tmp_path: Path, version: str, cut_off: datetime | None, usable: bool
@@ -86,7 +87,7 @@ def test_the_release_is_what_the_full_parse_gives(
         expected = [f for f in _materialize(full.listings("demo")) if f.version == wanted]
     else:
         expected = list(full.version_files("demo", wanted))
-    found = client(tmp_path / "release", cut_off).release_files("Demo", wanted, usable=usable)
+    found = list(client(tmp_path / "release", cut_off).release_files("Demo", wanted, usable=usable))
     assert sorted(found, key=lambda f: f.filename) == sorted(expected, key=lambda f: f.filename)
 
 
@@ -100,11 +101,13 @@ def test_expected_files_are_found(tmp_path: Path) -> None:
     }
     every = client(tmp_path).release_files("demo", Version("1.0"), usable=False)
     assert {f.filename for f in every} == names | {"demo-1.0-cp27-cp27m-win32.whl"}
+    otherwise = client(tmp_path).release_files("demo", Version("5"))
+    assert [f.filename for f in otherwise] == ["demo-05.0-py3-none-any.whl"]
 
 
 def test_the_listing_cache_is_neither_read_nor_written(tmp_path: Path) -> None:
     first = client(tmp_path)
-    first.release_files("demo", Version("1.0"))
+    assert list(first.release_files("demo", Version("1.0")))
     assert not (tmp_path / "cache" / "page-listings").exists()
     first.listings("demo")  # a run's own reading keeps the listings
     assert (tmp_path / "cache" / "page-listings").exists()
@@ -119,4 +122,4 @@ def test_the_listing_cache_is_neither_read_nor_written(tmp_path: Path) -> None:
     store.put(store.key(digest, kind, f"{INDEX}demo/", "demo"), listings, 0)
     resolving = client(tmp_path)
     assert [f.version for f in _materialize(resolving.listings("demo"))] == [Version("9.0")]
-    assert client(tmp_path).release_files("demo", Version("9.0")) == ()
+    assert list(client(tmp_path).release_files("demo", Version("9.0"))) == []

@@ -70,8 +70,10 @@ clean:
 
 # Benchmark against pip-compile and uv (not part of `make test`; needs the network once):
 #   make bench [BENCH_SETS=a,b,c,trio,jupyter,ha] [BENCH_INDEX=loopback|public|both]
-#              [BENCH_REPEAT=2] [BENCH_COLD_REPEAT=2] [BENCH_GROWTH_SIZES=100,300,600]
+#              [BENCH_REPEAT=3] [BENCH_COLD_REPEAT=2] [BENCH_GROWTH_SIZES=100,300,600]
 #              [BENCH_MIRROR_STORE=DIR] [BENCH_LOCKBUILD_REF=HEAD]
+#   (a second run on the same BENCH_MIRROR_STORE can skip the recording passes:
+#    BENCH_ARGS=--skip-recording)
 # Every tool is measured on a loopback copy of the public index (bench/mirror.py), filled
 # by one cold run of each tool per set and then served locally; CPU (user + system of the
 # process tree) is reported beside wall time. The default run (all six sets) takes about an
@@ -87,5 +89,5 @@ $(BENCH_VENV)/.installed:
 	touch $@
 
 bench: install $(BENCH_VENV)/.installed
-	BENCH_COMMAND='make bench BENCH_SETS=$(BENCH_SETS)' $(BIN)/python bench/run.py \
-		--sets $(BENCH_SETS) --plot-python $(BENCH_VENV)/bin/python
+	BENCH_COMMAND='make bench BENCH_SETS=$(BENCH_SETS) $(BENCH_ARGS)' $(BIN)/python bench/run.py \
+		--sets $(BENCH_SETS) --plot-python $(BENCH_VENV)/bin/python $(BENCH_ARGS)

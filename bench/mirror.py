@@ -300,7 +300,7 @@ class MirrorHandler(BaseHTTPRequestHandler):
         try:
             record = self.owner.lookup(self.path, self.headers.get("Accept", ""))
         except Exception as exc:  # an upstream failure while recording: the client retries
-            self.send_error(502, f"upstream: {exc}")
+            self.send_error(503, f"upstream: {exc}")  # 503: every client retries it
             return
         if record is None or record.status != 200:
             status = 404 if record is None else record.status
@@ -483,10 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         mirror.stop()
         stats = mirror.take_stats()
-        print(
-            f"served {stats.served}, recorded {stats.recorded}, missed {len(stats.misses)}",
-            file=sys.stderr,
-        )
+        if not args.watch_stdin:  # the benchmark reads the counters itself
+            print(
+                f"served {stats.served}, recorded {stats.recorded}, missed {len(stats.misses)}",
+                file=sys.stderr,
+            )
     return 0
 
 

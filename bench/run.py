@@ -185,6 +185,7 @@ class Config:
     build_all: bool
     first: int  # 0: whole sets; N: each set cut to its first N requirements (a trial)
     with_slow: bool  # run the tools a set skips on the loopback copy for time
+    recording: bool  # False: the store given already holds every answer (no recording pass)
     startup_repeat: int
     timeout: float
     keep: bool
@@ -608,7 +609,9 @@ class Bench:
         if index == LOOPBACK:
             assert self.mirror is not None
             self.mirror.mode = RECORD
-            if record_pass:
+            if record_pass and not self.config.recording:
+                self.mirror.mode = SERVE
+            elif record_pass:
                 since = time.monotonic()
                 for tool in list(tools):
                     cache_root = self.workdir / "caches" / f"{label}-{tool}-{index}-recording"
@@ -1241,7 +1244,13 @@ class Report:
             "gzip here). The copy runs in the benchmark's own process: its CPU is not in "
             "any tool's figure. The growth cuts are measured on the copy filled by the "
             "whole set's recording pass; what a cut asks for beyond it is forwarded and "
-            "counted in the growth table.",
+            "counted in the growth table."
+            + (
+                " In this run there was no recording pass (`--skip-recording`): the store "
+                "had been filled by an earlier run."
+                if not cfg.recording
+                else ""
+            ),
             "",
             f"Runs: {cfg.cold_repeat} cold (each on an empty cache) and {cfg.repeat} warm "
             "(reusing the last cold run's cache) per tool, set and index, unless the set says "
@@ -1547,6 +1556,12 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         help="a trial: cut every set to its first N requirement lines (default: whole sets)",
     )
     parser.add_argument(
+        "--skip-recording",
+        action="store_true",
+        help="no recording pass: the --mirror-store given was filled by an earlier run of "
+        "the same sets (what is missing is a 404, counted in the report)",
+    )
+    parser.add_argument(
         "--with-slow",
         action="store_true",
         help="on the loopback copy, also run what a set skips for time (pip-compile on "
@@ -1577,6 +1592,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     )
     parser.add_argument("--command-label", default=os.environ.get("BENCH_COMMAND") or "")
     args = parser.parse_args(argv)
+    if args.skip_recording and not args.mirror_store:
+        parser.error("--skip-recording needs --mirror-store (a store an earlier run filled)")
     sets = tuple(s.strip() for s in args.sets.split(",") if s.strip())
     unknown = [s for s in sets if s not in SETS]
     if unknown:
@@ -1597,6 +1614,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         build_all=not args.no_build_all,
         first=max(0, args.first),
         with_slow=args.with_slow,
+        recording=not args.skip_recording,
         startup_repeat=max(1, args.startup_repeat),
         timeout=args.timeout,
         keep=args.keep,

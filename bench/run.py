@@ -1,19 +1,22 @@
 """Benchmark ``lockbuild compile`` against ``pip-compile`` and ``uv pip compile``.
 
-Every tool locks the same checked-in input sets (bench/sets/*.in) against the real public
-index, in one run on one machine, with a cold cache (an empty cache directory) and a warm
-cache (the directory a previous run filled), several times. The script prints a table of
-medians, ratios and peak memory, compares the runtime pins of the tools, times
-``lockbuild --help`` and ``lockbuild check``, measures how time grows with the number of
-pins (set c cut to several sizes), checks the targets and writes bench/RESULTS.md,
-bench/results.json and (through bench/plot.py) bench/growth.png.
+Every tool locks the same checked-in input sets (bench/sets/*.in) in one run on one
+machine, with a cold cache (an empty cache directory) and a warm cache (the directory a
+previous run filled), several times, on a loopback copy of the public index
+(bench/mirror.py: one recording cold run of each tool per set fills it, the measured runs
+are served from it alone, so no network is in the way) and/or on the public index itself
+(``--index``). The script prints a table of medians of wall time and CPU (user + system of
+the tool's process tree), the ratios of both, peak memory, compares the runtime pins of the
+tools, times ``lockbuild --help`` and ``lockbuild check``, measures how cost grows with the
+number of pins (the home-assistant set cut to its first N lines), checks the targets and
+writes bench/RESULTS.md, bench/results.json and (through bench/plot.py) bench/growth.png.
 
 Isolation: every tool ignores this machine's pip and uv configuration and gets its own
 cache directories (its own, pip's and uv's, and XDG_CACHE_HOME) under a temporary
 directory, so a cold run starts from nothing and no tool shares another's cache.
 
 Run it with ``make bench`` (``make bench BENCH_SETS=a`` for a subset); ``--help`` lists the
-knobs. It needs the network, so it is not part of ``make test``.
+knobs. It needs the network (for the recording passes), so it is not part of ``make test``.
 """
 
 from __future__ import annotations

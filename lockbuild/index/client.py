@@ -82,14 +82,14 @@ def _named_json_listings(
     from lockbuild.index import pagejson  # start-up speed, as in page.json_listings
 
     _check_api_version(body, page_url)
-    entries = pagejson.decode_files(body)
+    entries = pagejson.files_named(body, needle)
     if entries is None:
         return None
     versions: dict[str, Any] = {}
     listings: list[Listing] = []
     for entry in entries:
         filename = entry.filename
-        if filename is None or needle not in filename:
+        if filename is None:
             continue
         if filename.endswith(".whl") and not keep(filename):
             continue

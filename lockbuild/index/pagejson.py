@@ -48,5 +48,36 @@ def decode_files(body: bytes) -> list[Entry] | None:
         return None
 
 
+class _Named(msgspec.Struct, gc=False):
+    filename: str | None = None
+
+
+class _NamedPage(msgspec.Struct, gc=False):
+    files: list[_Named]
+
+
+class _RawPage(msgspec.Struct, gc=False):
+    files: list[msgspec.Raw]
+
+
+def files_named(body: bytes, needle: str) -> list[Entry] | None:
+    """decode_files' entries whose filename contains ``needle``, the others passed over
+    without building their fields (None as for decode_files)."""
+    try:
+        names = _NAMES.decode(body).files
+        hits = [i for i, item in enumerate(names) if item.filename and needle in item.filename]
+        if not hits:
+            return []
+        raw = _RAW.decode(body).files
+        if len(raw) != len(names):
+            return None
+        return [_ENTRY.decode(raw[i]) for i in hits]
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 # Decoders are immutable; building one compiles the type's decoding plan once.
 _DECODER = msgspec.json.Decoder(_Page)
+_NAMES = msgspec.json.Decoder(_NamedPage)
+_RAW = msgspec.json.Decoder(_RawPage)
+_ENTRY = msgspec.json.Decoder(Entry)

@@ -169,3 +169,18 @@ def test_fast_path_reads_every_field() -> None:
 def test_bad_page_error_is_unchanged() -> None:
     with pytest.raises(FetchError, match=r"host\.test/simple/demo/: invalid PEP 691 JSON page"):
         json_listings(b"{", PAGE_URL)
+
+
+@pytest.mark.parametrize("needle", ["-1.0", "-2.0", "demo", "-9.9"])
+@pytest.mark.parametrize("name", sorted(REGULAR))
+def test_files_named_are_the_decoded_files_so_named(name: str, needle: str) -> None:
+    entries = pagejson.decode_files(REGULAR[name])
+    assert entries is not None
+    expected = [e for e in entries if e.filename and needle in e.filename]
+    assert pagejson.files_named(REGULAR[name], needle) == expected
+
+
+@pytest.mark.parametrize("name", sorted(IRREGULAR))
+def test_files_named_falls_back_where_the_named_entry_is_irregular(name: str) -> None:
+    # Every irregular page's fault is in (or around) its 1.0 wheel, or in the page itself.
+    assert pagejson.files_named(IRREGULAR[name], "-1.0") is None

@@ -18,7 +18,6 @@ import contextlib
 import io
 import os
 import queue
-import secrets
 import signal
 import subprocess
 import tempfile
@@ -89,7 +88,7 @@ def supervise() -> None:
     library caller): a token in the environment its children inherit, and SIGINT,
     SIGTERM and SIGHUP ending every process of the run before they raise Interrupted on
     the main thread. A signal the caller ignores (a background job's SIGINT) stays so."""
-    os.environ[RUN_TOKEN] = f"{os.getpid()}-{secrets.token_hex(8)}"
+    os.environ[RUN_TOKEN] = f"{os.getpid()}-{os.urandom(8).hex()}"
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_signal)
     for name in ("SIGTERM", "SIGHUP"):

@@ -19,9 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from build.env import IsolatedEnv
 from packaging.version import Version
 
 from lockbuild import limits
@@ -60,7 +59,7 @@ class EnvKey:
         )
 
 
-class IsolatedEnvironment(IsolatedEnv):
+class IsolatedEnvironment:
     """A fresh virtual environment holding exactly the requirements given, never the
     user's environment; removed when the context ends. ``index`` is where its installer
     looks (its URLs go in variables, never on a command line, where a token would show);
@@ -462,3 +461,12 @@ class EnvironmentPool:
             self._held = {}
         for env in envs:
             env.__exit__()
+
+
+if TYPE_CHECKING:
+    # pypa build's IsolatedEnv is a Protocol: the class meets it by its two members, and
+    # is checked against it here rather than subclassing it, which imported build (and
+    # importlib.metadata) on every compile's start-up for nothing at run time.
+    from build.env import IsolatedEnv
+
+    _MEETS_ISOLATED_ENV: type[IsolatedEnv] = IsolatedEnvironment

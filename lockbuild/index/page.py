@@ -110,6 +110,7 @@ def json_listings(
         return _stdlib_json_listings(body, page_url, keep, project)
     versions: dict[str, Any] = {}
     listings: list[Listing] = []
+    origin = (page_url, project)
     for entry in entries:
         filename = entry.filename
         if filename is None:
@@ -119,9 +120,7 @@ def json_listings(
             continue
         item = _listing(filename, entry.upload_time, None, versions, None, project)
         if item is not None:
-            item.make = functools.partial(
-                _json_compact_entry, _compact_struct(entry), page_url, project=project
-            )
+            item.make = _JsonFile(_compact_struct(entry), origin)
             listings.append(item)
     return listings
 
@@ -182,6 +181,7 @@ def _stdlib_json_listings(
     drop = keep is not None and len(scanned) == len(entries)
     versions: dict[str, Any] = {}
     listings: list[Listing] = []
+    origin = (page_url, project)
     for index, entry in enumerate(entries):
         if drop and keep is not None:
             name = scanned[index]
@@ -194,9 +194,7 @@ def _stdlib_json_listings(
             continue
         item = _listing(filename, entry.get("upload-time"), None, versions, keep, project)
         if item is not None:
-            item.make = functools.partial(
-                _json_compact_entry, _compact_json(entry), page_url, project=project
-            )
+            item.make = _JsonFile(_compact_json(entry), origin)
             listings.append(item)
     return listings
 
@@ -303,6 +301,23 @@ def _compact(values: list[Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
+class _JsonFile:
+    """How a JSON page's listing becomes a DistFile: the entry's fields (_compact) and
+    the (page URL, project) pair shared by every file of the page. A listing is kept for
+    every usable file of every page a run reads (over a hundred thousand on a large lock),
+    so this is a two-slot object rather than a partial with its own keyword table."""
+
+    __slots__ = ("fields", "origin")
+
+    def __init__(self, fields: tuple[Any, ...], origin: tuple[str, str | None]) -> None:
+        self.fields = fields
+        self.origin = origin
+
+    def __call__(self, project: str | None = None) -> DistFile | None:
+        page_url, page_project = self.origin
+        return _json_compact_entry(self.fields, page_url, project or page_project)
+
+
 def _json_compact_entry(
     fields: tuple[Any, ...], page_url: str, project: str | None = None
 ) -> DistFile | None:
@@ -324,11 +339,9 @@ def json_records(listings: Iterable[Listing]) -> list[JsonRecord] | None:
     records: list[JsonRecord] = []
     for item in listings:
         make = item.make
-        if not isinstance(make, functools.partial) or make.func is not _json_compact_entry:
+        if not isinstance(make, _JsonFile):
             return None
-        records.append(
-            (item.filename, item.name, item.version_text, item.upload_time, make.args[0])
-        )
+        records.append((item.filename, item.name, item.version_text, item.upload_time, make.fields))
     return records
 
 
@@ -338,15 +351,28 @@ def json_listings_from_records(
     """The listings ``json_listings`` made from the page at ``page_url``, from records of
     them (names and versions were checked when they were first read; the wheels the
     filter dropped were never recorded)."""
-    versions: dict[str, Version] = {}
+    # Strings a record repeats (the version of every file of a release; the file name and
+    # upload time, also among the fields) are kept once: each copy lasts the whole run.
+    versions: dict[str, tuple[str, Version]] = {}
     listings: list[Listing] = []
+    origin = (page_url, project)
     for filename, name, version_text, upload_time, fields in records:
-        version = versions.get(version_text)
-        if version is None:
-            version = versions[version_text] = Version(version_text)
-        make = functools.partial(_json_compact_entry, fields, page_url, project=project)
+        known = versions.get(version_text)
+        if known is None:
+            known = versions[version_text] = (version_text, Version(version_text))
+        if upload_time is not None and upload_time == fields[7]:
+            upload_time = fields[7]
+        if filename == fields[0]:
+            filename = fields[0]
         listings.append(
-            Listing(filename, _canonical(name), version, version_text, upload_time, make)
+            Listing(
+                filename,
+                _canonical(name),
+                known[1],
+                known[0],
+                upload_time,
+                _JsonFile(fields, origin),
+            )
         )
     return listings
 

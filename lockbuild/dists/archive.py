@@ -195,19 +195,26 @@ def _decompressed(data: bytes, filename: str) -> _BoundedStream:
     return _BoundedStream(opener, limits.max_unpacked_bytes(), filename)
 
 
-def _iter_tar(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
+def _checked_members(archive: tarfile.TarFile, filename: str) -> Iterator[tarfile.TarInfo]:
+    """The members of an open tar, each checked (name, link, kind, the count and the
+    total size) before it is handed on."""
     total = 0
     limit = limits.max_unpacked_bytes()
+    for count, member in enumerate(archive, start=1):
+        if count > MAX_MEMBERS:
+            raise DistError(f"{filename}: archive has more than {MAX_MEMBERS} members")
+        _check_member_name(member.name, filename)
+        _check_link(member, filename)
+        total += member.size
+        if total > limit:
+            raise DistError(f"{filename}: archive unpacks to more than {limit} bytes")
+        yield member
+
+
+def _iter_tar(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
     try:
         with tarfile.open(fileobj=_decompressed(data, filename), mode="r:") as archive:
-            for count, member in enumerate(archive, start=1):
-                if count > MAX_MEMBERS:
-                    raise DistError(f"{filename}: archive has more than {MAX_MEMBERS} members")
-                _check_member_name(member.name, filename)
-                _check_link(member, filename)
-                total += member.size
-                if total > limit:
-                    raise DistError(f"{filename}: archive unpacks to more than {limit} bytes")
+            for member in _checked_members(archive, filename):
                 wanted = _wanted(member.name)
                 if wanted and member.isfile():
                     if member.size > MAX_MEMBER_BYTES:
@@ -215,6 +222,19 @@ def _iter_tar(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
                     handle = archive.extractfile(member)
                     if handle is not None:
                         yield wanted, handle.read()
+    except _ARCHIVE_ERRORS as exc:
+        raise DistError(f"{filename}: not a valid sdist archive ({exc})") from None
+
+
+def _extract_tar(data: bytes, filename: str, dest: Path) -> None:
+    """Unpack a tar sdist in one pass: each member is checked as read_sdist checks it,
+    then written (tarfile's "data" filter too), so the archive is decompressed once.
+    A bad member after good ones fails the whole call, leaving what was written in
+    ``dest`` (the caller's scratch directory) unused."""
+    try:
+        with tarfile.open(fileobj=_decompressed(data, filename), mode="r:") as archive:
+            for member in _checked_members(archive, filename):
+                archive.extract(member, dest, filter="data")
     except _ARCHIVE_ERRORS as exc:
         raise DistError(f"{filename}: not a valid sdist archive ({exc})") from None
 
@@ -254,13 +274,13 @@ def _iter_zip(data: bytes, filename: str) -> Iterator[tuple[str, bytes]]:
 
 def extract_archive(data: bytes, filename: str, dest: Path) -> Path:
     """Unpack an sdist safely into ``dest``; returns the project directory inside it."""
-    read_sdist(data, filename)  # validates every member first
     if filename.endswith(".zip"):
+        read_sdist(data, filename)  # validates every member first (the zip's directory)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             archive.extractall(dest)
     else:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            archive.extractall(dest, filter="data")
+        dest.mkdir(parents=True, exist_ok=True)
+        _extract_tar(data, filename, dest)
     entries = [p for p in dest.iterdir() if p.is_dir()]
     at_root = any((dest / name).exists() for name in (*_TOP_FILES, "setup.py"))
     if len(entries) == 1 and not at_root:

@@ -378,3 +378,59 @@ def test_a_directory_as_the_second_target_is_refused_before_any_rename(tmp_path:
     assert caught.value.message == f"{b}: is a directory, not a file to write"
     assert a.read_text() == "old a"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+@pytest.mark.parametrize("kind", sorted(CRAFTED))
+def test_crafted_sdists_are_refused_when_unpacked_too(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unpacking checks each member as reading does (it no longer reads the archive
+    twice): the same one-line error, and nothing outside the destination."""
+    from lockbuild.dists.archive import extract_archive
+
+    monkeypatch.setenv("LOCKBUILD_MAX_UNPACKED_BYTES", str(CAP))
+    make, message = CRAFTED[kind]
+    with pytest.raises(DistError) as caught:
+        extract_archive(make(), f"{kind}-1.0.tar.gz", tmp_path / "out")
+    assert str(caught.value) == f"{kind}-1.0.tar.gz: {message}"
+    assert not (tmp_path / "evil").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "not a valid sdist archive"),
+        (b"\x1f\x8b\x08\x00" + b"\0" * 20, "not a valid sdist archive"),
+        (_tar_gz([(tarfile.TarInfo("t-1.0/PKG-INFO"), _INFO)])[:-40], "not a valid sdist archive"),
+    ],
+    ids=["empty", "bad-gzip", "truncated"],
+)
+def test_broken_tar_sdists_unpack_to_a_one_line_error(
+    data: bytes, message: str, tmp_path: Path
+) -> None:
+    from lockbuild.dists.archive import extract_archive
+
+    with pytest.raises(DistError) as caught:
+        extract_archive(data, "t-1.0.tar.gz", tmp_path / "out")
+    assert str(caught.value).startswith(f"t-1.0.tar.gz: {message}")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_tar_sdist_unpacks_every_member(tmp_path: Path) -> None:
+    from lockbuild.dists.archive import extract_archive
+
+    members = {
+        "t-1.0/PKG-INFO": _INFO,
+        "t-1.0/pyproject.toml": _TOML,
+        "t-1.0/src/t/__init__.py": b"x = 1\n",
+        "t-1.0/src/t/data/big.bin": bytes(range(256)) * 4096,
+    }
+    data = _tar_gz([(tarfile.TarInfo(name), body) for name, body in members.items()])
+    project = extract_archive(data, "t-1.0.tar.gz", tmp_path / "out")
+    assert project == tmp_path / "out" / "t-1.0"
+    found = {
+        str(p.relative_to(tmp_path / "out")): p.read_bytes()
+        for p in (tmp_path / "out").rglob("*")
+        if p.is_file()
+    }
+    assert found == members

@@ -30,6 +30,7 @@ from lockbuild.build.probe import installed_pins, tool_version
 from lockbuild.build.uv import uv_binary
 from lockbuild.errors import BuildError, UsageError
 from lockbuild.indexopts import IndexOptions, pip_inputs, uv_inputs
+from lockbuild.pool import DaemonPool
 from lockbuild.process import ProcessTimeout, run_bounded, run_captured
 from lockbuild.spec import listed
 
@@ -459,8 +460,19 @@ class EnvironmentPool:
             self._closed = True
             envs, self._envs = list(self._envs.values()), {}
             self._held = {}
-        for env in envs:
-            env.__exit__()
+        if len(envs) < 2:
+            for env in envs:
+                env.__exit__()
+            return
+        # Removing a venv is thousands of unlinks and stopping its fork servers a wait
+        # (set c with --build-deps-for all: a fifth of the main thread's run, one venv
+        # after another): side by side, each still removed before close returns.
+        pool = DaemonPool(min(4, len(envs)))
+        try:
+            for future in [pool.submit(env.__exit__) for env in envs]:
+                pool.wait(future)
+        finally:
+            pool.shutdown()
 
 
 if TYPE_CHECKING:

@@ -127,3 +127,6 @@ def test_hook_round_environments_are_shared_by_their_pins(
         assert first.pins() == ("buildtool==1.0",)
     finally:
         pool.close()
+    # close removes every environment (side by side) before it returns.
+    for made in (first, other):
+        assert not Path(made.python).parent.parent.exists()

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from lockbuild.process import settled
+
 T = TypeVar("T")
 
 
@@ -49,7 +51,7 @@ class DaemonPool:
             call = self._pending.pop(future, None)
         if call is not None:
             self._run(future, call)
-        return future.result()
+        return settled(future)
 
     def _work(self) -> None:
         while (future := self._queue.get()) is not None:

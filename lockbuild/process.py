@@ -24,12 +24,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from lockbuild import limits
+
+T = TypeVar("T")
 
 
 class ProcessTimeout(Exception):
@@ -64,6 +67,9 @@ class _Children:
         self.groups: set[int] = set()
         self.ending = False
         self.started = False  # whether this run started any program at all
+        # The signal that interrupted the run, once one has: raised again by
+        # ``settled`` if the first Interrupted was lost (a finalizer swallows it).
+        self.interrupted: int | None = None
 
 
 _CHILDREN = _Children()
@@ -98,8 +104,29 @@ def supervise() -> None:
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
+    _CHILDREN.interrupted = signum
     end_all()
     raise Interrupted(signum)
+
+
+# How long the main thread waits on a future at a time before it looks at signals.
+_WAIT_SLICE = 0.2
+
+
+def settled(future: Future[T]) -> T:
+    """``future.result()``, but on the main thread waited for in slices, so that an
+    interruption ends the wait at once. Python runs a signal's handler only on the main
+    thread, between bytecodes: should the kernel hand the signal to another thread, a
+    main thread asleep on a lock would not run the handler until the future is done
+    (a stalled fetch, its whole timeout). An interruption whose Interrupted was lost
+    (raised inside a finalizer, which swallows it) is raised again here."""
+    if threading.current_thread() is not threading.main_thread():
+        return future.result()
+    while not future.done():
+        if _CHILDREN.interrupted is not None:
+            raise Interrupted(_CHILDREN.interrupted)
+        wait((future,), timeout=_WAIT_SLICE)
+    return future.result()
 
 
 def end_all() -> None:

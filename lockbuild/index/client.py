@@ -48,6 +48,7 @@ from lockbuild.index.page import (
     is_json_type,
 )
 from lockbuild.pool import DaemonPool
+from lockbuild.process import settled
 from lockbuild.target import WheelNameFilter
 
 
@@ -165,7 +166,7 @@ class IndexClient:
         pages: dict[str, tuple[bytes, str, str] | None] = {}
         for url, future in futures.items():
             try:
-                pages[url] = future.result()
+                pages[url] = settled(future)
             except FetchError:
                 continue
         return pages

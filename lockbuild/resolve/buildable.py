@@ -21,6 +21,7 @@ from lockbuild.build.hookfail import HookFailed
 from lockbuild.errors import DistError
 from lockbuild.model import PYTHON, Candidate, Req
 from lockbuild.pool import DaemonPool
+from lockbuild.process import settled
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.buildenvs import Build, Fitted, Unbuildable, fit_builds
 from lockbuild.resolve.provider import Provider, Resolution
@@ -75,7 +76,7 @@ def _read_build_edges(
         results: list[list[Req] | HookFailed | Exception] = []
         for future in futures:
             try:
-                results.append(future.result())
+                results.append(settled(future))
             except (HookFailed, DistError, InvalidRequirement) as exc:
                 # One unreadable sdist is one release; a fetch that failed past its
                 # retries, or a fault of lockbuild's own, still ends the run.
@@ -222,7 +223,7 @@ def hook_asker(repository: IndexRepository, workers: int) -> AskHooks:
         pool = DaemonPool(max(1, min(workers, 4, len(jobs))))
         try:
             futures = [pool.submit(one, job) for job in jobs]
-            results = [f.result() for f in futures]
+            results = [settled(f) for f in futures]
         finally:
             pool.shutdown()
         answers: dict[str, Sequence[str] | HookFailed] = {}

@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 from lockbuild.build.hookfail import HookFailed, RuledOutWhilePinned
 from lockbuild.errors import InputError, ResolutionError, UsageError
 from lockbuild.model import PYTHON, Candidate, Kind, Req
+from lockbuild.process import settled
 from lockbuild.resolve import buildenvs
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.provider import Provider, Resolution, resolve
@@ -211,7 +212,7 @@ def _add_dynamic_requirements(
             return exc
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(ask, jobs))
+        results = [settled(f) for f in [pool.submit(ask, job) for job in jobs]]
     added = ruled_out = False
     for (candidate, _pins), found in zip(jobs, results, strict=True):
         if isinstance(found, HookFailed):

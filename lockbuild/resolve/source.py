@@ -30,6 +30,7 @@ from lockbuild.index.listing import Listing
 from lockbuild.indexopts import IndexOptions
 from lockbuild.model import Candidate, DistFile, parse_requirement
 from lockbuild.pool import DaemonPool
+from lockbuild.process import settled
 from lockbuild.progress import Progress
 from lockbuild.resolve.direct import DirectReferences, local_file
 from lockbuild.resolve.files import choose_file
@@ -219,7 +220,7 @@ class IndexRepository:
         if self._metadata_pool(candidate) is self._metadata_workers:
             # Not yet begun by a worker: read here rather than queue behind prefetches.
             return self._metadata_workers.wait(future)
-        return future.result()  # backends run only in the hook pool (bounded)
+        return settled(future)  # backends run only in the hook pool (bounded)
 
     def _metadata_pool(self, candidate: Candidate) -> DaemonPool:
         """Where a release's metadata is computed: a wheel's (one read from the index)

@@ -52,7 +52,7 @@ from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Sources
 from lockbuild.indexopts import IndexOptions, pip_inputs, uv_inputs
-from lockbuild.process import ProcessTimeout, run_bounded
+from lockbuild.process import ProcessTimeout, run_bounded, settled
 from lockbuild.spec import display_path
 from lockbuild.sync.buildjob import BuildJob, BuildResult, with_sha256
 
@@ -158,7 +158,7 @@ class Builder:
                     failure: LockbuildError | None = None
                     for name, future in futures.items():
                         try:
-                            done[name] = future.result()
+                            done[name] = settled(future)
                         except LockbuildError as exc:
                             failure = failure or exc
                         del pending[name]

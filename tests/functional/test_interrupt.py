@@ -247,9 +247,7 @@ except process.Interrupted as exc:
 
 @pytest.mark.parametrize("how", ["elsewhere", "lost"])
 @pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
-def test_a_wait_of_the_main_thread_ends_on_a_signal_it_did_not_receive(
-    name: str, how: str
-) -> None:
+def test_a_wait_of_the_main_thread_ends_on_a_signal_it_did_not_receive(name: str, how: str) -> None:
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-c", ELSEWHERE, name, how],

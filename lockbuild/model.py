@@ -52,6 +52,12 @@ class Req:
     def key(self) -> str:
         return make_key(self.name, self.extras)
 
+    @functools.cached_property
+    def exact(self) -> bool:
+        """Whether the specifier pins a version (``==`` or ``===``): asked for each
+        requirement on every project left to pin, every round of a resolution."""
+        return any(spec.operator in ("==", "===") for spec in self.specifier)
+
     @classmethod
     def from_requirement(
         cls,

@@ -53,7 +53,26 @@ class Target:
         """Whether ``marker`` holds here for any of ``extras`` ('' meaning no extra)."""
         if marker is None:
             return True
-        return any(marker.evaluate_prepared(self._prepared(extra)) for extra in extras or ("",))
+        return any(self._holds(marker, extra) for extra in extras or ("",))
+
+    def _holds(self, marker: Marker, extra: str) -> bool:
+        """``marker`` evaluated for ``extra``, kept by the marker's identity (with the
+        marker, so that an id is never reused): a parsed requirement is shared by all who
+        read its text, and its marker is asked again as its release is read, prefetched
+        and pinned, and after each backtrack."""
+        cache: dict[tuple[int, str], tuple[Marker, bool]] | None = self.__dict__.get(
+            "_marker_cache"
+        )
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_marker_cache", cache)
+        key = (id(marker), extra)
+        seen = cache.get(key)
+        if seen is not None and seen[0] is marker:
+            return seen[1]
+        answer = marker.evaluate_prepared(self._prepared(extra))
+        cache[key] = (marker, answer)
+        return answer
 
     def _prepared(self, extra: str) -> Mapping[str, Any]:
         """The marker environment for ``extra``, made once: ``Marker.evaluate`` reads this

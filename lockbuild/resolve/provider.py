@@ -145,6 +145,9 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         # resolvelib asks again, every round, whether each current pin satisfies each
         # requirement on it. The pair is kept with the answer, so an id is never reused.
         self._satisfied: dict[tuple[int, int], tuple[Req, Candidate, bool]] = {}
+        # Each Requires-Dist text as a runtime edge, made once: releases of a project, and
+        # the same release after a backtrack, repeat the same texts.
+        self._runtime: dict[str, Req] = {}
         # The two rules of the build side (None: every build edge is hard, as one joint
         # resolution). Otherwise edges onto these projects are hard: the runtime is at
         # stake there (they have runtime pins, or reach one through a build tool).
@@ -214,6 +217,20 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         ``name`` at the same version). Constant time."""
         return requirement_or_candidate.key
 
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation[Req, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Req, Candidate]],
+    ) -> list[str]:
+        """The one identifier ``get_preference`` would put first among ``identifiers``:
+        resolvelib then pins it without asking for each one's key. One pass per round,
+        with the backtrack causes gathered once instead of once per identifier."""
+        causes = _cause_keys(backtrack_causes)
+        return [min(identifiers, key=lambda key: _preference(key, information[key], causes))]
+
     def get_preference(
         self,
         identifier: str,
@@ -225,24 +242,10 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         """The sort key of ``identifier`` among those left to pin (smaller first): the
         Python requirement, then direct references, then exact pins (``==``), then the
         projects that caused the last backtrack, then the inputs, then by name, so that
-        equal inputs resolve in one order. Called once per identifier per round: linear
-        in the requirements on ``identifier`` and the backtrack causes, no I/O."""
-        infos = list(information[identifier])
-        pinned = any(
-            any(s.operator in ("==", "===") for s in info.requirement.specifier) for info in infos
-        )
-        direct = any(info.requirement.url for info in infos)
-        requested = any(info.parent is None for info in infos)
-        causes: set[str] = {cause.requirement.key for cause in backtrack_causes}
-        causes |= {cause.parent.key for cause in backtrack_causes if cause.parent is not None}
-        return (
-            identifier != PYTHON,
-            not direct,
-            not pinned,
-            identifier not in causes,
-            not requested,
-            identifier,
-        )
+        equal inputs resolve in one order. Linear in the requirements on ``identifier``
+        and the backtrack causes, no I/O (``narrow_requirement_selection`` picks by the
+        same key, so resolvelib rarely calls this)."""
+        return _preference(identifier, information[identifier], _cause_keys(backtrack_causes))
 
     def find_matches(
         self,
@@ -285,21 +288,28 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         for req in all_reqs:
             combined &= req.specifier
         releases = self.repository.releases(name)
-        versions = [r.version for r in releases]
-        allowed = set(combined.filter(versions, prereleases=True if self.options.pre else None))
-        ordered = [r for r in releases if r.version in allowed]
+        prereleases = True if self.options.pre else None
         cutoffs = [r.not_after for r in all_reqs if r.not_after is not None]
-        if cutoffs:
-            # Releases without an upload time cannot be placed: they are admitted.
-            ordered = [r for r in ordered if r.uploaded is None or r.uploaded <= min(cutoffs)]
+        cutoff = min(cutoffs) if cutoffs else None
         preferred = self.preferences.get(name)
-        if preferred is not None:
+
+        def admitted() -> Iterator[Release]:
+            """The releases every requirement allows, newest first (the preferred version
+            first), read only as far as resolvelib looks."""
+            found = allowed_releases(releases, combined, prereleases)
+            if cutoff is not None:
+                # Releases without an upload time cannot be placed: they are admitted.
+                found = (r for r in found if r.uploaded is None or r.uploaded <= cutoff)
+            if preferred is None:
+                return found
+            ordered = list(found)
             ordered.sort(key=lambda r: r.version != preferred)  # stable: newest first after
+            return iter(ordered)
 
         def candidates() -> Iterator[Candidate]:
             """Built one release at a time: resolvelib rarely looks past the first few."""
             first = True
-            for release in ordered:
+            for release in admitted():
                 allow_yanked = yanked_allowed((r.specifier for r in all_reqs), release.version)
                 dist = choose_file(release.files, name, self.target, self.options, allow_yanked)
                 if dist is None:
@@ -450,7 +460,10 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                     continue
             elif not self.target.evaluate(req.marker, [""]):
                 continue
-            deps.append(self._loose(candidate, Req.from_requirement(req, Kind.RUNTIME)))
+            edge = self._runtime.get(text)
+            if edge is None:
+                edge = self._runtime[text] = Req.from_requirement(req, Kind.RUNTIME)
+            deps.append(self._loose(candidate, edge))
         if candidate.builds and not candidate.extras:
             deps += [self._loose(candidate, edge) for edge in self.build_edges(candidate)]
         self.repository.prefetch(d.name for d in deps if d.name != PYTHON)
@@ -470,6 +483,61 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             if self.target.evaluate(req.marker, [""]):
                 edges.append(replace(Req.from_requirement(req, Kind.BUILD), not_after=cutoff))
         return edges
+
+
+def allowed_releases(
+    releases: Sequence[Release], specifier: SpecifierSet, prereleases: bool | None
+) -> Iterator[Release]:
+    """The releases ``specifier`` admits (``SpecifierSet.filter``'s rule for pre-releases:
+    with ``prereleases`` None, they count only when no final release is admitted), in
+    the order of ``releases``, decided one at a time as they are read: a project's
+    hundreds of versions were all filtered on every call of find_matches, and resolvelib
+    mostly takes the first."""
+    matched = specifier.filter(releases, prereleases=prereleases, key=_release_version)
+    for release in matched:
+        if prereleases is None and release.version.is_prerelease:
+            # From here the filter may give a pre-release it admits in place or, at the
+            # end, those it held back while no final release was admitted: the rest is
+            # read whole and put back in the order of ``releases``.
+            position = {id(item): index for index, item in enumerate(releases)}
+            rest = [release, *matched]
+            rest.sort(key=lambda item: position[id(item)])
+            yield from rest
+            return
+        yield release
+
+
+def _release_version(release: Release) -> Version:
+    return release.version
+
+
+def _cause_keys(backtrack_causes: Sequence[RequirementInformation[Req, Candidate]]) -> set[str]:
+    """The identifiers named by the last backtrack: its requirements' and their parents'."""
+    causes = {cause.requirement.key for cause in backtrack_causes}
+    causes |= {cause.parent.key for cause in backtrack_causes if cause.parent is not None}
+    return causes
+
+
+def _preference(
+    identifier: str,
+    information: Iterable[RequirementInformation[Req, Candidate]],
+    causes: set[str],
+) -> tuple[bool, bool, bool, bool, bool, str]:
+    """``Provider.get_preference``'s key, the causes already gathered."""
+    pinned = direct = requested = False
+    for info in information:
+        requirement = info.requirement
+        pinned = pinned or requirement.exact
+        direct = direct or bool(requirement.url)
+        requested = requested or info.parent is None
+    return (
+        identifier != PYTHON,
+        not direct,
+        not pinned,
+        identifier not in causes,
+        not requested,
+        identifier,
+    )
 
 
 @dataclass(frozen=True)

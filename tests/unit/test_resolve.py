@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
+from resolvelib.structs import RequirementInformation
 
 from lockbuild.build.hookfail import HookFailed
 from lockbuild.dists.metadata import CoreMetadata
@@ -19,7 +21,7 @@ from lockbuild.errors import ResolutionError
 from lockbuild.index.listing import Listing, make_dist_file
 from lockbuild.model import Candidate, DistFile, Kind, Req
 from lockbuild.resolve import graph as graphs
-from lockbuild.resolve.provider import Provider, Release, resolve
+from lockbuild.resolve.provider import Provider, Release, allowed_releases, resolve
 from lockbuild.spec import IndexOptions
 from lockbuild.target import current
 
@@ -324,3 +326,116 @@ def test_hook_environment_of_a_release(static: list[str], expected: list[str]) -
         }
     )
     assert graphs.hook_environment(lock(repo, "app"), "app", static) == expected
+
+
+# allowed_releases decides release by release what SpecifierSet.filter decides over the
+# whole list (pre-releases only when no final is admitted, or when the specifier or
+# --pre admits them), in the releases' order: a table against filter itself.
+@pytest.mark.parametrize(
+    ("specifier", "versions", "prereleases"),
+    [
+        ("", ["3.0", "2.0", "1.0"], None),
+        (">=2", ["3.0", "2.1", "2.0", "1.0"], None),
+        ("<2", ["3.0", "2.0", "1.9", "1.0"], None),
+        (">=2", ["3.0b1", "2.5", "2.0rc1", "1.0"], None),  # finals admitted: no pre-releases
+        (">=2", ["3.0b1", "2.0rc1", "1.0"], None),  # only pre-releases match: all of them
+        ("", ["2.0a1", "1.0b2"], None),
+        (">=2.0rc1", ["3.0b1", "2.1", "2.0rc2", "2.0rc1", "1.0"], None),  # asked for by name
+        (">=2.0rc1,<2.1", ["3.0b1", "2.1a1", "2.0rc2", "2.0rc1", "1.0"], None),
+        (">=2.0rc1", ["3.0b1", "2.0rc2", "1.9rc1", "1.0"], None),
+        (">=2", ["3.0b1", "2.5", "2.0rc1"], True),  # --pre
+        ("==2.*", ["3.0", "2.1.dev1", "2.0", "1.0"], None),
+        ("==1.0", ["1.0.0", "1.0", "0.9"], None),
+        ("!=2.0", ["2.0", "2.0.post1", "1.0"], None),
+        (">5", ["3.0", "2.0"], None),
+        ("", [], None),
+    ],
+)
+def test_allowed_releases_agree_with_specifier_filter(
+    specifier: str, versions: list[str], prereleases: bool | None
+) -> None:
+    releases = [Release(Version(v), ()) for v in versions]
+    spec = SpecifierSet(specifier)
+    admitted = {str(v) for v in spec.filter([Version(v) for v in versions], prereleases)}
+    expected = [r for r in releases if str(r.version) in admitted]
+    assert list(allowed_releases(releases, spec, prereleases)) == expected
+
+
+def test_allowed_releases_read_only_as_far_as_asked() -> None:
+    seen: list[str] = []
+
+    class Counted(list[Release]):
+        def __iter__(self) -> Any:
+            for release in super().__iter__():
+                seen.append(str(release.version))
+                yield release
+
+    releases = Counted(Release(Version(v), ()) for v in ["5.0", "4.0", "3.0", "2.0", "1.0"])
+    first = next(allowed_releases(releases, SpecifierSet("<4"), None))
+    assert str(first.version) == "3.0"
+    assert seen == ["5.0", "4.0", "3.0"]
+
+
+def test_narrowing_picks_what_get_preference_puts_first() -> None:
+    """narrow_requirement_selection returns the one identifier get_preference's key puts
+    first: the Python requirement, direct references, exact pins, backtrack causes,
+    inputs, then by name."""
+    provider = Provider(FakeRepository({}), TARGET, IndexOptions())
+
+    def req(text: str, url: str | None = None) -> Req:
+        return Req.from_requirement(Requirement(text), Kind.RUNTIME, url=url)
+
+    parent = Candidate(canonicalize_name("parent"), Version("1"))
+    info = RequirementInformation
+    cases: list[tuple[dict[str, list[Any]], list[Any], str]] = [
+        ({"b": [info(req("b"), parent)], "a": [info(req("a"), parent)]}, [], "a"),
+        ({"a": [info(req("a"), parent)], "b": [info(req("b==1"), parent)]}, [], "b"),
+        ({"a": [info(req("a==1"), parent)], "z": [info(req("z"), None)]}, [], "a"),
+        ({"a": [info(req("a"), parent)], "z": [info(req("z"), None)]}, [], "z"),
+        (
+            {"a": [info(req("a"), None)], "y": [info(req("y"), parent)]},
+            [info(req("y"), parent)],
+            "y",
+        ),
+        (
+            {"a": [info(req("a"), parent)], "parent": [info(req("parent"), parent)]},
+            [info(req("q"), parent)],
+            "parent",
+        ),
+        (
+            {"a": [info(req("a==1"), None)], "d": [info(req("d @ file:///d"), parent)]},
+            [],
+            "d",
+        ),
+        (
+            {"a": [info(req("a==1"), None)], "<python>": [info(req("a"), parent)]},
+            [],
+            "<python>",
+        ),
+    ]
+    for information, causes, expected in cases:
+        views = {key: iter(value) for key, value in information.items()}
+        [chosen] = provider.narrow_requirement_selection(list(information), {}, {}, views, causes)
+        keys = {
+            key: provider.get_preference(
+                key, {}, {}, {k: iter(v) for k, v in information.items()}, causes
+            )
+            for key in information
+        }
+        assert chosen == expected == min(keys, key=keys.__getitem__)
+
+
+def test_markers_are_evaluated_once_per_marker_and_extra() -> None:
+    target = current()
+    requirement = Requirement('a; python_version >= "3" and extra == "x"')
+    assert requirement.marker is not None
+    assert target.evaluate(requirement.marker, ["x"]) is True
+    assert target.evaluate(requirement.marker, [""]) is False
+    assert target.evaluate(requirement.marker, ["", "x"]) is True
+    cache = target.__dict__["_marker_cache"]
+    assert {key[1] for key in cache} == {"", "x"}
+    # The same text parsed again is another marker: never confused by identity.
+    other = Requirement('a; extra == "y"')
+    assert other.marker is not None
+    assert target.evaluate(other.marker, ["x"]) is False
+    assert target.evaluate(other.marker, ["y"]) is True

@@ -111,7 +111,10 @@ class Cache:
         return payload
 
     def put_keyed(self, bucket: str, key: str, payload: bytes) -> None:
-        if self.root is None or not _KEY.fullmatch(key) or holds_secret(payload.decode("latin-1")):
+        if self.root is None or not _KEY.fullmatch(key):
+            return
+        # Decoded (a copy) only when there is an "@" for user info to end with.
+        if b"@" in payload and holds_secret(payload.decode("latin-1")):
             return
         with contextlib.suppress(OSError):
             write_atomic(self._path(bucket, key), sha256_hex(payload).encode() + payload)

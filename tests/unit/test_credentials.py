@@ -159,6 +159,9 @@ def test_no_netrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("no url here", False),
         ("", False),
         ("x" * 100_000 + "https://u:p@h/", True),
+        ("https://host/simple/" * 1000, False),  # URLs, no "@" anywhere
+        ('"https://u:p\\u0040h/"', False),  # an escaped "@" is no user info
+        ("@" + "https://u:p@h/", True),
     ],
 )
 def test_holds_secret(text: str, expected: bool) -> None:

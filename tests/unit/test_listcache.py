@@ -99,3 +99,22 @@ def test_an_entry_no_page_could_give_is_a_miss(tmp_path: Path, payload: bytes) -
     store, key, _ = _stored(tmp_path)
     store.cache.put_keyed(BUCKET, key, payload)
     assert store.get(key, PAGE_URL, "demo") is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "kept"),
+    [
+        (b"https://files.example/demo-1.0-py3-none-any.whl", True),
+        (b"https://files.example/a@b/demo-1.0.tar.gz", True),  # an "@" in the path
+        (b"https://user:s3cret@files.example/demo-1.0.tar.gz", False),
+        (b"https://token@files.example/demo-1.0.tar.gz", False),
+        (b"\xff\xfe https://u:p@h/ \x80", False),  # bytes that are not UTF-8
+    ],
+)
+def test_a_keyed_record_with_user_info_is_never_stored(
+    tmp_path: Path, payload: bytes, kept: bool
+) -> None:
+    cache = Cache(tmp_path)
+    cache.put_keyed(BUCKET, DIGEST, payload)
+    assert (cache.get_keyed(BUCKET, DIGEST) == payload) is kept
+    assert any((tmp_path / BUCKET).rglob(DIGEST)) is kept

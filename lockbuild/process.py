@@ -67,9 +67,6 @@ class _Children:
         self.groups: set[int] = set()
         self.ending = False
         self.started = False  # whether this run started any program at all
-        # The signal that interrupted the run, once one has: raised again by
-        # ``settled`` if the first Interrupted was lost (a finalizer swallows it).
-        self.interrupted: int | None = None
 
 
 _CHILDREN = _Children()
@@ -104,7 +101,6 @@ def supervise() -> None:
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
-    _CHILDREN.interrupted = signum
     end_all()
     raise Interrupted(signum)
 
@@ -118,13 +114,11 @@ def settled(future: Future[T]) -> T:
     interruption ends the wait at once. Python runs a signal's handler only on the main
     thread, between bytecodes: should the kernel hand the signal to another thread, a
     main thread asleep on a lock would not run the handler until the future is done
-    (a stalled fetch, its whole timeout). An interruption whose Interrupted was lost
-    (raised inside a finalizer, which swallows it) is raised again here."""
+    (a stalled fetch, its whole timeout). Between slices the handler runs, and its
+    Interrupted ends the wait."""
     if threading.current_thread() is not threading.main_thread():
         return future.result()
     while not future.done():
-        if _CHILDREN.interrupted is not None:
-            raise Interrupted(_CHILDREN.interrupted)
         wait((future,), timeout=_WAIT_SLICE)
     return future.result()
 

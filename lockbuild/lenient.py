@@ -6,6 +6,7 @@ not parse stays invalid (neither installer takes it)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -61,9 +62,13 @@ def repaired(text: str, valid: Callable[[str], bool]) -> tuple[str, tuple[str, .
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def requires_python(text: str) -> tuple[SpecifierSet | None, str]:
     """A Requires-Python as pip and uv read it: the specifier (None: no constraint) and,
-    when the text is not valid PEP 440, how it was read ('' when it was valid)."""
+    when the text is not valid PEP 440, how it was read ('' when it was valid).
+
+    The answer is shared by all who read the same text, never to be changed: the files
+    of a project repeat a handful of them, and each file's was parsed again."""
     strict = _strict_specifier(text)
     if strict is not None:
         return strict, ""

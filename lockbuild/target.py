@@ -87,19 +87,22 @@ class Target:
         return found
 
     def allows_python(self, spec: SpecifierSet | None) -> bool:
-        """Whether ``spec`` (a requires-python) admits this Python; memoized by its text,
-        since the thousands of files of a project repeat a handful of them."""
+        """Whether ``spec`` (a requires-python) admits this Python; memoized by the
+        specifier's identity (kept with it, so that an id is never reused): the thousands
+        of files of a project share a handful of them (lenient.requires_python), and
+        writing each out to key it by its text cost more than the check."""
         if spec is None:
             return True
-        cache: dict[str, bool] | None = self.__dict__.get("_python_cache")
+        cache: dict[int, tuple[SpecifierSet, bool]] | None = self.__dict__.get("_python_cache")
         if cache is None:
             cache = {}
             object.__setattr__(self, "_python_cache", cache)
-        key = str(spec)
-        found = cache.get(key)
-        if found is None:
-            found = cache[key] = spec.contains(self.python_version, prereleases=True)
-        return found
+        seen = cache.get(id(spec))
+        if seen is not None and seen[0] is spec:
+            return seen[1]
+        answer = spec.contains(self.python_version, prereleases=True)
+        cache[id(spec)] = (spec, answer)
+        return answer
 
     def wheel_name_filter(self) -> WheelNameFilter:
         return WheelNameFilter(self.tags)

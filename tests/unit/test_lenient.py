@@ -9,6 +9,7 @@ from packaging.specifiers import SpecifierSet
 from lockbuild import lenient
 from lockbuild.dists.metadata import parse_metadata
 from lockbuild.errors import InvalidMetadataError
+from lockbuild.target import current
 
 pytestmark = pytest.mark.unit
 
@@ -100,3 +101,31 @@ def test_valid_metadata_has_no_notes() -> None:
 def test_what_no_installer_reads_is_still_invalid() -> None:
     with pytest.raises(InvalidMetadataError, match="invalid Requires-Dist 'dep ~=3'"):
         parse_metadata(_metadata("Requires-Dist: dep ~=3\n"), "p")
+
+
+def test_a_requires_python_is_parsed_once_and_shared() -> None:
+    first, _ = lenient.requires_python(">=3.8, <4")
+    again, _ = lenient.requires_python(">=3.8, <4")
+    assert first is not None and first is again
+    assert lenient.requires_python(">=3.9")[0] is not first
+
+
+@pytest.mark.parametrize(
+    ("text", "allowed"),
+    [(">=3.8", True), ("<3", False), (">=3.8,<3.9", None), ("!=3.*", False)],
+)
+def test_the_target_answers_each_specifier_as_contains_does(
+    text: str, allowed: bool | None
+) -> None:
+    """Answers are kept by the specifier's identity: equal specifiers that are other
+    objects, and other specifiers, are each answered as ``contains`` answers them."""
+    target = current()
+    shared = SpecifierSet(text)
+    expected = shared.contains(target.python_version, prereleases=True)
+    if allowed is not None:
+        assert expected is allowed
+    assert target.allows_python(shared) is expected
+    assert target.allows_python(shared) is expected
+    assert target.allows_python(SpecifierSet(text)) is expected
+    assert target.allows_python(SpecifierSet(">=3")) is True
+    assert target.allows_python(None) is True

@@ -8,7 +8,7 @@ import json
 import operator
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -17,6 +17,7 @@ from packaging.version import Version
 
 from lockbuild.errors import FetchError
 from lockbuild.model import DistFile
+from lockbuild.target import WheelNameFilter
 
 if TYPE_CHECKING:
     from lockbuild.index.pagejson import Entry
@@ -105,24 +106,34 @@ def json_listings(
     from lockbuild.index import pagejson
 
     _check_api_version(body, page_url)
-    entries = pagejson.decode_files(body)
-    if entries is None:  # not in PEP 691's shape: the standard library says why
+    decoded = pagejson.decode_files(body)
+    if decoded is None:  # not in PEP 691's shape: the standard library says why
         return _stdlib_json_listings(body, page_url, keep, project)
     versions: dict[str, Any] = {}
     listings: list[Listing] = []
     origin = (page_url, project)
+    # Most entries of a large page are wheels for other targets: dropped here.
+    entries: Iterable[Entry] = decoded
+    if isinstance(keep, _CountingKeep):
+        entries = keep.select(decoded)
+    elif keep is not None:
+        entries = _kept_by(keep, decoded)
     for entry in entries:
         filename = entry.filename
         if filename is None:
-            continue
-        # Most entries of a large page are wheels for other targets: dropped here.
-        if keep is not None and filename.endswith(".whl") and not keep(filename):
             continue
         item = _listing(filename, entry.upload_time, None, versions, None, project)
         if item is not None:
             item.make = _JsonFile(_compact_struct(entry), origin)
             listings.append(item)
     return listings
+
+
+def _kept_by(keep: KeepWheel, entries: Iterable[Entry]) -> Iterator[Entry]:
+    for entry in entries:
+        filename = entry.filename
+        if filename is None or not filename.endswith(".whl") or keep(filename):
+            yield entry
 
 
 _API_VERSION = re.compile(rb'"api-version"\s*:\s*"([^"\\]{0,40})"')
@@ -210,6 +221,10 @@ class _CountingKeep:
         self.keep = keep
         self.dropped = 0
         self._decided: dict[str, bool] = {}
+        # A target's own filter drops every wheel none of whose platform tags it
+        # supports: ``select`` decides those by the name's last field alone.
+        self._platforms = keep.platforms if isinstance(keep, WheelNameFilter) else None
+        self._by_platform: dict[str, bool] = {}
 
     def __call__(self, filename: str) -> bool:
         last = filename.rfind("-")
@@ -225,6 +240,33 @@ class _CountingKeep:
         if not kept:
             self.dropped += 1
         return kept
+
+    def select(self, entries: Iterable[Entry]) -> Iterator[Entry]:
+        """The entries this filter keeps, as calling it on each wheel's name would
+        (entries that are not wheels, or have no file name, pass). A large page is tens
+        of thousands of wheels, most for other platforms: with a target's own filter, a
+        wheel whose last field (its platform tags) names no platform of the target's is
+        dropped after one split and one lookup, not three searches and a call."""
+        platforms = self._platforms
+        by_platform = self._by_platform
+        for entry in entries:
+            filename = entry.filename
+            if filename is None or not filename.endswith(".whl"):
+                yield entry
+                continue
+            if platforms is not None:
+                head, _, field = filename.rpartition("-")
+                possible = by_platform.get(field)
+                if possible is None:
+                    tags = field[:-4].lower().split(".")
+                    possible = by_platform[field] = any(tag in platforms for tag in tags)
+                # The filter reads a name with fewer than four fields as malformed (kept,
+                # for the full parse to reject): only a well-formed name is dropped here.
+                if not possible and head.count("-") >= 2:
+                    self.dropped += 1
+                    continue
+            if self(filename):
+                yield entry
 
 
 def _page_listings(

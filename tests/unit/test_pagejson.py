@@ -184,3 +184,55 @@ def test_files_named_are_the_decoded_files_so_named(name: str, needle: str) -> N
 def test_files_named_falls_back_where_the_named_entry_is_irregular(name: str) -> None:
     # Every irregular page's fault is in (or around) its 1.0 wheel, or in the page itself.
     assert pagejson.files_named(IRREGULAR[name], "-1.0") is None
+
+
+# Wheel names that test each step of _CountingKeep.select: platform fields the target
+# has, has not, has in another case or among compressed tags; names with too few fields
+# (the filter keeps those as malformed); non-wheels and entries without a name.
+SELECT_NAMES = [
+    "demo-1.0-py3-none-any.whl",
+    "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "demo-1.0-cp311-cp311-MANYLINUX_2_17_X86_64.whl",
+    "demo-1.0-cp311-cp311-win_amd64.whl",
+    "demo-1.0-cp311-cp311-macosx_11_0_arm64.macosx_10_9_x86_64.whl",
+    "demo-1.0-cp311-cp311-macosx_11_0_arm64.whl",
+    "demo-1.0-cp27-cp27m-manylinux1_x86_64.whl",
+    "demo-1.0-1-cp311-cp311-win32.whl",
+    "demo-win32.whl",
+    "demo-1.0-win32.whl",
+    "-py3-none-win32.whl",
+    "x-py3-none-win32.whl",
+    "demo-1.0.tar.gz",
+    "demo-1.0-py3-none-win32.zip",
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        "current",
+        "cp311-cp311-win_amd64,py3-none-any",
+        "cp312-cp312-macosx_11_0_arm64,py3-none-any",
+    ],
+)
+def test_select_keeps_what_the_filter_keeps_and_counts_the_rest(tags: str) -> None:
+    from packaging.tags import parse_tag
+
+    from lockbuild.target import WheelNameFilter
+
+    if tags == "current":
+        wheel_filter = current().wheel_name_filter()
+    else:
+        wheel_filter = WheelNameFilter([t for text in tags.split(",") for t in parse_tag(text)])
+    entries = [pagejson.Entry(filename=name) for name in SELECT_NAMES * 2]
+    one_by_one = _CountingKeep(wheel_filter)
+    expected = [
+        e
+        for e in entries
+        if e.filename is None or not e.filename.endswith(".whl") or one_by_one(e.filename)
+    ]
+    selecting = _CountingKeep(wheel_filter)
+    assert list(selecting.select(entries)) == expected
+    assert selecting.dropped == one_by_one.dropped
+    assert 0 < len(expected) < len(entries)

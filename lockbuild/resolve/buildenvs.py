@@ -27,6 +27,7 @@ from lockbuild.build.hookfail import RuledOutWhilePinned
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 from lockbuild.resolve import graph as graphs
 from lockbuild.resolve.files import choose_file
+from lockbuild.resolve.history import CompactResolver
 from lockbuild.resolve.provider import Provider, Resolution
 from lockbuild.resolve.reporter import ProgressReporter
 
@@ -175,7 +176,7 @@ def fit(
         return Resolution({}, {})
     for _ in range(MAX_RETRIES):
         sub = provider.with_pins(fixed, preferences)
-        resolver: Resolver[Req, Candidate, str] = Resolver(sub, ProgressReporter(True))
+        resolver: Resolver[Req, Candidate, str] = CompactResolver(sub, ProgressReporter(True))
         try:
             result = resolver.resolve(requirements, max_rounds=MAX_FIT_ROUNDS)
         except ResolutionImpossible as exc:

@@ -25,6 +25,7 @@ from lockbuild.index.listing import Listing
 from lockbuild.model import PYTHON, Candidate, DistFile, Kind, Req, parse_requirement
 from lockbuild.resolve.conflict import explain_conflict
 from lockbuild.resolve.files import choose_file, yanked_allowed
+from lockbuild.resolve.history import CompactResolver
 from lockbuild.resolve.reporter import ProgressReporter
 from lockbuild.spec import IndexOptions, InputRequirement
 from lockbuild.target import Target
@@ -561,7 +562,7 @@ def resolve(
     """Run resolvelib; conflicts become a ResolutionError naming every requirement involved.
     ``on_pin`` hears how many projects are pinned so far (else a terminal line shows it)."""
     reporter = ProgressReporter(quiet, on_pin, on_reject)
-    resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
+    resolver: Resolver[Req, Candidate, str] = CompactResolver(provider, reporter)
     try:
         result = resolver.resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:

@@ -109,3 +109,12 @@ def test_index_reads_legacy_names_with_the_page_project() -> None:
     bz2 = make_dist_file("pycrypto-2.6.1.tar.bz2", "https://files/y", project="pycrypto")
     assert bz2 is not None and bz2.version == Version("2.6.1")
     assert make_dist_file("kombu-2.5.16.tar.gz", "https://files/z", project="celery") is None
+
+
+@pytest.mark.parametrize(
+    "text", ["", "-", "--", "abc", "a-b", "-a-", "a--b-c", "pybbox-0.0.5-alpha"]
+)
+def test_dashes_are_every_dash_in_order(text: str) -> None:
+    from lockbuild.dists.filename import _dashes
+
+    assert _dashes(text) == [i for i, c in enumerate(text) if c == "-"]

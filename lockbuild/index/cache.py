@@ -140,8 +140,10 @@ class Cache:
     def put_json(self, bucket: str, key: str, payload: Any) -> None:
         if self.root is None or not _KEY.fullmatch(key):
             return
-        check = sha256_hex(json.dumps(payload, sort_keys=True).encode())
-        text = json.dumps({"check": check, "payload": payload}, sort_keys=True)
+        body = json.dumps(payload, sort_keys=True)
+        # What json.dumps({"check": ..., "payload": payload}, sort_keys=True) writes, with
+        # the payload encoded once (a wheel's METADATA is kept this way, escaped whole).
+        text = f'{{"check": "{sha256_hex(body.encode())}", "payload": {body}}}'
         if holds_secret(text):
             # The one place a record leaves the process: a password or token in a URL
             # (pip's configuration read from PIP_INDEX_URL, say) is not kept, the record

@@ -118,3 +118,26 @@ def test_a_keyed_record_with_user_info_is_never_stored(
     cache.put_keyed(BUCKET, DIGEST, payload)
     assert (cache.get_keyed(BUCKET, DIGEST) == payload) is kept
     assert any((tmp_path / BUCKET).rglob(DIGEST)) is kept
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"metadata": 'Metadata-Version: 2.1\nName: démo\n\n\u2603 "quoted" \\ back'},
+        {"b": [1, 2.5, None, True], "a": {"z": "", "y": ["\x00"]}},
+        ["list", "payload"],
+        "text",
+        None,
+    ],
+)
+def test_a_json_record_is_written_as_json_dumps_writes_it(tmp_path: Path, payload: Any) -> None:
+    import hashlib
+    import json
+
+    cache = Cache(tmp_path)
+    cache.put_json("records", DIGEST, payload)
+    [path] = (tmp_path / "records").rglob(DIGEST)
+    check = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    expected = json.dumps({"check": check, "payload": payload}, sort_keys=True)
+    assert path.read_text() == expected
+    assert cache.get_json("records", DIGEST) == payload

@@ -236,3 +236,51 @@ def test_select_keeps_what_the_filter_keeps_and_counts_the_rest(tags: str) -> No
     assert list(selecting.select(entries)) == expected
     assert selecting.dropped == one_by_one.dropped
     assert 0 < len(expected) < len(entries)
+
+
+URL = "https://files.host.test/packages/ab/cd/0123/demo-1.0-py3-none-any.whl"
+NAME = "demo-1.0-py3-none-any.whl"
+PACK_TABLE = [
+    # (filename, url, sha256): a kept listing's fields, packed or left as they are
+    (NAME, URL, SHA),
+    (NAME, URL, SHA.upper()),  # upper case: kept as text, read back as it was
+    (NAME, URL, "ab " * 21 + "a"),  # 64 characters that bytes.fromhex would accept
+    (NAME, URL, "zz" * 32),
+    (NAME, URL, "ab" * 31),
+    (NAME, URL, ""),
+    (NAME, URL, None),
+    (NAME, URL, 12),  # the standard library's path keeps what the page gave
+    (NAME, "https://files.host.test/x" + NAME, SHA),  # no "/" before the name
+    (NAME, "https://files.host.test/" + NAME + "#sha256=" + SHA, SHA),
+    (NAME, NAME, SHA),  # a relative URL that is the name alone
+    (NAME, "/" + NAME, SHA),
+    (NAME, ["a"], SHA),
+    ("", "https://files.host.test/", SHA),
+]
+
+
+@pytest.mark.parametrize(("filename", "url", "sha"), PACK_TABLE)
+def test_packed_fields_read_back_as_they_were(filename: Any, url: Any, sha: Any) -> None:
+    from lockbuild.index.page import _JsonFile, _pack, _unpack
+
+    fields = (filename, url, sha, ">=3.8", False, None, None, "2024-01-02T03:04:05Z", 12)
+    packed = _pack(fields)
+    assert _unpack(packed) == fields
+    assert [type(v) for v in _unpack(packed)] == [type(v) for v in fields]
+    assert _JsonFile(fields, (PAGE_URL, "demo")).fields == fields
+    if sha == SHA:
+        assert packed[2] == bytes.fromhex(SHA)  # 32 bytes, not 64 characters
+    if isinstance(url, str) and filename and url.endswith("/" + filename):
+        assert packed[1] == url[: -len(filename)]
+
+
+def test_packed_listings_make_the_same_files() -> None:
+    body = page(
+        wheel("1.0", url=URL),
+        wheel("1.1", url="https://files.host.test/x/demo-1.1-py3-none-any.whl#sha256=" + SHA),
+        wheel("1.2", hashes={"sha256": SHA.upper()}),
+    )
+    [first, second, third] = [item.dist() for item in json_listings(body, PAGE_URL)]
+    assert first is not None and (first.url, first.sha256) == (URL, SHA)
+    assert second is not None and second.url.endswith("/x/demo-1.1-py3-none-any.whl")
+    assert third is not None and third.sha256 == SHA

@@ -103,36 +103,37 @@ class StateStack:
     append, pop, delete or read the last item, length, truth and iteration."""
 
     def __init__(self, states: Iterable[Any] = ()) -> None:
-        self._items: list[Any] = list(states)
-        for index in range(len(self._items) - 2):
-            self._items[index] = _pack(self._items[index], self._items[index + 1])
+        # Whole states and _Packed ones, oldest first; the last two are always whole.
+        self.items: list[Any] = list(states)
+        for index in range(len(self.items) - 2):
+            self.items[index] = _pack(self.items[index], self.items[index + 1])
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def __bool__(self) -> bool:
-        return bool(self._items)
+        return bool(self.items)
 
     def append(self, state: Any) -> None:
-        items = self._items
+        items = self.items
         items.append(state)
         if len(items) >= 3:
             items[-3] = _pack(items[-3], items[-2])
 
     def pop(self) -> Any:
-        items = self._items
+        items = self.items
         state = items.pop()
         if len(items) >= 2 and isinstance(items[-2], _Packed):
             items[-2] = _unpack(items[-2], items[-1])
         return state
 
     def __delitem__(self, index: int) -> None:
-        if index != -1 and index != len(self._items) - 1:
+        if index != -1 and index != len(self.items) - 1:
             raise IndexError("only the newest state can be removed")
         self.pop()
 
     def __getitem__(self, index: int) -> Any:
-        items = self._items
+        items = self.items
         if index < 0:
             index += len(items)
         if not 0 <= index < len(items):
@@ -151,7 +152,7 @@ class StateStack:
     def _newest_first(self) -> Iterator[Any]:
         """Every state whole, newest first (each older one unpacked from its successor)."""
         newer = None
-        for item in reversed(self._items):
+        for item in reversed(self.items):
             state = _unpack(item, newer) if isinstance(item, _Packed) else item
             yield state
             newer = state
@@ -161,6 +162,14 @@ if _Resolution is not None:
 
     class _CompactResolution(_Resolution):  # type: ignore[type-arg]
         """resolvelib's Resolution with its ``_states`` list kept in a StateStack."""
+
+        @property
+        def state(self) -> Any:
+            # Read on every step of every round: the top of the stack, in one lookup.
+            try:
+                return self._stack.items[-1]
+            except IndexError as exc:
+                raise AttributeError("state") from exc
 
         @property  # type: ignore[override]
         def _states(self) -> StateStack:

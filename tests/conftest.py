@@ -5,14 +5,23 @@ path and the marker select the same tests."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 
 UNIT = Path(__file__).resolve().parent / "unit"
+
+# The property tests draw the same examples on every run of `make test`, so that a pass
+# or a failure repeats (CI once failed on an example no earlier run had drawn).
+# HYPOTHESIS_PROFILE=explore draws new ones, to look for more.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

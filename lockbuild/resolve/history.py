@@ -171,6 +171,25 @@ if _Resolution is not None:
             except IndexError as exc:
                 raise AttributeError("state") from exc
 
+        def _is_current_pin_satisfying(self, name: Any, criterion: Any) -> bool:
+            # resolvelib asks this of every criterion every round, twice, and its answer
+            # depends only on the criterion (resolvelib makes a new one rather than change
+            # one) and the pin: the last answer per name is kept with both, by identity.
+            try:
+                pin = self.state.mapping[name]
+            except KeyError:
+                return False
+            checks = self._pin_checks
+            seen = checks.get(name)
+            if seen is not None and seen[0] is criterion and seen[1] is pin:
+                return bool(seen[2])
+            answer = all(
+                self._p.is_satisfied_by(requirement=r, candidate=pin)
+                for r in criterion.iter_requirement()
+            )
+            checks[name] = (criterion, pin, answer)
+            return answer
+
         @property  # type: ignore[override]
         def _states(self) -> StateStack:
             return self._stack
@@ -178,6 +197,7 @@ if _Resolution is not None:
         @_states.setter
         def _states(self, states: Iterable[Any]) -> None:
             self._stack = states if isinstance(states, StateStack) else StateStack(states)
+            self._pin_checks: dict[Any, tuple[Any, Any, bool]] = {}
 
 
 RT = TypeVar("RT")

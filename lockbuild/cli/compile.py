@@ -7,12 +7,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from lockbuild import limits
-from lockbuild.build import environments
 from lockbuild.cli import replay
 from lockbuild.cli.constraints import build_overrides, preferences, upgrade_constraints
 from lockbuild.cli.options import input_digests, prepare
@@ -27,19 +27,12 @@ from lockbuild.indexopts import emitted, option_lines
 from lockbuild.lock.formats import format_of
 from lockbuild.model import Kind, Req
 from lockbuild.progress import Progress
-from lockbuild.resolve import buildable, heldback, hookrounds, whynewer
-from lockbuild.resolve import graph as graphs
-from lockbuild.resolve.hashes import (
-    check_input_hashes,
-    file_hashes,
-    file_records,
-    scoped_hashes,
-)
-from lockbuild.resolve.provider import Provider, input_roots
-from lockbuild.resolve.source import IndexRepository
 from lockbuild.spec import CompileOptions, IndexOptions, InputRequirement, Spec
 from lockbuild.target import Target
 from lockbuild.target import current as current_target
+
+if TYPE_CHECKING:
+    from lockbuild.resolve.source import IndexRepository
 
 Log = Callable[[str], None]
 
@@ -56,6 +49,8 @@ def compile_lock(
         progress = Progress(sys.stderr, quiet=True)
     limits.hook_timeout()  # a malformed LOCKBUILD_HOOK_TIMEOUT fails before any work
     if options.build_deps_as_of_release:
+        from lockbuild.build import environments  # start-up speed, as below
+
         environments.check_cutoff_support()  # pip too old for the cutoff: before any work
     spec, index_options = prepare(options)
     if not index_options.no_index:
@@ -119,6 +114,18 @@ def compile_lock(
                 "run read are unchanged: its result is reused (--no-replay resolves again)"
             )
             return replayed
+    # start-up speed: a replayed run ends above, without the resolver and the build side
+    from lockbuild.resolve import buildable, heldback, hookrounds, whynewer
+    from lockbuild.resolve import graph as graphs
+    from lockbuild.resolve.hashes import (
+        check_input_hashes,
+        file_hashes,
+        file_records,
+        scoped_hashes,
+    )
+    from lockbuild.resolve.provider import Provider, input_roots
+    from lockbuild.resolve.source import IndexRepository
+
     # A run that resolves although an identical earlier one was recorded (--no-replay,
     # -v): the pages that run read are fetched ahead of the resolver, all at once.
     ahead: list[str] = []

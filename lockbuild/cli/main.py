@@ -218,7 +218,6 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
         )
         from lockbuild.lock.formats import parse_lock  # start-up speed
         from lockbuild.lock.model import HELD_BACK, NOT_BUILDABLE, SCOPED
-        from lockbuild.resolve.buildable import notices, scoped_notices
         from lockbuild.resolve.heldback import from_note
         from lockbuild.resolve.whynewer import from_line, printed
 
@@ -234,9 +233,13 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             if runtime_held is not None and printed(runtime_held):
                 log(runtime_held.line())
         built = parse_lock(result.build_text, options.build_output_file)
-        scoped = scoped_notices(built.meta.get(SCOPED, ()))
-        for line in (*scoped, *notices(built.meta.get(NOT_BUILDABLE, ()))):
-            log(f"lockbuild: note: {line}")
+        scoped, unbuildable = built.meta.get(SCOPED, ()), built.meta.get(NOT_BUILDABLE, ())
+        if scoped or unbuildable:
+            # start-up speed: the build-fitting side, only when it has something to say
+            from lockbuild.resolve.buildable import notices, scoped_notices
+
+            for line in (*scoped_notices(scoped), *notices(unbuildable)):
+                log(f"lockbuild: note: {line}")
         return 0
 
     run_guarded(params["verbose"], action)

@@ -4,7 +4,6 @@ root whose metadata gives the requirements; its PEP 735 dependency groups are re
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.request import pathname2url
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -37,6 +36,8 @@ def project_inputs(
             raise InputError(f"{display_path(pyproject)}: not valid TOML: {exc}") from None
         files.append(pyproject.resolve())
     wanted = {canonicalize_name(e) for e in extras}
+    from urllib.request import pathname2url  # start-up speed, as in reqline
+
     url = "file://" + pathname2url(str(project_dir))
     extra_text = f"[{','.join(sorted(wanted))}]" if wanted else ""
     placeholder = Requirement(f"{placeholder_name(project_dir)}{extra_text} @ {url}")

@@ -7,7 +7,6 @@ import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-from urllib.request import pathname2url, url2pathname
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -70,6 +69,9 @@ def _path_requirement(
     name: Requirement | None = None,
 ) -> InputRequirement:
     """A local project directory or archive, named by reading its metadata later."""
+    # start-up speed: urllib.request (with http.client, email and ssl) only for a path
+    from urllib.request import pathname2url, url2pathname
+
     location, _, marker = text.partition(";")
     location = location.strip()
     extras = ""

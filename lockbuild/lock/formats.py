@@ -9,12 +9,13 @@ text build file checked as the text format's is."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lockbuild.credentials import redact_text
-from lockbuild.lock import lockfile, pylock
+from lockbuild.lock import lockfile
 from lockbuild.lock.model import (
     BUILD_DIGEST,
     BUILD_TEXT_DIGEST,
@@ -69,19 +70,54 @@ class Format:
 TEXT = Format(
     "text", lockfile.build_file_for, lambda _: None, lockfile.parse_lockfile, _render_text, False
 )
+# The pylock format's names are told apart here; its reader and renderer (and tomllib)
+# are imported only when a pylock file is read or written (start-up speed).
+_NAMED = re.compile(r"^pylock\.([^.]+)\.toml$")
+_BUILD = re.compile(r"^pylock\.([^.]+\.)?build\.toml$")
+
+
+def is_pylock(path: Path) -> bool:
+    """``pylock.toml``, ``pylock.NAME.toml`` or one of their build files."""
+    return bool(path.name == "pylock.toml" or _NAMED.match(path.name))
+
+
+def is_pylock_build_file(path: Path) -> bool:
+    """``pylock.build.toml`` or ``pylock.NAME.build.toml``."""
+    return bool(_BUILD.match(path.name))
+
+
+def pylock_build_file_for(lock: Path) -> Path:
+    """``pylock.toml`` -> ``pylock.build.toml``; ``pylock.NAME.toml`` -> its ``.build.toml``."""
+    return lock.with_name(lock.name[: -len(".toml")] + ".build.toml")
+
+
+def text_build_file_for(lock: Path) -> Path:
+    """The requirements-text twin of a pylock build file (for pip's and uv's flags)."""
+    return lock.with_name(lock.name[: -len(".toml")] + ".build.txt")
+
+
+def _parse_pylock(text: str, path: Path) -> LockedFile:
+    from lockbuild.lock import pylock  # start-up speed, as above
+
+    return pylock.parse(text, path)
+
+
+def _render_pylock(
+    locked: Locked, lock: Path, build: Path, digests: dict[str, str]
+) -> dict[Path, str]:
+    from lockbuild.lock import pylock  # start-up speed, as above
+
+    return pylock.render_files(locked, lock, build, text_build_file_for(lock), digests)
+
+
 PYLOCK = Format(
-    "pylock",
-    pylock.build_file_for,
-    pylock.text_build_file_for,
-    pylock.parse,
-    pylock.render_files,
-    True,
+    "pylock", pylock_build_file_for, text_build_file_for, _parse_pylock, _render_pylock, True
 )
 
 
 def format_of(path: Path) -> Format:
     """The format of a lock file (or of its build file), by its name."""
-    if pylock.is_pylock(path) or pylock.is_build_file(path):
+    if is_pylock(path) or is_pylock_build_file(path):
         return PYLOCK
     return TEXT
 

@@ -59,29 +59,6 @@ from lockbuild.target import Target
 if TYPE_CHECKING:
     import tomlkit  # imported where a pylock file is written
 
-_NAMED = re.compile(r"^pylock\.([^.]+)\.toml$")
-_BUILD = re.compile(r"^pylock\.([^.]+\.)?build\.toml$")
-
-
-def is_pylock(path: Path) -> bool:
-    """``pylock.toml``, ``pylock.NAME.toml`` or one of their build files."""
-    return bool(path.name == "pylock.toml" or _NAMED.match(path.name))
-
-
-def is_build_file(path: Path) -> bool:
-    """``pylock.build.toml`` or ``pylock.NAME.build.toml``."""
-    return bool(_BUILD.match(path.name))
-
-
-def build_file_for(lock: Path) -> Path:
-    """``pylock.toml`` -> ``pylock.build.toml``; ``pylock.NAME.toml`` -> its ``.build.toml``."""
-    return lock.with_name(lock.name[: -len(".toml")] + ".build.toml")
-
-
-def text_build_file_for(lock: Path) -> Path:
-    """The requirements-text twin of the build file (for pip's and uv's flags)."""
-    return lock.with_name(lock.name[: -len(".toml")] + ".build.txt")
-
 
 def environment_marker(target: Target) -> str:
     """The marker that holds exactly where the lock was made for."""
@@ -324,11 +301,10 @@ def render_text_build(pair: Pair, entries: Sequence[Entry], lock_digest: str, pa
 
 
 def render_files(
-    locked: Locked, lock: Path, build: Path, digests: Mapping[str, str]
+    locked: Locked, lock: Path, build: Path, twin: Path, digests: Mapping[str, str]
 ) -> dict[Path, str]:
-    """The three files of a pylock pair, each with the digests it records of the others
-    (``digests``: empty for a first draft)."""
-    twin = text_build_file_for(lock)
+    """The three files of a pylock pair (``twin``: its text build file), each with the
+    digests it records of the others (``digests``: empty for a first draft)."""
     names = (display_path(lock), display_path(build), display_path(twin))
     pair = Pair(locked.header, locked.target, locked.records, names, lock.parent)
     lock_digest = digests.get(LOCK_DIGEST, "")

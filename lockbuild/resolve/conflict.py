@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
-from resolvelib.structs import RequirementInformation
 
 from lockbuild.build.hookfail import hint
 from lockbuild.indexopts import FIRST_INDEX
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 
 if TYPE_CHECKING:
+    from resolvelib.structs import RequirementInformation
+
     from lockbuild.resolve.provider import Provider
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -32,7 +33,10 @@ from lockbuild.errors import LockbuildError
 from lockbuild.model import PYTHON, Candidate, Kind, Req
 from lockbuild.resolve.conflict import describe_requirement
 from lockbuild.resolve.files import choose_file
-from lockbuild.resolve.provider import Provider
+
+if TYPE_CHECKING:
+    # start-up speed: a replayed compile reads held-back notes without the resolver
+    from lockbuild.resolve.provider import Provider
 
 NOTE = "held back"
 _NOTE = re.compile(r"^held back \(newest ([^)\s]+)\): (.+)$")

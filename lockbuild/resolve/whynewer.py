@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -29,7 +30,10 @@ from lockbuild.model import PYTHON, Candidate, Kind, Req
 from lockbuild.resolve.conflict import describe_requirement
 from lockbuild.resolve.files import choose_file
 from lockbuild.resolve.heldback import HeldBack
-from lockbuild.resolve.provider import Provider
+
+if TYPE_CHECKING:
+    # start-up speed: a replayed compile reads these lines without the resolver
+    from lockbuild.resolve.provider import Provider
 
 Information = Mapping[str, Sequence[tuple[Req, Candidate | None]]]
 _LINE = re.compile(r"^(\S+) (\S+) \(newest ([^)\s]+)\): (.+)$")

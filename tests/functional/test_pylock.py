@@ -268,13 +268,12 @@ def test_a_pylock_file_that_is_not_valid(tmp_path: Path, env: dict[str, str]) ->
     ],
 )
 def test_pylock_names(name: str, is_lock: bool, build: str | None, text: str | None) -> None:
-    from lockbuild.lock import pylock
-    from lockbuild.lock.formats import build_file_for
+    from lockbuild.lock.formats import build_file_for, is_pylock, text_build_file_for
 
     path = Path("out") / name
-    assert pylock.is_pylock(path) is is_lock
+    assert is_pylock(path) is is_lock
     if build is not None and text is not None:
         assert build_file_for(path) == Path("out") / build
-        assert pylock.text_build_file_for(path) == Path("out") / text
+        assert text_build_file_for(path) == Path("out") / text
     else:
         assert not build_file_for(path).name.endswith(".build.toml")

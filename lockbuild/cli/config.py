@@ -4,8 +4,6 @@ as pip-compile looks for it) is read with pip-compile's meaning."""
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +61,8 @@ def config_path(sources: Sequence[Path]) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # start-up speed: only where a configuration file is found
+
     where = display_path(path)
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -116,6 +116,8 @@ def _lockbuild_table(path: Path, data: dict[str, Any]) -> Config:
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in KEYS:
+            import difflib  # start-up speed: only for this error
+
             close = difflib.get_close_matches(key, list(KEYS), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InputError(f"{where}: [tool.lockbuild] unknown key {key!r}{hint}")

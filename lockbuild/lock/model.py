@@ -6,7 +6,6 @@ renderings of this model and read back into it; nothing here knows either format
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -285,6 +284,8 @@ def _parse(recorded: str) -> tuple[str, list[str]] | None:
 
 def _changed(locked: LockedFile, recorded: Sequence[str]) -> list[str]:
     """The fields of ``locked`` that differ from what was recorded, each named."""
+    import difflib  # start-up speed: only a pair whose digests differ is explained
+
     current = [_fingerprint(f.text) for f in locked.content]
     name = display_path(locked.path)
     found: list[str] = []

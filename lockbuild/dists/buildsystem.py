@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,8 @@ def build_system(pyproject: bytes | None, where: str) -> BuildSystem:
     """The build system an sdist or project declares, validated; pip's default without one."""
     if pyproject is None:
         return BuildSystem(LEGACY_BUILD_REQUIRES, LEGACY_BACKEND, (), False)
+    import tomllib  # start-up speed: only where a pyproject.toml is read
+
     try:
         data = tomllib.loads(pyproject.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +118,8 @@ def static_project_metadata(pyproject: bytes | None, where: str) -> CoreMetadata
     are all static (PEP 621); None when the build backend must be asked."""
     if pyproject is None:
         return None
+    import tomllib  # start-up speed: only where a pyproject.toml is read
+
     try:
         data = tomllib.loads(pyproject.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

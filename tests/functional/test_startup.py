@@ -1,0 +1,81 @@
+"""What a run imports: every run pays for its imports before any work, so each command
+loads only the machinery it uses. A replayed compile returns before resolving (no
+resolver, no build side, no metadata parser); check reads the pair offline (no HTTP
+client); a text lock never loads the pylock format, nor a run without a configuration
+file the TOML parser. Read from ``python -X importtime``, which names every module a run
+imports, wherever it is imported from."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tests.fixtures import FixtureIndex, IndexServer
+from tests.helpers import compile_args, run, write
+
+REUSED = "its result is reused"
+# (resolvelib itself is imported by a replayed run too: its version is part of the key)
+RESOLVER = {
+    "lockbuild.resolve.provider",
+    "lockbuild.resolve.source",
+    "lockbuild.resolve.buildenvs",
+    "lockbuild.resolve.hookrounds",
+    "lockbuild.build.environments",
+    "lockbuild.build.hooks",
+    "lockbuild.dists.metadata",
+    "packaging.metadata",
+}
+PYLOCK = {"lockbuild.lock.pylock", "tomllib", "tomlkit"}
+HTTP = {"httpx", "httpcore", "h11", "urllib.request", "lockbuild.index.client"}
+
+
+def _imported(args: list[str], env: dict[str, str], cwd: Path) -> tuple[set[str], str]:
+    """The modules a run of ``lockbuild args`` imported, and what it said (stderr without
+    the import lines, then stdout)."""
+    proc = run([sys.executable, "-X", "importtime", "-m", "lockbuild", *args], env, cwd=cwd)
+    found: set[str] = set()
+    said: list[str] = []
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:"):
+            found.add(line.rsplit("|", 1)[1].strip())
+        else:
+            said.append(line)
+    return found, "\n".join([*said, proc.stdout])
+
+
+def test_replay_and_check_load_only_what_they_use(tmp_path: Path, env: dict[str, str]) -> None:
+    idx = FixtureIndex(tmp_path / "idx")
+    idx.wheel("alpha", "1.0", requires_dist=["beta"])
+    idx.wheel("beta", "1.0")
+    idx.write()
+    write(tmp_path / "requirements.in", "alpha\n")
+    with IndexServer(idx.root) as server:
+        args = [a for a in compile_args(server.url, tmp_path / "cache") if a != "-q"]
+        # The first run resolves (the control: the resolver is seen when it is used); the
+        # second starts from the first one's outputs, a new key; the third is replayed.
+        first, said = _imported(args, env, tmp_path)
+        assert REUSED not in said
+        assert RESOLVER <= first
+        assert "httpx" in first
+        assert not first & PYLOCK
+        _imported(args, env, tmp_path)
+        replayed, said = _imported(args, env, tmp_path)
+        assert REUSED in said
+        assert not replayed & RESOLVER
+        assert not replayed & PYLOCK
+    checked, said = _imported(["check"], env, tmp_path)
+    assert "are up to date" in said
+    assert not checked & (RESOLVER | PYLOCK | HTTP)
+    assert "lockbuild.lock.lockfile" in checked
+
+
+def test_a_pylock_compile_loads_the_pylock_format(tmp_path: Path, env: dict[str, str]) -> None:
+    idx = FixtureIndex(tmp_path / "idx")
+    idx.wheel("alpha", "1.0")
+    idx.write()
+    write(tmp_path / "requirements.in", "alpha\n")
+    with IndexServer(idx.root) as server:
+        args = compile_args(server.url, tmp_path / "cache", "-o", "pylock.toml")
+        found, _ = _imported(args, env, tmp_path)
+    assert "lockbuild.lock.pylock" in found
+    assert (tmp_path / "pylock.toml").is_file()

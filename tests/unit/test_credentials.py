@@ -4,10 +4,13 @@ netrc)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lockbuild.credentials import (
     Credentials,
@@ -166,3 +169,40 @@ def test_no_netrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 )
 def test_holds_secret(text: str, expected: bool) -> None:
     assert holds_secret(text) is expected
+
+
+def _redact_text_by_regex(text: str) -> str:
+    """What redact_text means, said as one regex substitution (its definition)."""
+    return re.sub(r"[a-z][a-z0-9+.-]*://[^\s'\"]+", lambda m: redact(m.group(0)), text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "://",
+        "x://",
+        "a@b",
+        "9http://u:p@h/ x",
+        "HTTP://u:p@h/ and +.-a1+b://t@h",
+        "://u:p@h http://u:p@h",
+        "http://a/?next=https://u:p@h/x 'ftp://u:p@h'",
+        "name @ https://u:p@h.example/a.whl#sha256=00 ; python_version < '3'",
+        "http:// u:p@h https://",
+        "svn+ssh://u@h/r@1 file:///tmp/x@y",
+    ],
+)
+def test_redact_text_finds_what_the_regex_finds(text: str) -> None:
+    assert redact_text(text) == _redact_text_by_regex(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["http", "s3", "9", "A", "+", ".", "-", "://", "@", "u:p@", "t@", ":"])
+        | st.sampled_from([" ", "'", '"', "/", "h.example", "?x=", "\n", "é"]),
+        max_size=24,
+    ).map("".join)
+)
+def test_redact_text_agrees_with_the_regex_on_any_text(text: str) -> None:
+    assert redact_text(text) == _redact_text_by_regex(text)

@@ -114,6 +114,14 @@ def compile_lock(
                 "run read are unchanged: its result is reused (--no-replay resolves again)"
             )
             return replayed
+    # The pages of the inputs start coming while the resolver and the build side are
+    # imported (tens of milliseconds, a tenth of a small lock's wall time); the
+    # repository's own prefetch below finds them fetched or on their way.
+    client.prefetch(
+        item.name
+        for item in spec.requirements
+        if item.url is None and target.evaluate(item.requirement.marker, [""])
+    )
     # start-up speed: a replayed run ends above, without the resolver and the build side
     from lockbuild.resolve import buildable, heldback, hookrounds, whynewer
     from lockbuild.resolve import graph as graphs

@@ -23,6 +23,8 @@ from lockbuild.indexopts import FIRST_INDEX, IndexOptions
 if TYPE_CHECKING:
     import httpx
 
+    from lockbuild.index.session import Session
+
 from lockbuild.credentials import Credentials, redact, redact_text
 from lockbuild.index.page import JSON_TYPE
 from lockbuild.index.pipconfig import pip_default_index
@@ -86,7 +88,7 @@ class Fetcher:
         self.offline = offline
         self.refresh = refresh  # revalidate every page, fresh or not
         self.timeout = timeout
-        self._client: httpx.Client | None = None
+        self._client: Session | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._auth = Credentials()
@@ -98,7 +100,7 @@ class Fetcher:
         self.unrepeatable = ""
         self._preloaded: dict[str, tuple[bytes, str, str] | None] = {}
 
-    def client(self) -> httpx.Client:
+    def client(self) -> Session:
         with self._lock:
             if self._closed:
                 raise FetchError("the index client was closed (interrupted)")
@@ -107,27 +109,27 @@ class Fetcher:
                 import httpx
 
                 from lockbuild.index.hostaddr import transport
+                from lockbuild.index.session import Session
 
                 verify: Any = os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT") or True
+                # HTTP/1.1 with a pool of kept-alive connections: httpcore's HTTP/2
+                # connection is not safe across the worker threads (seen here: a
+                # KeyError in its stream bookkeeping under concurrent requests).
                 limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-                self._client = httpx.Client(
+
+                def proxied(proxy: str) -> httpx.BaseTransport:
+                    return httpx.HTTPTransport(
+                        proxy=proxy, verify=verify, trust_env=True, limits=limits
+                    )
+
+                self._client = Session(
+                    # Direct connections look each host up once (hostaddr.py).
+                    self.transport or transport(verify=verify, trust_env=True, limits=limits),
+                    auth=self._auth,
                     timeout=self.timeout,
-                    follow_redirects=True,
-                    verify=verify,
                     # Proxies from the environment, unless a transport was given (it
                     # carries every request then).
-                    trust_env=self.transport is None,
-                    auth=self._auth,
-                    limits=limits,
-                    headers={"User-Agent": "lockbuild"},
-                    # Direct connections look each host up once (hostaddr.py); proxies
-                    # from the environment get httpx's own transports.
-                    transport=self.transport
-                    or transport(verify=verify, trust_env=True, limits=limits),
-                    # HTTP/1.1 with a pool of kept-alive connections: httpcore's HTTP/2
-                    # connection is not safe across the worker threads (seen here: a
-                    # KeyError in its stream bookkeeping under concurrent requests).
-                    http2=False,
+                    proxied=proxied if self.transport is None else None,
                 )
             return self._client
 
@@ -302,7 +304,7 @@ class Fetcher:
                 self.request_count += 1
             started = time.monotonic()
             try:
-                with self.client().stream("GET", url, headers=headers) as response:
+                with self.client().stream(url, headers) as response:
                     if response.status_code == 404 or response.status_code == 410:
                         return None
                     if response.status_code >= 500 or response.status_code == 429:

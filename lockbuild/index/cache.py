@@ -32,6 +32,25 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "lockbuild"
 
 
+def _read_file(path: Path) -> bytes:
+    """The bytes of ``path`` in three system calls (``Path.read_bytes`` makes six: it
+    asks whether the file is a terminal and where its offset is)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        chunks = [os.read(fd, size)]
+        got = len(chunks[0])
+        while got < size:  # a read may return less than asked for (a very large file)
+            chunk = os.read(fd, size - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -69,17 +88,42 @@ class Cache:
         # become a path, since reading an entry may delete it.
         if not _KEY.fullmatch(key):
             raise ValueError(f"invalid cache key {key!r}")
-        return self.root / bucket / key[:2] / key
+        # One directory per bucket: a cold lock writes a few hundred entries, and a
+        # directory per first two hex digits made nearly every one of them make a
+        # directory of its own too.
+        return self.root / bucket / key
+
+    def _read(self, bucket: str, key: str) -> tuple[bytes, Path] | None:
+        """The bytes kept under ``key`` and where they are (None: absent), not yet
+        checked. An entry where earlier versions kept it (``bucket/ab/abcd...``) is moved to
+        where it is kept now, and checked the same way: a cache made before still serves,
+        at the cost of one failed open per entry not found at all."""
+        path = self._path(bucket, key)
+        try:
+            return _read_file(path), path
+        except FileNotFoundError:
+            pass
+        legacy = path.parent / key[:2] / key
+        try:
+            data = _read_file(legacy)
+        except FileNotFoundError:
+            return None
+        with contextlib.suppress(OSError):
+            os.replace(legacy, path)
+            return data, path
+        return data, legacy
 
     def get_blob(self, bucket: str, sha256: str) -> bytes | None:
         """Bytes whose sha256 is ``sha256``, or None when absent or corrupted."""
         if self.root is None:
             return None
         try:
-            path = self._path(bucket, sha256)
-            data = path.read_bytes()
+            found = self._read(bucket, sha256)
         except (OSError, ValueError):
             return None
+        if found is None:
+            return None
+        data, path = found
         if sha256_hex(data) != sha256:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -99,10 +143,12 @@ class Cache:
         if self.root is None:
             return None
         try:
-            path = self._path(bucket, key)
-            data = path.read_bytes()
+            found = self._read(bucket, key)
         except (OSError, ValueError):
             return None
+        if found is None:
+            return None
+        data, path = found
         digest, payload = data[:64], data[64:]
         if digest != sha256_hex(payload).encode():
             with contextlib.suppress(OSError):
@@ -123,16 +169,20 @@ class Cache:
         """A JSON record stored under ``key`` (itself derived from content hashes)."""
         if self.root is None or not _KEY.fullmatch(key):
             return None
-        path = self._path(bucket, key)
         try:
-            wrapper = json.loads(path.read_bytes())
+            found = self._read(bucket, key)
+        except OSError:
+            return None
+        if found is None:
+            return None
+        data, path = found
+        try:
+            wrapper = json.loads(data)
             payload = wrapper["payload"]
             if wrapper["check"] != sha256_hex(json.dumps(payload, sort_keys=True).encode()):
                 raise ValueError("checksum mismatch")
             return payload
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             with contextlib.suppress(OSError):
                 path.unlink()
             return None

@@ -153,6 +153,7 @@ def replay(
     if moving_cutoff is not None and not _within_window(record.get("cutoff"), moving_cutoff):
         return None
     pages: dict[str, str | None] = dict(record["pages"])
+    client.expect_releases(_recorded_releases(record["result"]))
     fetched = client.fetch_pages(pages)
     # get_page noted the digest of every page it returned: no second pass over the bodies.
     read = client.fetcher.pages_read
@@ -160,6 +161,30 @@ def replay(
     for url, page in fetched.items():
         client.fetcher.preload(url, page)  # for checking the record, or for resolving
     return dict(record["result"]) if same else None
+
+
+def _recorded_releases(result: Any) -> list[tuple[str, Version, bool]]:
+    """The releases ``unverified`` will look for on the pages of a recorded result (name,
+    version, whether only files the target can use will do); none for a result it will
+    refuse anyway, which it then says why."""
+    # start-up speed: the lock's readers load only when a record is checked
+    from lockbuild.lock.lockfile import parse_lockfile
+
+    releases: list[tuple[str, Version, bool]] = []
+    try:
+        for field in ("lockfile_text", "build_text"):
+            locked = parse_lockfile(str(result[field]), Path("recorded " + field))
+            for pin in locked.pins.values():
+                if not _unserved_by_form(pin.version, pin.line):
+                    releases.append((pin.name, Version(pin.version), not pin.hashes))
+    except (LockbuildError, KeyError, TypeError, InvalidVersion):
+        return []
+    return releases
+
+
+def _unserved_by_form(version: str, line: str) -> bool:
+    """Whether a pin's line is not of a release on an index at all (see _unserved)."""
+    return not version or "@" in line or line.startswith("-e")
 
 
 def recorded_pages(cache: Cache, key: str) -> list[str]:
@@ -278,7 +303,7 @@ def _unserved(
     client: IndexClient, name: str, version: str, line: str, hashes: Sequence[str]
 ) -> str | None:
     """Why ``name==version`` with ``hashes`` is not what the fetched pages serve."""
-    if not version or "@" in line or line.startswith("-e"):
+    if _unserved_by_form(version, line):
         return f"{name} is not pinned to a version on an index ({line[:80]})"
     try:
         wanted = Version(version)

@@ -20,7 +20,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from lockbuild import limits
-from lockbuild.errors import FetchError
+from lockbuild.errors import FetchError, LockbuildError
 from lockbuild.index.cache import Cache, sha256_hex
 from lockbuild.model import DistFile
 
@@ -140,6 +140,11 @@ class IndexClient:
         self._undated: dict[str, set[str]] = {}
         self._pool = DaemonPool(workers)
         self._lock = threading.Lock()
+        # Releases a check will ask release_files for (expect_releases), and their files
+        # as picked out of a page by the worker that fetched it: (page URL, the page's
+        # sha256, needle, usable only) -> what _named_json_listings returned.
+        self._expected: dict[NormalizedName, list[tuple[Version, bool]]] = {}
+        self._picked: dict[tuple[str, str, str, bool], list[Listing] | None] = {}
         self._files: dict[str, Future[tuple[Listing, ...]]] = {}
         self._metadata: dict[str, Future[bytes]] = {}
         self._find_links: tuple[Listing, ...] | None = None
@@ -162,7 +167,7 @@ class IndexClient:
     def fetch_pages(self, urls: Iterable[str]) -> dict[str, tuple[bytes, str, str] | None]:
         """Fetch (or revalidate) the pages at ``urls`` in parallel; a page that cannot be
         fetched is left out (whoever needs it later fetches it again and reports why)."""
-        futures = {url: self._pool.submit(self.fetcher.get_page, url) for url in urls}
+        futures = {url: self._pool.submit(self._fetch_page, url) for url in urls}
         pages: dict[str, tuple[bytes, str, str] | None] = {}
         for url, future in futures.items():
             try:
@@ -170,6 +175,55 @@ class IndexClient:
             except FetchError:
                 continue
         return pages
+
+    def _fetch_page(self, url: str) -> tuple[bytes, str, str] | None:
+        page, digest = self.fetcher.get_page_and_digest(url)
+        if page is not None and digest is not None and self._expected:
+            self._pick_expected(url, page, digest)
+        return page
+
+    def expect_releases(self, releases: Iterable[tuple[str, Version, bool]]) -> None:
+        """Releases (name, version, usable) that ``release_files`` will be asked for once
+        the pages that ``fetch_pages`` is given are in: each page's worker picks their
+        files out as soon as the page arrives, while the other pages are still coming,
+        so the check that follows the fetch finds them done. A page that arrives before
+        its releases are expected is read by the check itself, as without this."""
+        with self._lock:
+            for name, version, usable in releases:
+                wanted = self._expected.setdefault(canonicalize_name(name), [])
+                if (version, usable) not in wanted:
+                    wanted.append((version, usable))
+
+    def _pick_expected(self, url: str, page: tuple[bytes, str, str], digest: str) -> None:
+        body, content_type, final_url = page
+        if not is_json_type(content_type):
+            return
+        for name in self.projects_of([url]):
+            with self._lock:
+                wanted = list(self._expected.get(name, ()))
+            for version, usable in wanted:
+                needle = f"-{version}"
+                check = _ReleaseWheels(version, self.keep_wheel if usable else None)
+                try:
+                    with self._parsing:
+                        found = _named_json_listings(body, final_url, name, needle, check)
+                except LockbuildError:
+                    continue  # the check reads the page again and says what is wrong
+                with self._lock:
+                    self._picked[(url, digest, needle, check.keep is not None)] = found
+
+    def _picked_listings(
+        self, page_url: str, digest: str | None, needle: str, check: KeepWheel
+    ) -> tuple[bool, list[Listing] | None]:
+        """What a fetching worker picked out of the page at ``page_url`` whose body has
+        the sha256 ``digest`` for ``needle`` and ``check`` (False first: nothing)."""
+        if digest is None or not isinstance(check, _ReleaseWheels):
+            return False, None
+        key = (page_url, digest, needle, check.keep is not None)
+        with self._lock:
+            if key not in self._picked:
+                return False, None
+            return True, self._picked[key]
 
     def prefetch(self, names: Iterable[str]) -> None:
         """Start fetching the pages of ``names`` in the background."""
@@ -290,7 +344,7 @@ class IndexClient:
             keep = None
         for index in self.sources.index_urls:
             page_url = f"{index}{name}/"
-            page = self.fetcher.get_page(page_url)
+            page, digest = self.fetcher.get_page_and_digest(page_url)
             if page is None:
                 continue
             body, content_type, final_url = page
@@ -305,7 +359,9 @@ class IndexClient:
                 with self._parsing:
                     found = None
                     if needle is not None and check is not None and is_json_type(content_type):
-                        found = _named_json_listings(body, final_url, name, needle, check)
+                        picked, found = self._picked_listings(page_url, digest, needle, check)
+                        if not picked:
+                            found = _named_json_listings(body, final_url, name, needle, check)
                     if found is not None and narrowed is not None:
                         narrowed.append(True)
                     listed = (

@@ -143,6 +143,10 @@ class Fetcher:
 
     def get_page(self, url: str) -> tuple[bytes, str, str] | None:
         """Body, content type and final URL of an index page; None when it does not exist."""
+        return self.get_page_and_digest(url)[0]
+
+    def get_page_and_digest(self, url: str) -> tuple[tuple[bytes, str, str] | None, str | None]:
+        """get_page's answer and the sha256 of its body (None: no page, or a local one)."""
         with self._lock:
             preloaded = url in self._preloaded
             page = self._preloaded.pop(url, None)
@@ -156,7 +160,8 @@ class Fetcher:
                 digest = sha256_hex(page[0])
             with self._lock:
                 self.pages_read[url] = digest
-        return page
+            return page, digest
+        return page, None
 
     def page_digest(self, url: str) -> str | None:
         """The sha256 of the page this run read at ``url`` (None: none read, or local)."""

@@ -123,3 +123,47 @@ def test_the_listing_cache_is_neither_read_nor_written(tmp_path: Path) -> None:
     resolving = client(tmp_path)
     assert [f.version for f in _materialize(resolving.listings("demo"))] == [Version("9.0")]
     assert list(client(tmp_path).release_files("demo", Version("9.0"))) == []
+
+
+@pytest.mark.parametrize("cut_off", CUTS)
+@pytest.mark.parametrize("version", ["1.0", "1.0rc1", "2.0", "3.0", "5.0", "6.0"])
+@pytest.mark.parametrize("usable", [True, False])
+def test_files_picked_while_the_page_is_fetched_are_the_same(
+    tmp_path: Path, version: str, cut_off: datetime | None, usable: bool
+) -> None:
+    """A replay's check expects its releases before the pages come (expect_releases):
+    each page's worker picks their files out, and release_files answers from what it
+    picked exactly as it would from the page."""
+    wanted = Version(version)
+    plain = list(client(tmp_path / "plain", cut_off).release_files("demo", wanted, usable=usable))
+    ahead = client(tmp_path / "ahead", cut_off)
+    ahead.expect_releases([("Demo", wanted, usable)])
+    fetched = ahead.fetch_pages([f"{INDEX}demo/"])
+    for url, page in fetched.items():
+        ahead.fetcher.preload(url, page)
+    assert len(ahead._picked) == 1
+    found = list(ahead.release_files("demo", wanted, usable=usable))
+    assert sorted(found, key=lambda f: f.filename) == sorted(plain, key=lambda f: f.filename)
+
+
+def test_files_picked_from_a_page_are_not_used_for_another_body(tmp_path: Path) -> None:
+    """The page served to the check is another than the one picked from (it changed in
+    between): what was picked is keyed by the body's sha256, so the check reads the page
+    it was given."""
+    bodies = [
+        json.dumps({"meta": {"api-version": "1.1"}, "files": files}).encode()
+        for files in (FILES, [entry("demo-1.0-py3-none-any.whl", sha="0f" * 32)])
+    ]
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        headers = {"Content-Type": "application/vnd.pypi.simple.v1+json"}
+        body = bodies.pop(0) if len(bodies) > 1 else bodies[0]
+        return httpx.Response(200, content=body, headers=headers)
+
+    made = client(tmp_path)
+    made.fetcher = Fetcher(made.cache, transport=httpx.MockTransport(serve))
+    made.expect_releases([("demo", Version("1.0"), True)])
+    made.fetch_pages([f"{INDEX}demo/"])
+    assert len(made._picked) == 1
+    found = list(made.release_files("demo", Version("1.0")))
+    assert [f.sha256 for f in found] == ["0f" * 32]

@@ -9,10 +9,11 @@ from packaging.utils import canonicalize_name
 
 from lockbuild.errors import InputError
 from lockbuild.lock.formats import build_file_for, read_lock
-from lockbuild.lock.model import HELD_BACK, LockedFile, parse_via
+from lockbuild.lock.model import HELD_BACK, SCOPED, LockedFile, parse_via
 from lockbuild.resolve.graph import DiGraph, simple_edge_paths
 from lockbuild.resolve.heldback import from_note
 from lockbuild.resolve.whynewer import from_line
+from lockbuild.sync.buildjob import parse_scoped_line
 
 MAX_PATHS = 50
 
@@ -46,11 +47,26 @@ def why(name: str, lockfile: Path, build_file: Path | None = None) -> list[str]:
         files.append(read_lock(build_path, what="build file"))
     graph, roots = annotation_graph(files)
     target = canonicalize_name(name)
-    if target not in graph:
+    scoped = scoped_builds(files, target)
+    if target not in graph and not scoped:
         raise InputError(f"{name} is not pinned in {lockfile} or {build_path}")
     lines: list[str] = []
+    for owner, version, pinned in scoped:
+        # A build in an environment of its own: the paths to the build, then its pin of
+        # ``name`` (at its own version, which the build file may pin otherwise or not).
+        last = f"{owner} (build, own environment) -> {target}=={pinned}"
+        to_owner = [
+            line
+            for root in sorted(roots)
+            if root in graph and owner in graph
+            for path in simple_edge_paths(graph, root, owner)
+            for line in _render(graph, path)
+        ]
+        lines.extend(f"{line.rsplit(' -> ', 1)[0]} -> {last}" for line in to_owner)
+        if not to_owner:
+            lines.append(f"{owner}=={version} (build, own environment) -> {target}=={pinned}")
     for root in sorted(roots):
-        if root not in graph:
+        if root not in graph or target not in graph:
             continue
         for path in simple_edge_paths(graph, root, target):
             lines.extend(_render(graph, path))
@@ -63,6 +79,20 @@ def why(name: str, lockfile: Path, build_file: Path | None = None) -> list[str]:
     if not lines:
         raise InputError(f"no path from an input to {name} is recorded in the annotations")
     return sorted(set(lines)) + held_back_lines(files, target)
+
+
+def scoped_builds(files: list[LockedFile], name: str) -> list[tuple[str, str, str]]:
+    """The builds whose own environment (a ``lockbuild-scoped`` line) pins ``name``:
+    (the build's project, its version, the version of ``name`` its environment takes)."""
+    found: list[tuple[str, str, str]] = []
+    for locked in files:
+        for text in locked.meta.get(SCOPED, ()):
+            parsed = parse_scoped_line(text)
+            if parsed is None:
+                continue
+            owner, version, pins = parsed
+            found.extend((owner, version, pinned) for pin, pinned in pins if pin == name)
+    return found
 
 
 def held_back_lines(files: list[LockedFile], name: str) -> list[str]:

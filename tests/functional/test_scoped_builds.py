@@ -78,6 +78,13 @@ def test_builds_that_disagree_about_a_tool_compile_and_sync(
         assert '"second 1.0" = ["tool==2.0"]' in pylock_build
     check = ["check", "-o", output] if output != "requirements.txt" else ["check"]
     lockbuild(check, env, tmp_path)
+    # why sees the pin of a build's own environment, beside the shared one.
+    said = lockbuild(["why", "tool", output], env, tmp_path).stdout.splitlines()
+    assert said == [
+        "requirements.in -> first (build, own environment) -> tool==1.0",
+        "requirements.in -> second (build) -> tool",
+        "requirements.in -> third (build) -> tool",
+    ], said
     # The scoped environment is covered by the pair's digests: an edit of it is refused.
     edited = tmp_path / (
         "requirements-build.txt" if output == "requirements.txt" else "pylock.build.toml"

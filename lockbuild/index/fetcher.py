@@ -21,6 +21,8 @@ from lockbuild.index.cache import Cache, CachedPage, sha256_hex
 from lockbuild.indexopts import FIRST_INDEX, IndexOptions
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
     from lockbuild.index.session import Session
@@ -108,14 +110,19 @@ class Fetcher:
                 # start-up speed: httpx (~140 ms) only once something is fetched
                 import httpx
 
-                from lockbuild.index.hostaddr import transport
                 from lockbuild.index.session import Session
+                from lockbuild.index.wire import StdlibTransport
 
                 verify: Any = os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT") or True
-                # HTTP/1.1 with a pool of kept-alive connections: httpcore's HTTP/2
-                # connection is not safe across the worker threads (seen here: a
-                # KeyError in its stream bookkeeping under concurrent requests).
+                # HTTP/1.1 with kept-alive connections (wire.py); proxies through httpx's
+                # own transports (one pool each, httpcore's HTTP/2 being unsafe across the
+                # worker threads: a KeyError seen in its stream bookkeeping).
                 limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+
+                def tls() -> ssl.SSLContext:
+                    # Made on the first HTTPS request: loading the trusted certificates
+                    # costs some 40 ms of CPU, which an index over plain HTTP never needs.
+                    return httpx.create_ssl_context(verify=verify, trust_env=True)
 
                 def proxied(proxy: str) -> httpx.BaseTransport:
                     return httpx.HTTPTransport(
@@ -123,8 +130,7 @@ class Fetcher:
                     )
 
                 self._client = Session(
-                    # Direct connections look each host up once (hostaddr.py).
-                    self.transport or transport(verify=verify, trust_env=True, limits=limits),
+                    self.transport or StdlibTransport(tls=tls),
                     auth=self._auth,
                     timeout=self.timeout,
                     # Proxies from the environment, unless a transport was given (it

@@ -7,22 +7,21 @@ on the path to the first pages (and a resolver that stalls now and then stalls o
 them). Here a host's addresses are looked up once and kept for a few minutes; each
 connection then tries them in the order the resolver gave, as the standard library's
 ``socket.create_connection`` does, and a host none of whose addresses answers is looked
-up again next time. TLS still names the host (httpcore passes it to the handshake
-separately), so certificates are checked against the name, not the address.
+up again next time. TLS still names the host (wire.py passes it to the handshake
+separately), so certificates are checked against the name, not the address. The
+connections are wire.py's, which asks ``_addresses``; ``connect_tcp`` serves httpcore.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
-import httpcore
-import httpx  # this module is imported only once something is fetched (fetcher.client)
+import httpcore  # this module is imported only once something is fetched (fetcher.client)
 
 # How long looked-up addresses are used (a run rarely lasts longer).
 KEEP_SECONDS = 300.0
@@ -91,52 +90,3 @@ class HostAddresses(httpcore.NetworkBackend):
             with self._lock:
                 self._known[key] = (time.monotonic() + KEEP_SECONDS, addresses)
             return addresses
-
-
-def transport(**options: Any) -> httpx.BaseTransport:
-    """httpx's transports (``options`` as HTTPTransport takes them) whose connections use
-    HostAddresses, one for plain HTTP and one for HTTPS made on the first HTTPS request:
-    loading the trusted certificates (``verify``) costs some 40 ms of CPU, which a run
-    against an index served over plain HTTP never needs."""
-    return SchemeTransports(options)
-
-
-class SchemeTransports(httpx.BaseTransport):
-    """Plain HTTP through one transport, HTTPS through another made as ``options`` say
-    when first needed. The plain one is given a TLS context that trusts no certificate
-    (it never speaks TLS: a redirect to HTTPS comes back through ``handle_request``)."""
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        self._options = options
-        self._plain = _made({**options, "verify": ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)})
-        self._secure: httpx.BaseTransport | None = None
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme == "https":
-            return self._tls().handle_request(request)
-        return self._plain.handle_request(request)
-
-    def _tls(self) -> httpx.BaseTransport:
-        with self._lock:
-            if self._secure is None:
-                self._secure = _made(self._options)
-            return self._secure
-
-    def close(self) -> None:
-        self._plain.close()
-        with self._lock:
-            secure = self._secure
-        if secure is not None:
-            secure.close()
-
-
-def _made(options: dict[str, Any]) -> httpx.HTTPTransport:
-    """httpx's transport, its pool's backend wrapped in HostAddresses (httpx's own when
-    its pool is not the one this was written for)."""
-    made = httpx.HTTPTransport(**options)
-    pool = getattr(made, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.SyncBackend):
-        pool._network_backend = HostAddresses(backend)  # type: ignore[union-attr]
-    return made

@@ -7,12 +7,10 @@ index named by host name is in tests/functional/test_hostaddr.py."""
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 from typing import Any
 
 import httpcore
-import httpx
 import pytest
 
 from lockbuild.index import hostaddr
@@ -105,39 +103,3 @@ def test_kept_addresses_expire(lookups: dict[str, Any], monkeypatch: pytest.Monk
     clock[0] += 2
     backend.connect_tcp("index.test", 443)
     assert lookups["asked"] == ["index.test", "index.test"]
-
-
-def test_the_transport_uses_it() -> None:
-    made = hostaddr.transport()
-    assert isinstance(made, hostaddr.SchemeTransports)
-    assert isinstance(made._plain._pool._network_backend, HostAddresses)
-    secure = made._tls()
-    assert isinstance(secure._pool._network_backend, HostAddresses)  # type: ignore[attr-defined]
-    made.close()
-
-
-def test_plain_http_never_loads_the_trusted_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The HTTPS transport (``verify`` as given) is made on the first HTTPS request and
-    only then; plain HTTP goes through one whose TLS context trusts nothing."""
-    made_with: list[Any] = []
-
-    def made(options: dict[str, Any]) -> httpx.BaseTransport:
-        made_with.append(options["verify"])
-        which = len(made_with)
-        return httpx.MockTransport(lambda request: httpx.Response(200, text=f"transport {which}"))
-
-    monkeypatch.setattr(hostaddr, "_made", made)
-    transport = hostaddr.transport(verify="/etc/custom-ca.pem", trust_env=True)
-    client = httpx.Client(transport=transport)
-    assert client.get("http://index.test/simple/").text == "transport 1"
-    assert client.get("http://index.test/simple/alpha/").text == "transport 1"
-    assert len(made_with) == 1
-    plain = made_with[0]
-    assert isinstance(plain, ssl.SSLContext)
-    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
-    assert plain.cert_store_stats()["x509_ca"] == 0
-    assert client.get("https://files.test/a.whl").text == "transport 2"
-    assert client.get("https://files.test/b.whl").text == "transport 2"
-    assert made_with[1:] == ["/etc/custom-ca.pem"]
-    assert client.get("http://index.test/simple/beta/").text == "transport 1"
-    client.close()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 LOCKBUILD = [sys.executable, "-m", "lockbuild"]
@@ -89,3 +92,15 @@ def resign_pair(lock: Path, build: Path) -> None:
     build.write_text(
         re.sub(r"(# lockbuild-lock-digest: ).*", rf"\g<1>{text_digest(lock_text)}", build_text)
     )
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    """``server`` answering on a thread of its own until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures import FixtureIndex, isolated_env
-from tests.helpers import compile_args, lockbuild, pins, write
+from tests.helpers import compile_args, lockbuild, pins, serving, write
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -53,13 +52,8 @@ def https_index(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     context.load_cert_chain(cert, key)
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(idx.root)))
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"https://localhost:{server.server_address[1]}/simple/", cert
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "PIP_CERT"])

@@ -4,7 +4,6 @@ sends them direct. A real forwarding proxy on loopback, a real index behind it."
 from __future__ import annotations
 
 import http.client
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
-from tests.helpers import compile_args, lockbuild, pins, write
+from tests.helpers import compile_args, lockbuild, pins, serving, write
 
 
 class _Forward(BaseHTTPRequestHandler):
@@ -50,13 +49,8 @@ def proxy() -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
     handler = type("Forward", (_Forward,), {"seen": seen})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("bypass", [False, True])

@@ -8,11 +8,8 @@ import netrc
 import os
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 from urllib.parse import SplitResult, urlsplit, urlunsplit
-
-if TYPE_CHECKING:
-    import httpx
 
 
 def _userinfo(url: str) -> tuple[SplitResult, str | None, str]:
@@ -110,6 +107,35 @@ def holds_secret(text: str) -> bool:
     )
 
 
+class _RequestURL(Protocol):
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+
+
+class _Headers(Protocol):
+    def __setitem__(self, name: str, value: str) -> None: ...
+
+
+class _Request(Protocol):
+    """What ``Credentials`` reads and sets of a request (the index side's net.Request)."""
+
+    @property
+    def url(self) -> _RequestURL: ...
+    @property
+    def headers(self) -> _Headers: ...
+
+
+_R = TypeVar("_R", bound=_Request)
+
+
 class Credentials:
     """HTTP basic auth as pip sends it: the credentials in the URL; else those last given
     in a URL for the same scheme, host and port (an index URL's, for its files); else the
@@ -119,7 +145,7 @@ class Credentials:
         self._lock = threading.Lock()
         self._known: dict[tuple[str, str, int | None], tuple[str, str] | None] = {}
 
-    def __call__(self, request: httpx.Request) -> httpx.Request:
+    def __call__(self, request: _R) -> _R:
         url = request.url
         key = (url.scheme, url.host, url.port)
         found: tuple[str, str] | None

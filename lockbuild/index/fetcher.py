@@ -23,11 +23,10 @@ from lockbuild.indexopts import FIRST_INDEX, IndexOptions
 if TYPE_CHECKING:
     import ssl
 
-    import httpx
-
     from lockbuild.index.session import Session
 
 from lockbuild.credentials import Credentials, redact, redact_text
+from lockbuild.index import net
 from lockbuild.index.page import JSON_TYPE
 from lockbuild.index.pipconfig import pip_default_index
 
@@ -81,11 +80,11 @@ class Fetcher:
         offline: bool = False,
         timeout: float = 30.0,
         refresh: bool = False,
-        transport: httpx.BaseTransport | None = None,
+        transport: net.Transport | None = None,
     ) -> None:
         self.cache = cache
         # What carries the requests (None: the network, see client()); tests give an
-        # httpx.MockTransport.
+        # in-memory one.
         self.transport = transport
         self.offline = offline
         self.refresh = refresh  # revalidate every page, fresh or not
@@ -107,27 +106,24 @@ class Fetcher:
             if self._closed:
                 raise FetchError("the index client was closed (interrupted)")
             if self._client is None:
-                # start-up speed: httpx (~140 ms) only once something is fetched
-                import httpx
-
+                # start-up speed: http.client and ssl only once something is fetched
                 from lockbuild.index.session import Session
                 from lockbuild.index.wire import StdlibTransport
 
-                verify: Any = os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT") or True
-                # HTTP/1.1 with kept-alive connections (wire.py); proxies through httpx's
-                # own transports (one pool each, httpcore's HTTP/2 being unsafe across the
-                # worker threads: a KeyError seen in its stream bookkeeping).
-                limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+                verify: str | bool = (
+                    os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT") or True
+                )
 
                 def tls() -> ssl.SSLContext:
                     # Made on the first HTTPS request: loading the trusted certificates
                     # costs some 40 ms of CPU, which an index over plain HTTP never needs.
-                    return httpx.create_ssl_context(verify=verify, trust_env=True)
+                    return net.tls_context(verify)
 
-                def proxied(proxy: str) -> httpx.BaseTransport:
-                    return httpx.HTTPTransport(
-                        proxy=proxy, verify=verify, trust_env=True, limits=limits
-                    )
+                def proxied(proxy: str) -> net.Transport:
+                    # start-up speed: httpx (some 50 ms) only for a request through a proxy
+                    from lockbuild.index.viahttpx import proxy_transport
+
+                    return proxy_transport(proxy, verify)
 
                 self._client = Session(
                     self.transport or StdlibTransport(tls=tls),
@@ -301,8 +297,6 @@ class Fetcher:
     ) -> tuple[int, bytes, Any, str] | None:
         """GET ``url``: None for 404/410; timeouts, resets, 5xx and short bodies are retried
         with backoff, a bounded number of times; anything else fails at once."""
-        import httpx  # start-up speed: as in the client above
-
         attempts = limits.retries()
         deadline = limits.deadline()
         delay = 0.25
@@ -346,12 +340,12 @@ class Fetcher:
                             )
                     body = b"".join(chunks)
                     return response.status_code, body, response.headers, str(response.url)
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            except (net.InvalidURL, net.UnsupportedProtocol) as exc:
                 raise FetchError(f"{redact(url)}: cannot fetch: {redact_text(str(exc))}") from None
-            except httpx.TimeoutException as exc:
-                step = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting"
+            except net.TimeoutException as exc:
+                step = "connecting" if isinstance(exc, net.ConnectTimeout) else "waiting"
                 last_error = f"timed out after {self.timeout:g}s {step}"
-            except httpx.HTTPError as exc:
+            except net.HTTPError as exc:
                 last_error = network_reason(exc)
             if self._closed:
                 break

@@ -1,4 +1,5 @@
-"""GET requests straight to httpx's transports, without ``httpx.Client``.
+"""GET requests straight to a transport (wire.py's; a proxy's through viahttpx.py),
+without ``httpx.Client``.
 
 A cold lock sends a couple of hundred requests; through ``httpx.Client`` each cost about
 0.25 ms of CPU more than through the transport underneath (measured on the loopback copy
@@ -15,8 +16,8 @@ wrapper. What lockbuild needs of that layer is here, as the client did it:
   Accept-Encoding for the decoders every httpx install has, keep-alive);
 - proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) chosen per
   URL as pip does (through requests, which asks the standard library), each through
-  httpx's own proxy transport;
-- responses decoded (gzip, deflate) by ``httpx.Response`` itself.
+  httpx's own proxy transport (httpx is imported only then);
+- responses decoded (gzip, deflate) as httpx decodes them (net.Response).
 
 No cookie jar: a ``Set-Cookie`` from an index changes nothing sent afterwards (uv keeps
 none either; pip's session would).
@@ -30,23 +31,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx  # imported only once something is fetched (fetcher.client)
-
 from lockbuild.credentials import Credentials
+from lockbuild.index.net import (
+    URL,
+    Headers,
+    InvalidURL,
+    RemoteProtocolError,
+    Request,
+    Response,
+    TooManyRedirects,
+    Transport,
+    timeouts,
+)
 
 MAX_REDIRECTS = 20
 REDIRECT_BODY_BYTES = 1024 * 1024
 REDIRECTS = frozenset((301, 302, 303, 307, 308))
 DEFAULT_HEADERS = {
     "Accept": "*/*",
-    # What httpx decodes with no optional package installed.
+    # What net.Response decodes.
     "Accept-Encoding": "gzip, deflate",
     "Connection": "keep-alive",
     "User-Agent": "lockbuild",
 }
 
 
-def environment_proxy(url: httpx.URL, proxies: dict[str, str]) -> str | None:
+def environment_proxy(url: URL, proxies: dict[str, str]) -> str | None:
     """The proxy for ``url`` (None: connect directly) among ``proxies`` (the environment's,
     as ``urllib.request.getproxies_environment`` reads them), chosen as requests chooses
     it for pip: NO_PROXY first, then the scheme's proxy, then ALL_PROXY."""
@@ -69,23 +79,23 @@ class Session:
 
     def __init__(
         self,
-        direct: httpx.BaseTransport,
+        direct: Transport,
         *,
         auth: Credentials,
         timeout: float,
-        proxied: Callable[[str], httpx.BaseTransport] | None = None,
+        proxied: Callable[[str], Transport] | None = None,
     ) -> None:
         self._direct = direct
         self._proxied = proxied
         self._auth = auth
-        self._timeout = httpx.Timeout(timeout).as_dict()
+        self._timeout = timeouts(timeout)
         self._lock = threading.Lock()
-        self._proxies: dict[str, httpx.BaseTransport] = {}
+        self._proxies: dict[str, Transport] = {}
         # Read once, as httpx.Client reads them: scanning the environment per request
         # costs more than the rest of choosing a transport.
         self._environment = urllib.request.getproxies_environment() if proxied else {}
 
-    def _transport(self, url: httpx.URL) -> httpx.BaseTransport:
+    def _transport(self, url: URL) -> Transport:
         if self._proxied is None or not self._environment:
             return self._direct
         proxy = environment_proxy(url, self._environment)
@@ -97,15 +107,15 @@ class Session:
                 made = self._proxies[proxy] = self._proxied(proxy)
             return made
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
+    def _send(self, request: Request) -> Response:
         response = self._transport(request.url).handle_request(request)
         response.request = request
         return response
 
     @contextmanager
-    def stream(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
+    def stream(self, url: str, headers: dict[str, str]) -> Iterator[Response]:
         """The response to GET ``url`` (redirects followed), its body not yet read."""
-        request = httpx.Request(
+        request = Request(
             "GET",
             url,
             headers={**DEFAULT_HEADERS, **headers},
@@ -117,9 +127,7 @@ class Session:
             redirects = 0
             while response.status_code in REDIRECTS and "location" in response.headers:
                 if redirects >= MAX_REDIRECTS:
-                    raise httpx.TooManyRedirects(
-                        "Exceeded maximum allowed redirects.", request=request
-                    )
+                    raise TooManyRedirects("Exceeded maximum allowed redirects.")
                 redirects += 1
                 request = _redirected(request, response)
                 _drain(response)
@@ -137,13 +145,10 @@ class Session:
             transport.close()
 
 
-def _drain(response: httpx.Response) -> None:
+def _drain(response: Response) -> None:
     """Read a redirect's body, so that its connection can serve the next request, up to
     a bound (past it the connection is closed instead)."""
     size = 0
-    if response.is_stream_consumed:  # a response built whole (a test's transport)
-        response.close()
-        return
     for chunk in response.iter_raw():
         size += len(chunk)
         if size > REDIRECT_BODY_BYTES:
@@ -151,27 +156,25 @@ def _drain(response: httpx.Response) -> None:
     response.close()
 
 
-def _default_port(url: httpx.URL) -> int | None:
+def _default_port(url: URL) -> int | None:
     return url.port if url.port is not None else {"http": 80, "https": 443}.get(url.scheme)
 
 
-def _redirected(request: httpx.Request, response: httpx.Response) -> httpx.Request:
+def _redirected(request: Request, response: Response) -> Request:
     """The GET a redirect asks for: the URL of its Location, the same headers but for
     credentials, which never go to another origin (an upgrade to HTTPS of the same host
     on the default ports excepted, as httpx allows)."""
     try:
-        url = httpx.URL(response.headers["location"])
-    except httpx.InvalidURL as exc:
-        raise httpx.RemoteProtocolError(
-            f"Invalid URL in location header: {exc}.", request=request
-        ) from None
-    if url.scheme and not url.host:
-        url = url.copy_with(host=request.url.host)
+        url = URL(response.headers["location"])
+    except InvalidURL as exc:
+        raise RemoteProtocolError(f"Invalid URL in location header: {exc}.") from None
+    if url.scheme and not url.raw_host:
+        url = url.replaced(host=request.url.raw_host)
     if url.is_relative_url:
-        url = request.url.join(url)
+        url = request.url.join(str(url))
     if request.url.fragment and not url.fragment:
-        url = url.copy_with(fragment=request.url.fragment)
-    headers = httpx.Headers(request.headers)
+        url = url.replaced(fragment=request.url.fragment)
+    headers = Headers(request.headers)
     before = request.url
     same_origin = (
         url.scheme == before.scheme
@@ -188,6 +191,6 @@ def _redirected(request: httpx.Request, response: httpx.Response) -> httpx.Reque
         )
         if not upgrade:
             headers.pop("Authorization", None)
-        headers["Host"] = url.netloc.decode("ascii")
+        headers["Host"] = url.netloc
     extensions: dict[str, Any] = dict(request.extensions)
-    return httpx.Request("GET", url, headers=headers, extensions=extensions)
+    return Request("GET", url, headers=headers, extensions=extensions)

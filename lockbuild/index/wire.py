@@ -1,5 +1,5 @@
-"""Direct HTTP/1.1 connections through the standard library's ``http.client``, as an httpx
-transport.
+"""Direct HTTP/1.1 connections through the standard library's ``http.client``, as a
+net.Transport.
 
 Measured on the loopback copy of the index (cachegrind, the requests of a cold jupyter
 lock replayed one after another): a request through httpcore's pool and h11 cost 1.74 M
@@ -8,9 +8,10 @@ connection's socket on each request. What this keeps of httpcore's behaviour: ke
 connections per host (a connection whose server closed it while idle is noticed on its
 next request, which goes once more on a new connection), each host's addresses looked
 up once (``hostaddr.HostAddresses``), the timeout for connecting and for each read, TLS
-with the certificate checked against the host name, and failures raised as httpx's
-exceptions with the cause chained (what ``fetcher.network_reason`` reads). Proxies are
-not this module's: the session sends those requests through httpx's proxy transports.
+with the certificate checked against the host name, and failures raised as net.py's
+errors (httpx's names) with the cause chained (what ``fetcher.network_reason`` reads).
+Proxies are not this module's: the session sends those requests through httpx's proxy
+transports (viahttpx.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpcore
-import httpx  # this module is imported only once something is fetched (fetcher.client)
-
+from lockbuild.index import net
 from lockbuild.index.hostaddr import HostAddresses
 
 READ_BYTES = 64 * 1024
@@ -39,11 +38,12 @@ class _Connection(http.client.HTTPConnection):
         host: str,
         port: int,
         timeout: float | None,
-        lookup: Callable[[str, int], list[str]],
+        lookups: HostAddresses,
         tls: ssl.SSLContext | None,
     ) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._lookup = lookup
+        self._lookup = lookups.addresses
+        self._forget = lookups.forget
         self._tls = tls
 
     def connect(self) -> None:
@@ -56,6 +56,7 @@ class _Connection(http.client.HTTPConnection):
                 failure = exc
         else:
             assert failure is not None
+            self._forget(self.host, self.port)  # none answered: look it up again next time
             raise failure
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._tls is not None:
@@ -67,7 +68,7 @@ class _Connection(http.client.HTTPConnection):
         self.sock = sock
 
 
-class _Body(httpx.SyncByteStream):
+class _Body:
     """A response's body, read in chunks; a connection read to the end goes back to the
     pool, one closed early is closed."""
 
@@ -84,18 +85,18 @@ class _Body(httpx.SyncByteStream):
                     break
                 yield chunk
         except TimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+            raise net.ReadTimeout(str(exc) or "timed out") from exc
         except http.client.IncompleteRead as exc:
-            raise httpx.RemoteProtocolError(
+            raise net.RemoteProtocolError(
                 f"peer closed connection without sending complete message body: {exc!r}"
             ) from exc
         except (OSError, http.client.HTTPException) as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+            raise net.ReadError(str(exc) or type(exc).__name__) from exc
         missing = self._response.length
         if missing:
             # read1 returns what came before the end without a word: a body shorter
             # than its Content-Length is an error here, as in httpcore.
-            raise httpx.RemoteProtocolError(
+            raise net.RemoteProtocolError(
                 "peer closed connection without sending complete message body: "
                 f"{missing} bytes missing"
             )
@@ -111,7 +112,7 @@ class _Body(httpx.SyncByteStream):
             self._release(reusable and self._response.isclosed())
 
 
-class StdlibTransport(httpx.BaseTransport):
+class StdlibTransport:
     """GETs over kept-alive ``http.client`` connections, HTTPS with ``tls``."""
 
     def __init__(
@@ -122,18 +123,12 @@ class StdlibTransport(httpx.BaseTransport):
     ) -> None:
         self._tls_factory = tls
         self._tls: ssl.SSLContext | None = None
-        self._lookups = HostAddresses(httpcore.SyncBackend())
+        self._lookups = HostAddresses()
         self._lock = threading.Lock()
         self._idle: dict[_Key, list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._max_idle = max_idle_per_host
         self._closed = False
-
-    def _addresses(self, host: str, port: int) -> list[str]:
-        try:
-            return self._lookups._addresses(host, port)
-        except httpcore.ConnectError as exc:
-            raise OSError(str(exc)) from (exc.__cause__ or exc)
 
     def _context(self) -> ssl.SSLContext:
         with self._lock:
@@ -145,13 +140,13 @@ class StdlibTransport(httpx.BaseTransport):
         """An idle connection to reuse (True) or a new one (False)."""
         with self._lock:
             if self._closed:
-                raise httpx.ConnectError("the transport was closed")
+                raise net.ConnectError("the transport was closed")
             idle = self._idle.get(key)
             if idle:
                 return idle.pop(), True
         scheme, host, port = key
         tls = self._context() if scheme == "https" else None
-        made = _Connection(host, port, timeout, self._addresses, tls)
+        made = _Connection(host, port, timeout, self._lookups, tls)
         with self._lock:
             self._open.add(made)
         return made, False
@@ -171,17 +166,17 @@ class StdlibTransport(httpx.BaseTransport):
             self._open.discard(conn)
         conn.close()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: net.Request) -> net.Response:
         url = request.url
         if url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(
-                f"Request URL has an unsupported protocol '{url.scheme}://'.", request=request
+            raise net.UnsupportedProtocol(
+                f"Request URL has an unsupported protocol '{url.scheme}://'."
             )
         port = url.port or (443 if url.scheme == "https" else 80)
-        key: _Key = (url.scheme, url.host, port)
+        key: _Key = (url.scheme, url.raw_host, port)
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         timeout = timeouts.get("read") or timeouts.get("connect")
-        target = url.raw_path.decode("ascii")
+        target = url.target
         while True:
             conn, reused = self._connection(key, timeout)
             try:
@@ -201,17 +196,17 @@ class StdlibTransport(httpx.BaseTransport):
                 self._discard(conn)
                 if reused:
                     continue  # the server closed it while it was idle: once more, anew
-                raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+                raise net.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
             except TimeoutError as exc:
                 connecting = conn.sock is None  # no socket yet: the connection timed out
                 self._discard(conn)
                 if connecting:
-                    raise httpx.ConnectTimeout(str(exc) or "timed out") from exc
-                raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+                    raise net.ConnectTimeout(str(exc) or "timed out") from exc
+                raise net.ReadTimeout(str(exc) or "timed out") from exc
             except (OSError, http.client.HTTPException) as exc:
                 connecting = isinstance(exc, OSError) and conn.sock is None
                 self._discard(conn)
-                kind = httpx.ConnectError if connecting else httpx.RemoteProtocolError
+                kind = net.ConnectError if connecting else net.RemoteProtocolError
                 raise kind(str(exc) or type(exc).__name__) from exc
             except BaseException:
                 self._discard(conn)
@@ -221,11 +216,8 @@ class StdlibTransport(httpx.BaseTransport):
         def release(reusable: bool) -> None:
             self._release(key, conn, reusable)
 
-        return httpx.Response(
-            answer.status,
-            headers=answer.getheaders(),
-            stream=_Body(answer, release),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason.encode()},
+        return net.Response(
+            answer.status, headers=answer.getheaders(), stream=_Body(answer, release)
         )
 
     def close(self) -> None:

@@ -1,9 +1,11 @@
 """A proxy named by the environment carries lockbuild's requests, as pip's would; NO_PROXY
-sends them direct. A real forwarding proxy on loopback, a real index behind it."""
+sends them direct. A real forwarding proxy on loopback, a real index behind it. httpx
+carries the proxied requests and only those: a run sent direct never imports it."""
 
 from __future__ import annotations
 
 import http.client
+import sys
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.fixtures import FixtureIndex, IndexServer, isolated_env
-from tests.helpers import compile_args, lockbuild, pins, serving, write
+from tests.helpers import compile_args, pins, run, serving, write
 
 
 class _Forward(BaseHTTPRequestHandler):
@@ -72,10 +74,19 @@ def test_the_environment_proxy_carries_the_requests(
     )
     write(tmp_path / "requirements.in", "alpha\n")
     with IndexServer(idx.root) as server:
-        lockbuild(compile_args(server.url, tmp_path / "cache"), env, tmp_path)
+        args = compile_args(server.url, tmp_path / "cache")
+        proc = run(
+            [sys.executable, "-X", "importtime", "-m", "lockbuild", *args], env, cwd=tmp_path
+        )
         assert ("GET", "/simple/beta/") in server.requests
         index = server.url
     assert pins(tmp_path / "requirements.txt") == {"alpha": "1.0", "beta": "1.0"}
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert ("httpx" in imported) is not bypass
     if bypass:
         assert seen == []
     else:

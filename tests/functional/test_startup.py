@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.fixtures import FixtureIndex, IndexServer
-from tests.helpers import compile_args, run, write
+from tests.fixtures import FixtureIndex, IndexServer, isolated_env
+from tests.helpers import compile_args, pins, run, write
 
 REUSED = "its result is reused"
 # (resolvelib itself is imported by a replayed run too: its version is part of the key)
@@ -27,6 +27,13 @@ RESOLVER = {
 }
 PYLOCK = {"lockbuild.lock.pylock", "tomllib", "tomlkit"}
 HTTP = {"httpx", "httpcore", "h11", "urllib.request", "lockbuild.index.client"}
+# What only a request through a proxy needs (lockbuild/index/viahttpx.py).
+HTTPX = {"httpx", "httpcore", "h11", "anyio", "idna", "lockbuild.index.viahttpx"}
+NO_PROXY_SET = {
+    name: None
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    for name in (name, name.lower())
+}
 
 
 def _imported(args: list[str], env: dict[str, str], cwd: Path) -> tuple[set[str], str]:
@@ -56,7 +63,7 @@ def test_replay_and_check_load_only_what_they_use(tmp_path: Path, env: dict[str,
         first, said = _imported(args, env, tmp_path)
         assert REUSED not in said
         assert RESOLVER <= first
-        assert "httpx" in first
+        assert "lockbuild.index.wire" in first
         assert not first & PYLOCK
         _imported(args, env, tmp_path)
         replayed, said = _imported(args, env, tmp_path)
@@ -67,6 +74,30 @@ def test_replay_and_check_load_only_what_they_use(tmp_path: Path, env: dict[str,
     assert "are up to date" in said
     assert not checked & (RESOLVER | PYLOCK | HTTP)
     assert "lockbuild.lock.lockfile" in checked
+
+
+def test_a_direct_compile_never_imports_httpx(tmp_path: Path) -> None:
+    """With no proxy in the environment every request goes through wire.py's http.client
+    connections: httpx (and httpcore, h11, ...) stays unimported, cold or warm. The
+    proxied run's imports are read in tests/functional/test_proxy.py."""
+    env = isolated_env(tmp_path / "home", **NO_PROXY_SET)
+    idx = FixtureIndex(tmp_path / "idx")
+    idx.wheel("alpha", "1.0", requires_dist=["beta"])
+    idx.wheel("beta", "1.0")
+    idx.write()
+    write(tmp_path / "requirements.in", "alpha\n")
+    with IndexServer(idx.root) as server:
+        args = compile_args(server.url, tmp_path / "cache")
+        cold, _ = _imported(args, env, tmp_path)
+        asked = len(server.requests)
+        write(tmp_path / "requirements.in", "alpha\nbeta\n")
+        warm, _ = _imported(args, env, tmp_path)
+        assert ("GET", "/simple/alpha/") in server.requests
+        assert len(server.requests) > asked  # the warm run asked the index too
+    assert pins(tmp_path / "requirements.txt") == {"alpha": "1.0", "beta": "1.0"}
+    for found in (cold, warm):
+        assert {"lockbuild.index.wire", "lockbuild.index.session", "http.client"} <= found
+        assert not found & HTTPX
 
 
 def test_a_pylock_compile_loads_the_pylock_format(tmp_path: Path, env: dict[str, str]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +20,7 @@ from lockbuild.credentials import (
     unredacted,
     without_userinfo,
 )
+from lockbuild.index.net import Request
 
 pytestmark = pytest.mark.unit
 
@@ -99,7 +99,7 @@ def test_redact_text(text: str, expected: str | None) -> None:
 
 
 def _sent(auth: Credentials, url: str) -> str | None:
-    sent: str | None = auth(httpx.Request("GET", url)).headers.get("Authorization")
+    sent: str | None = auth(Request("GET", url)).headers.get("Authorization")
     return sent
 
 

@@ -1,4 +1,4 @@
-"""The fetcher against an in-memory server (httpx.MockTransport): pages kept and
+"""The fetcher against an in-memory server (httpx.MockTransport through viahttpx): pages kept and
 revalidated by Cache-Control, range reads, redirects and the errors users read."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from lockbuild.errors import FetchError
 from lockbuild.index.cache import Cache
 from lockbuild.index.fetcher import Fetcher, _fresh_until
+from lockbuild.index.viahttpx import HttpxTransport
 
 pytestmark = pytest.mark.unit  # pure code: in `make test-unit`
 
@@ -34,7 +35,9 @@ class Server:
 
 
 def _fetcher(tmp_path: Path, server: Server, **kwargs: bool) -> Fetcher:
-    return Fetcher(Cache(tmp_path / "cache"), transport=httpx.MockTransport(server), **kwargs)
+    return Fetcher(
+        Cache(tmp_path / "cache"), transport=HttpxTransport(httpx.MockTransport(server)), **kwargs
+    )
 
 
 @pytest.fixture(autouse=True)

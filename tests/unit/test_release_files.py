@@ -19,6 +19,7 @@ from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Fetcher, Sources
 from lockbuild.index.page import _materialize, json_listings
+from lockbuild.index.viahttpx import HttpxTransport
 from lockbuild.target import current
 
 pytestmark = pytest.mark.unit
@@ -68,7 +69,7 @@ def client(tmp_path: Path, cut_off: datetime | None = None) -> IndexClient:
         keep_wheel=current().wheel_name_filter(),
         all_files=True,
     )
-    made.fetcher = Fetcher(made.cache, transport=httpx.MockTransport(serve))
+    made.fetcher = Fetcher(made.cache, transport=HttpxTransport(httpx.MockTransport(serve)))
     return made
 
 
@@ -161,7 +162,7 @@ def test_files_picked_from_a_page_are_not_used_for_another_body(tmp_path: Path) 
         return httpx.Response(200, content=body, headers=headers)
 
     made = client(tmp_path)
-    made.fetcher = Fetcher(made.cache, transport=httpx.MockTransport(serve))
+    made.fetcher = Fetcher(made.cache, transport=HttpxTransport(httpx.MockTransport(serve)))
     made.expect_releases([("demo", Version("1.0"), True)])
     made.fetch_pages([f"{INDEX}demo/"])
     assert len(made._picked) == 1

@@ -15,7 +15,9 @@ from lockbuild.credentials import Credentials, without_userinfo
 from lockbuild.errors import FetchError
 from lockbuild.index.cache import Cache
 from lockbuild.index.fetcher import Fetcher
+from lockbuild.index.net import URL
 from lockbuild.index.session import MAX_REDIRECTS, Session, environment_proxy
+from lockbuild.index.viahttpx import HttpxTransport
 
 pytestmark = pytest.mark.unit
 
@@ -38,7 +40,9 @@ class Recorder:
 
 
 def _fetcher(tmp_path: Path, recorder: Recorder) -> Fetcher:
-    return Fetcher(Cache(tmp_path / "cache"), transport=httpx.MockTransport(recorder))
+    return Fetcher(
+        Cache(tmp_path / "cache"), transport=HttpxTransport(httpx.MockTransport(recorder))
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -169,7 +173,7 @@ def test_a_redirect_loop_ends_in_one_line(tmp_path: Path) -> None:
     ],
 )
 def test_the_proxy_for_a_url(url: str, proxies: dict[str, str], expected: str | None) -> None:
-    assert environment_proxy(httpx.URL(url), proxies) == expected
+    assert environment_proxy(URL(url), proxies) == expected
 
 
 def test_a_proxy_from_the_environment_carries_the_request(
@@ -184,12 +188,15 @@ def test_a_proxy_from_the_environment_carries_the_request(
     proxied = Recorder({"http://index.example/": httpx.Response(200, content=b"via proxy")})
     made: list[str] = []
 
-    def proxy_transport(proxy: str) -> httpx.BaseTransport:
+    def proxy_transport(proxy: str) -> HttpxTransport:
         made.append(proxy)
-        return httpx.MockTransport(proxied)
+        return HttpxTransport(httpx.MockTransport(proxied))
 
     session = Session(
-        httpx.MockTransport(direct), auth=Credentials(), timeout=5, proxied=proxy_transport
+        HttpxTransport(httpx.MockTransport(direct)),
+        auth=Credentials(),
+        timeout=5,
+        proxied=proxy_transport,
     )
     for url in ("http://index.example/", "https://index.example/"):
         with session.stream(url, {}) as response:

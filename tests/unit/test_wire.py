@@ -9,10 +9,9 @@ import io
 import socket
 from typing import Any
 
-import httpx
 import pytest
 
-from lockbuild.index import wire
+from lockbuild.index import hostaddr, net, wire
 from lockbuild.index.wire import StdlibTransport
 
 pytestmark = pytest.mark.unit
@@ -90,7 +89,7 @@ class FakeTLS:
 
 
 def _get(transport: StdlibTransport, url: str) -> tuple[int, bytes]:
-    response = transport.handle_request(httpx.Request("GET", url, headers={"X-Test": "1"}))
+    response = transport.handle_request(net.Request("GET", url, headers={"X-Test": "1"}))
     try:
         return response.status_code, b"".join(response.stream)  # type: ignore[arg-type]
     finally:
@@ -145,7 +144,7 @@ def test_a_connection_closed_while_idle_is_replaced_once(
 
 def test_a_new_connection_closed_at_once_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     transport, _ = _transport(monkeypatch, Network([]))
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(net.RemoteProtocolError):
         _get(transport, "http://127.0.0.1/a")
 
 
@@ -158,14 +157,14 @@ def test_a_new_connection_closed_at_once_is_an_error(monkeypatch: pytest.MonkeyP
 )
 def test_a_body_cut_short_is_refused(monkeypatch: pytest.MonkeyPatch, answer: bytes) -> None:
     transport, _ = _transport(monkeypatch, Network([answer]))
-    with pytest.raises(httpx.RemoteProtocolError, match="peer closed connection"):
+    with pytest.raises(net.RemoteProtocolError, match="peer closed connection"):
         _get(transport, "http://127.0.0.1/a")
 
 
 def test_a_body_left_unread_closes_its_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     network = Network([OK, OK], [OK])
     transport, _ = _transport(monkeypatch, network)
-    response = transport.handle_request(httpx.Request("GET", "http://127.0.0.1/a"))
+    response = transport.handle_request(net.Request("GET", "http://127.0.0.1/a"))
     response.close()
     assert _get(transport, "http://127.0.0.1/b") == (200, b"ok")
     assert len(network.made) == 2 and network.made[0].closed
@@ -174,20 +173,57 @@ def test_a_body_left_unread_closes_its_connection(monkeypatch: pytest.MonkeyPatc
 def test_close_ends_every_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     network = Network([OK, OK], [OK])
     transport, _ = _transport(monkeypatch, network)
-    busy = transport.handle_request(httpx.Request("GET", "http://127.0.0.1/a"))
+    busy = transport.handle_request(net.Request("GET", "http://127.0.0.1/a"))
     assert _get(transport, "http://127.0.0.1/b") == (200, b"ok")  # a second connection
     transport.close()
     assert [s.shut for s in network.made] == [True, True]
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(net.ConnectError):
         _get(transport, "http://127.0.0.1/c")
     busy.close()
 
 
 def test_only_http_and_https(monkeypatch: pytest.MonkeyPatch) -> None:
     transport, _ = _transport(monkeypatch, Network())
-    with pytest.raises(httpx.UnsupportedProtocol):
+    with pytest.raises(net.UnsupportedProtocol):
         _get(transport, "ftp://127.0.0.1/a")
 
 
 def test_the_socket_module_is_what_connects() -> None:
     assert wire.socket is socket
+
+
+def test_addresses_tried_in_order_and_looked_up_again_when_none_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = {"index.test": ["10.0.0.1", "10.0.0.2"]}
+    asked: list[str] = []
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in table[host]]
+
+    refused = {"10.0.0.1"}
+    tried: list[str] = []
+    network = Network([OK], [OK])
+
+    def connect(address: tuple[str, int], timeout: float | None = None) -> FakeSocket:
+        tried.append(address[0])
+        if address[0] in refused:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return network(address, timeout)
+
+    monkeypatch.setattr(hostaddr.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(wire.socket, "create_connection", connect)
+    transport = StdlibTransport(tls=lambda: None)  # type: ignore[arg-type,return-value]
+    response = transport.handle_request(net.Request("GET", "http://index.test/a"))
+    response.close()  # left unread: the next request needs a new connection
+    assert tried == ["10.0.0.1", "10.0.0.2"]
+    refused.add("10.0.0.2")
+    with pytest.raises(net.ConnectError) as caught:
+        _get(transport, "http://index.test/b")
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+    assert asked == ["index.test"]
+    table["index.test"] = ["10.0.0.3"]
+    assert _get(transport, "http://index.test/c") == (200, b"ok")
+    assert tried == ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert asked == ["index.test", "index.test"]

@@ -38,6 +38,7 @@ from lockbuild.index.listing import (
     make_dist_file,
 )
 from lockbuild.index.page import (
+    JsonRecord,
     _check_api_version,
     _compact_struct,
     _CountingKeep,
@@ -404,13 +405,15 @@ class IndexClient:
                     keep.dropped += dropped
                 return listings
         dropped_before = keep.dropped if keep is not None else 0
+        # What the listing cache keeps, made while the page is parsed.
+        records: list[JsonRecord] | None = [] if key is not None else None
         # Parsing holds the GIL anyway; bounding it bounds the memory that several
         # large pages parsed at once would take, at no cost in time.
         with self._parsing:
-            listings = _page_listings(body, content_type, final_url, keep, name)
-        if key is not None and self._listed is not None:
+            listings = _page_listings(body, content_type, final_url, keep, name, records)
+        if key is not None and records is not None and self._listed is not None:
             dropped = keep.dropped - dropped_before if keep is not None else 0
-            self._listed.put(key, listings, dropped)
+            self._listed.put_records(key, records, dropped)
         return listings
 
     def version_files(self, name: str, version: Version) -> tuple[DistFile, ...]:

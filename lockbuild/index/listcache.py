@@ -74,8 +74,11 @@ class ListingCache:
 
     def put(self, key: str, listings: list[Listing], dropped: int) -> None:
         records = json_records(listings)
-        if records is None:
-            return
+        if records is not None:
+            self.put_records(key, records, dropped)
+
+    def put_records(self, key: str, records: list[JsonRecord], dropped: int) -> None:
+        """put, given the json_records of the listings (as json_listings made them)."""
         self.cache.put_keyed(BUCKET, key, _codec()[1].encode((dropped, records)))
 
 

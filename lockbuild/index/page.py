@@ -99,16 +99,21 @@ _JSON_FILENAME = re.compile(r'"filename"\s*:\s*"([^"]*)"')
 
 
 def json_listings(
-    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+    body: bytes,
+    page_url: str,
+    keep: KeepWheel | None = None,
+    project: str | None = None,
+    records: list[JsonRecord] | None = None,
 ) -> list[Listing]:
-    """Files on a PEP 691 JSON page, parsed lazily."""
+    """Files on a PEP 691 JSON page, parsed lazily; with ``records``, what listcache keeps
+    of each listing is appended to it (json_records of the listings, made while they are)."""
     # start-up speed: msgspec is imported once a JSON page is read (not on replay)
     from lockbuild.index import pagejson
 
     _check_api_version(body, page_url)
     decoded = pagejson.decode_files(body)
     if decoded is None:  # not in PEP 691's shape: the standard library says why
-        return _stdlib_json_listings(body, page_url, keep, project)
+        return _stdlib_json_listings(body, page_url, keep, project, records)
     versions: dict[str, Any] = {}
     listings: list[Listing] = []
     origin = (page_url, project)
@@ -124,8 +129,11 @@ def json_listings(
             continue
         item = _listing(filename, entry.upload_time, None, versions, None, project)
         if item is not None:
-            item.make = _JsonFile(_compact_struct(entry), origin)
+            fields, packed = _struct_fields(entry)
+            item.make = _JsonFile.of_packed(packed, origin)
             listings.append(item)
+            if records is not None:
+                records.append((filename, item.name, item.version_text, item.upload_time, fields))
     return listings
 
 
@@ -160,7 +168,11 @@ def _check_api_version(body: bytes, page_url: str) -> None:
 
 
 def _stdlib_json_listings(
-    body: bytes, page_url: str, keep: KeepWheel | None = None, project: str | None = None
+    body: bytes,
+    page_url: str,
+    keep: KeepWheel | None = None,
+    project: str | None = None,
+    records: list[JsonRecord] | None = None,
 ) -> list[Listing]:
     """json_listings for a page msgspec's typed decoding refuses: entries that are not
     objects or whose filename is not a string are skipped, anything else is an error."""
@@ -205,8 +217,11 @@ def _stdlib_json_listings(
             continue
         item = _listing(filename, entry.get("upload-time"), None, versions, keep, project)
         if item is not None:
-            item.make = _JsonFile(_compact_json(entry), origin)
+            fields = _compact_json(entry)
+            item.make = _JsonFile(fields, origin)
             listings.append(item)
+            if records is not None:
+                records.append((filename, item.name, item.version_text, item.upload_time, fields))
     return listings
 
 
@@ -270,11 +285,17 @@ class _CountingKeep:
 
 
 def _page_listings(
-    body: bytes, content_type: str, url: str, keep: KeepWheel | None, project: str
+    body: bytes,
+    content_type: str,
+    url: str,
+    keep: KeepWheel | None,
+    project: str,
+    records: list[JsonRecord] | None = None,
 ) -> list[Listing]:
+    """The page's listings; ``records`` as json_listings fills it (a JSON page only)."""
     kind = content_type.lower()
     if kind in _JSON_TYPES:
-        return json_listings(body, url, keep, project)
+        return json_listings(body, url, keep, project, records)
     if kind in _HTML_TYPES:
         return html_listings(body, url, keep, project)
     if not kind:
@@ -330,6 +351,36 @@ def _compact_struct(entry: Entry) -> tuple[Any, ...]:
 
 
 _STRUCT_FIELDS = operator.attrgetter(*(key.replace("-", "_") for key in _JSON_KEYS))
+
+
+def _struct_fields(entry: Entry) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """_compact_struct of an entry and _pack of that, made at once (one call and no
+    intermediate tuples for each of the many files a page lists)."""
+    filename, url, hashes, requires, yanked, core, dist_info, uploaded, size = _STRUCT_FIELDS(entry)
+    sha = hashes.get("sha256") if isinstance(hashes, dict) else hashes
+    if core is not None:
+        dist_info = None
+    if isinstance(requires, str):
+        requires = sys.intern(requires)
+    fields = (filename, url, sha, requires, yanked, core, dist_info, uploaded, size)
+    if isinstance(sha, str) and len(sha) == 64:
+        try:
+            digest = bytes.fromhex(sha)
+        except ValueError:
+            pass
+        else:
+            if digest.hex() == sha:  # as in _pack
+                sha = digest
+    if (
+        isinstance(url, str)
+        and isinstance(filename, str)
+        and filename
+        and url.endswith(filename)
+        and url[-len(filename) - 1 : -len(filename)] == "/"
+    ):
+        cut = url[: -len(filename)]
+        return fields, (filename, cut, sha, requires, yanked, core, dist_info, uploaded, size, True)
+    return fields, (filename, url, sha, requires, yanked, core, dist_info, uploaded, size)
 
 
 def _compact(values: list[Any]) -> tuple[Any, ...]:
@@ -392,6 +443,14 @@ class _JsonFile:
     def __init__(self, fields: tuple[Any, ...], origin: tuple[str, str | None]) -> None:
         self.packed = _pack(fields)
         self.origin = origin
+
+    @classmethod
+    def of_packed(cls, packed: tuple[Any, ...], origin: tuple[str, str | None]) -> _JsonFile:
+        """The file whose fields _pack made ``packed``."""
+        made = cls.__new__(cls)
+        made.packed = packed
+        made.origin = origin
+        return made
 
     @property
     def fields(self) -> tuple[Any, ...]:

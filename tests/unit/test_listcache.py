@@ -12,11 +12,12 @@ from typing import Any
 import msgspec
 import pytest
 
+from lockbuild.errors import FetchError
 from lockbuild.index.cache import Cache
 from lockbuild.index.listcache import BUCKET, ListingCache
-from lockbuild.index.page import _CountingKeep, json_listings
+from lockbuild.index.page import JsonRecord, _CountingKeep, json_listings, json_records
 from lockbuild.target import current
-from tests.unit.test_pagejson import PAGE_URL, REGULAR, page, wheel
+from tests.unit.test_pagejson import IRREGULAR, PAGE_URL, REGULAR, page, wheel
 
 pytestmark = pytest.mark.unit
 
@@ -58,6 +59,37 @@ def test_kept_listings_are_the_parsed_ones(tmp_path: Path, name: str, with_filte
     found = store.get(key, PAGE_URL, "demo")
     assert found is not None
     assert seen(*found) == seen(parsed, dropped)
+
+
+@pytest.mark.parametrize("with_filter", [False, True])
+@pytest.mark.parametrize("name", sorted(REGULAR) + sorted(IRREGULAR))
+def test_records_made_while_parsing_are_those_of_the_listings(
+    tmp_path: Path, name: str, with_filter: bool
+) -> None:
+    """What a cold run keeps (records made as the page is parsed, for pages msgspec
+    decodes and for those the standard library reads) is json_records of the listings,
+    and reads back as them."""
+    body = REGULAR.get(name) or IRREGULAR[name]
+    keep = _CountingKeep(current().wheel_name_filter()) if with_filter else None
+    records: list[JsonRecord] = []
+    try:
+        parsed = json_listings(body, PAGE_URL, keep, "demo", records)
+    except FetchError:
+        assert records == []
+        return
+    assert records == json_records(parsed)
+    store = ListingCache(Cache(tmp_path), "filter")
+    key = store.key(DIGEST, "application/vnd.pypi.simple.v1+json", PAGE_URL, "demo")
+    store.put_records(key, records, 3)
+    found = store.get(key, PAGE_URL, "demo")
+    # A field of a type no record holds (a URL that is a list) is a miss, as it is when
+    # the listings are kept by put.
+    via_listings = ListingCache(Cache(tmp_path / "put"), "filter")
+    via_listings.put(key, parsed, 3)
+    again = via_listings.get(key, PAGE_URL, "demo")
+    assert (found is None) == (again is None) == (name == "url that is a list")
+    if found is not None and again is not None:
+        assert seen(*found) == seen(*again) == seen(parsed, 3)
 
 
 def test_every_part_of_the_key_counts(tmp_path: Path) -> None:

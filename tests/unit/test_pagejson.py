@@ -83,6 +83,19 @@ REGULAR = {
         wheel("4.0", "not-a-valid-tag-triple-here"),
     ),
     "no files": page(),
+    # Digests kept as 32 bytes only when they read back the same; URLs cut before the
+    # file name only after a "/".
+    "hashes and urls of every form": page(
+        wheel("7.0", hashes={"sha256": SHA.upper()}),
+        wheel("7.1", hashes={"sha256": "ab " * 21 + "a"}),
+        wheel("7.2", hashes={"sha256": "zz" * 32}),
+        wheel("7.3", hashes={"sha256": SHA[:62]}),
+        wheel("7.4", hashes={"md5": "00" * 16}),
+        wheel("7.5", hashes={"sha256": "01" * 32}),
+        wheel("7.6", url="filesdemo-7.6-py3-none-any.whl"),
+        wheel("7.7", url="demo-7.7-py3-none-any.whl"),
+        wheel("7.8", url="/demo-7.8-py3-none-any.whl?x=1"),
+    ),
     "sizes": page(wheel("6.0", size=0), wheel("6.1", size=-5), wheel("6.2", size=None)),
     "absolute and foreign urls": page(
         wheel("5.0", url="https://cdn.test/files/demo-5.0-py3-none-any.whl"),

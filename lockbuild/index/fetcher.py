@@ -110,8 +110,10 @@ class Fetcher:
                 from lockbuild.index.session import Session
                 from lockbuild.index.wire import StdlibTransport
 
+                # pip's order: its own --cert (PIP_CERT) before the TLS library's
+                # SSL_CERT_FILE, which a --cert given on the command line must not lose to.
                 verify: str | bool = (
-                    os.environ.get("SSL_CERT_FILE") or os.environ.get("PIP_CERT") or True
+                    os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or True
                 )
 
                 def tls() -> ssl.SSLContext:
@@ -123,7 +125,14 @@ class Fetcher:
                     # start-up speed: httpx (some 50 ms) only for a request through a proxy
                     from lockbuild.index.viahttpx import proxy_transport
 
-                    return proxy_transport(proxy, verify)
+                    try:
+                        return proxy_transport(proxy, verify)
+                    except ImportError:
+                        # httpx carries SOCKS proxies only with its optional socksio
+                        raise FetchError(
+                            f"proxy {redact(proxy)}: a SOCKS proxy needs the socksio "
+                            "package (pip install 'httpx[socks]')"
+                        ) from None
 
                 self._client = Session(
                     self.transport or StdlibTransport(tls=tls),

@@ -1,6 +1,7 @@
-"""An index over HTTPS: a certificate trusted through SSL_CERT_FILE or PIP_CERT locks; one
-not trusted fails in one line naming it, the certificate checked against the host name.
-A real TLS server on loopback with a certificate made by openssl for this test."""
+"""An index over HTTPS: a certificate trusted through SSL_CERT_FILE or PIP_CERT (PIP_CERT
+first, as pip) locks; one not trusted fails in one line naming it, the certificate checked
+against the host name. A real TLS server on loopback with a certificate made by openssl for
+this test."""
 
 from __future__ import annotations
 
@@ -66,6 +67,29 @@ def test_an_https_index_with_a_trusted_certificate_locks(
     env = isolated_env(tmp_path / "home", **{variable: str(cert), other: None})
     write(tmp_path / "requirements.in", "alpha\n")
     lockbuild(compile_args(url, tmp_path / "cache"), env, tmp_path)
+    assert pins(tmp_path / "requirements.txt") == {"alpha": "1.0", "beta": "1.0"}
+
+
+@pytest.mark.parametrize("given", ["PIP_CERT", "--cert"])
+def test_pips_certificate_comes_before_ssl_cert_file(
+    tmp_path: Path, https_index: tuple[str, Path], given: str
+) -> None:
+    """pip's order: the bundle given to pip (--cert, PIP_CERT) is the one trusted, even
+    where SSL_CERT_FILE names another (here one that does not trust the index)."""
+    url, cert = https_index
+    (tmp_path / "elsewhere").mkdir()
+    other, _ = _certificate(tmp_path / "elsewhere", "elsewhere")
+    env = isolated_env(
+        tmp_path / "home",
+        LOCKBUILD_RETRIES="1",
+        SSL_CERT_FILE=str(other),
+        PIP_CERT=str(cert) if given == "PIP_CERT" else None,
+    )
+    write(tmp_path / "requirements.in", "alpha\n")
+    args = compile_args(url, tmp_path / "cache")
+    if given == "--cert":
+        args += ["--cert", str(cert)]
+    lockbuild(args, env, tmp_path)
     assert pins(tmp_path / "requirements.txt") == {"alpha": "1.0", "beta": "1.0"}
 
 

@@ -92,3 +92,32 @@ def test_the_environment_proxy_carries_the_requests(
     else:
         assert f"{index}alpha/" in seen
         assert f"{index}beta/" in seen
+
+
+def test_a_socks_proxy_without_socksio_fails_in_one_line(tmp_path: Path) -> None:
+    """httpx carries a SOCKS proxy only with its optional socksio package: without it the
+    run stops in one line that says what to install, and writes nothing."""
+    try:
+        import socksio  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("socksio is installed here: the proxy would be tried")
+    idx = FixtureIndex(tmp_path / "index")
+    idx.wheel("alpha", "1.0")
+    idx.write()
+    proxy_url = "socks5://127.0.0.1:9"
+    env = isolated_env(
+        tmp_path / "home", ALL_PROXY=proxy_url, all_proxy=proxy_url, NO_PROXY=None, no_proxy=None
+    )
+    write(tmp_path / "requirements.in", "alpha\n")
+    with IndexServer(idx.root) as server:
+        args = compile_args(server.url, tmp_path / "cache")
+        proc = run([sys.executable, "-m", "lockbuild", *args], env, cwd=tmp_path, check=False)
+        assert server.requests == []
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        f"lockbuild: error: proxy {proxy_url}: a SOCKS proxy needs the socksio package "
+        "(pip install 'httpx[socks]')\n"
+    )
+    assert not (tmp_path / "requirements.txt").exists()

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -28,10 +28,12 @@ from lockbuild.lock.formats import render_pair
 from lockbuild.lock.lockfile import existing_newline, write_pair
 from lockbuild.lock.model import UNSAFE_PACKAGES, Entry, Header, Locked, TextStyle
 from lockbuild.model import FileRecord, Kind, Req
-from lockbuild.resolve import graph as graphs
-from lockbuild.resolve import heldback
 from lockbuild.spec import CompileOptions, InputRequirement, Spec
 from lockbuild.target import Target
+
+if TYPE_CHECKING:
+    from lockbuild.resolve import graph as graphs
+    from lockbuild.resolve import heldback
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def _via(
     label_build: bool,
     overridden: bool = False,
 ) -> tuple[str, ...]:
+    from lockbuild.resolve import graph as graphs  # start-up speed, as in render
+
     entries: set[str] = set()
     for parent, kinds in graphs.parents(graph, name):
         is_input = graph.nodes[parent].get("input", False)
@@ -147,6 +151,9 @@ def render(
     resolved: Resolved,
 ) -> CompileResult:
     """Both files, rendered from what the resolution produced."""
+    # start-up speed: a replayed run writes a recorded result, without the resolve side
+    from lockbuild.resolve import graph as graphs
+
     graph = resolved.graph
     constraints = resolved.constraints
     overrides = resolved.overrides
@@ -330,6 +337,8 @@ def _sdist_lines(
 ) -> tuple[str, ...]:
     """The pins built from an index's sdist on the target, for sync to build itself:
     ``name==version filename sha256:hex`` (direct references are left to the installer)."""
+    from lockbuild.resolve import graph as graphs  # start-up speed, as in render
+
     lines = []
     for pin in graphs.pins(graph, names):
         dist = pin.candidate.dist

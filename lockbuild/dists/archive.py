@@ -115,26 +115,11 @@ def read_sdist(data: bytes, filename: str) -> SdistContents:
     return SdistContents(found.get("PKG-INFO"), found.get("pyproject.toml"))
 
 
-class SeekableReader(io.RawIOBase):
-    """A read-only file that can seek (what zipfile and tarfile need), at ``_pos``: the
-    base of the archive streams here and of the fetcher's range-read remote file."""
-
-    _pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-
-class _BoundedStream(SeekableReader):
+class _BoundedStream(io.RawIOBase):
     """The decompressed bytes of an archive, read forward, that refuses to produce more
     than ``limit`` bytes in all: the cap is on bytes decompressed, so it also bounds what
-    tarfile reads for itself (pax and long-name headers) and what it skips over."""
+    tarfile reads for itself (pax and long-name headers) and what it skips over. It can
+    seek (what zipfile and tarfile need): backwards by reading again from the start."""
 
     def __init__(
         self, open_source: Callable[[], io.BufferedIOBase], limit: int, filename: str
@@ -146,6 +131,15 @@ class _BoundedStream(SeekableReader):
         self._filename = filename
         self._pos = 0
         self._produced = 0  # every byte decompressed, counting re-reads after a rewind
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
 
     def _take(self, size: int) -> bytes:
         if self._produced + size > self._limit:

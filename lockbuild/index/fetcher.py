@@ -4,6 +4,7 @@ ranges of remote files read as seekable files, over HTTP(S) or from ``file://``.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import threading
@@ -12,10 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import pathname2url, url2pathname
 
 from lockbuild import limits
-from lockbuild.dists.archive import SeekableReader
 from lockbuild.errors import FetchError
 from lockbuild.index.cache import Cache, CachedPage, sha256_hex
 from lockbuild.indexopts import FIRST_INDEX, IndexOptions
@@ -63,10 +62,14 @@ class Sources:
 
 def local_path(url: str) -> Path:
     """The path a ``file:`` URL names."""
+    from urllib.request import url2pathname  # start-up speed: only local sources need it
+
     return Path(url2pathname(unquote(urlsplit(url).path)))
 
 
 def file_url(path: Path) -> str:
+    from urllib.request import pathname2url  # start-up speed, as above
+
     return "file://" + pathname2url(str(path.resolve()))
 
 
@@ -401,10 +404,11 @@ def network_reason(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-class RemoteFile(SeekableReader):
+class RemoteFile(io.RawIOBase):
     """A file on a server, read through HTTP range requests, for ``zipfile`` to seek
     around in: what was read is kept, and each miss fetches at least ``MIN_FETCH`` bytes,
-    so reading a wheel's METADATA takes one to three requests."""
+    so reading a wheel's METADATA takes one to three requests. (Not the archive
+    readers' SeekableReader: the archive modules load only once a file is read.)"""
 
     MIN_FETCH = 64 * 1024
     MAX_REQUESTS = 12
@@ -417,6 +421,15 @@ class RemoteFile(SeekableReader):
         self._pos = 0
         self._spans: list[tuple[int, bytes]] = [(size - len(tail), tail)]
         self.requests = 1
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
 
     def seek(self, offset: int, whence: int = 0) -> int:
         base = {0: 0, 1: self._pos, 2: self._size}[whence]

@@ -8,9 +8,8 @@ import json
 import operator
 import re
 import sys
-from collections.abc import Iterable, Iterator
-from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.version import Version
@@ -35,29 +34,48 @@ from lockbuild.index.listing import (
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
-class _AnchorParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.anchors: list[tuple[dict[str, str | None], str]] = []
-        self._current: dict[str, str | None] | None = None
-        self._text: list[str] = []
+@functools.cache
+def _anchor_parser() -> Callable[[], _Anchors]:
+    """The parser of an HTML page's <base> and anchors, made on the first HTML page read."""
+    from html.parser import HTMLParser  # start-up speed: a run of JSON pages never needs it
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-        elif tag == "a":
-            self._current = dict(attrs)
-            self._text = []
+    class AnchorParser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.base: str | None = None
+            self.anchors: list[tuple[dict[str, str | None], str]] = []
+            self._current: dict[str, str | None] | None = None
+            self._text: list[str] = []
 
-    def handle_data(self, data: str) -> None:
-        if self._current is not None:
-            self._text.append(data)
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "base" and self.base is None:
+                self.base = dict(attrs).get("href")
+            elif tag == "a":
+                self._current = dict(attrs)
+                self._text = []
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._current is not None:
-            self.anchors.append((self._current, "".join(self._text).strip()))
-            self._current = None
+        def handle_data(self, data: str) -> None:
+            if self._current is not None:
+                self._text.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "a" and self._current is not None:
+                self.anchors.append((self._current, "".join(self._text).strip()))
+                self._current = None
+
+    return AnchorParser
+
+
+if TYPE_CHECKING:
+
+    class _Anchors(Protocol):
+        """What _anchor_parser's parser collects: the <base href> and each anchor's
+        attributes and text."""
+
+        base: str | None
+        anchors: list[tuple[dict[str, str | None], str]]
+
+        def feed(self, data: str) -> None: ...
 
 
 def _followable(url: str, page_url: str) -> bool:
@@ -74,7 +92,7 @@ def html_listings(
 ) -> list[Listing]:
     """Files on a PEP 503 HTML page (or a find-links HTML page), parsed lazily;
     ``project`` is the project the page is for (None for find-links pages)."""
-    parser = _AnchorParser()
+    parser = _anchor_parser()()
     parser.feed(body.decode("utf-8", errors="replace"))
     try:
         base = urljoin(page_url, parser.base) if parser.base else page_url

@@ -26,6 +26,15 @@ RESOLVER = {
     "packaging.metadata",
 }
 PYLOCK = {"lockbuild.lock.pylock", "tomllib", "tomlkit"}
+# Read only for what a replayed run of JSON pages never meets: HTML pages, local sources,
+# archives (sdists, wheels read by range requests), the resolve side of the outputs.
+UNMET = {
+    "html.parser",
+    "lockbuild.dists.archive",
+    "tarfile",
+    "zipfile",
+    "lockbuild.resolve.graph",
+}
 HTTP = {"httpx", "httpcore", "h11", "urllib.request", "lockbuild.index.client"}
 # What only a request through a proxy needs (lockbuild/index/viahttpx.py).
 HTTPX = {"httpx", "httpcore", "h11", "anyio", "idna", "lockbuild.index.viahttpx"}
@@ -70,6 +79,7 @@ def test_replay_and_check_load_only_what_they_use(tmp_path: Path, env: dict[str,
         assert REUSED in said
         assert not replayed & RESOLVER
         assert not replayed & PYLOCK
+        assert not replayed & UNMET
     checked, said = _imported(["check"], env, tmp_path)
     assert "are up to date" in said
     assert not checked & (RESOLVER | PYLOCK | HTTP)

@@ -7,8 +7,10 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import posixpath
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -39,12 +41,14 @@ _ARCHIVE_ERRORS = (
 
 def wheel_metadata(data: bytes | BinaryIO | io.RawIOBase, filename: str) -> bytes:
     """The METADATA file of a wheel held in memory (or readable through ``data``)."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    found = _metadata_by_directory(source, filename)
+    if found is not None:
+        return found
     try:
-        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as archive:
+        with zipfile.ZipFile(source) as archive:
             candidates = [
-                n
-                for n in archive.namelist()
-                if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+                n for n in archive.namelist() if n.count("/") == 1 and n.endswith(_METADATA_SUFFIX)
             ]
             if len(candidates) != 1:
                 raise DistError(f"{filename}: wheel has no single .dist-info/METADATA")
@@ -54,6 +58,116 @@ def wheel_metadata(data: bytes | BinaryIO | io.RawIOBase, filename: str) -> byte
             return archive.read(info)
     except zipfile.BadZipFile:
         raise DistError(f"{filename}: not a valid wheel (bad zip file)") from None
+
+
+_METADATA_SUFFIX = ".dist-info/METADATA"
+_END = struct.Struct("<4s4H2LH")  # the end of central directory record (zipfile's)
+_NAMES = struct.Struct("<HHH")  # a central directory entry's name, extra, comment lengths
+_EXTRA = struct.Struct("<HH")  # an extra field record's kind and length
+_ENTRY = struct.Struct("<4s4B4HL2L5H2L")  # a central directory entry (zipfile's)
+_LOCAL = struct.Struct("<4s2B4HL2L2H")  # a member's local header (zipfile's)
+
+
+def _metadata_by_directory(source: Any, filename: str) -> bytes | None:
+    """wheel_metadata of an archive of the plain shape wheels have, read without making
+    a ZipInfo for each member (zipfile's cost: a few microseconds each, and large wheels
+    hold thousands): the central directory is walked for names alone. None for anything
+    else (a comment, zip64, data before the archive, names that are not ASCII or hold a
+    NUL, extra fields zipfile would refuse, encryption, methods other than stored and
+    deflated, a member that does not unpack to its size and CRC-32): zipfile reads
+    those, and says what is wrong with them as it always did."""
+    if os.sep != "/":
+        return None  # zipfile turns the separator into "/" in names there
+    size = source.seek(0, io.SEEK_END)
+    if size < 42:
+        return None
+    source.seek(size - 42)
+    tail = source.read(42)
+    if len(tail) != 42 or tail[:4] == b"PK\x06\x07" or tail[-2:] != b"\0\0":
+        return None  # short, zip64 (its locator precedes the end record) or a comment
+    signature, _disk, _disk_cd, _here, _total, size_cd, offset_cd, _ = _END.unpack_from(tail, 20)
+    if signature != b"PK\x05\x06" or offset_cd + size_cd != size - 22:
+        return None
+    source.seek(offset_cd)
+    directory = source.read(size_cd)
+    if len(directory) != size_cd:
+        return None
+    found: list[tuple[int, bytes]] = []
+    suffix = b".dist-info/METADATA"
+    pos = 0
+    while pos < size_cd:
+        if size_cd - pos < 46 or not directory.startswith(b"PK\x01\x02", pos):
+            return None
+        if directory[pos + 6] > zipfile.MAX_EXTRACT_VERSION:
+            return None
+        name_len, extra_len, comment_len = _NAMES.unpack_from(directory, pos + 28)
+        start = pos + 46
+        end = start + name_len
+        pos = end + extra_len + comment_len
+        if pos > size_cd:
+            return None
+        name = directory[start:end]
+        if not name.isascii() or b"\0" in name:
+            return None
+        if extra_len and not _plain_extra(directory[end : end + extra_len]):
+            return None
+        if name.endswith(suffix) and name.count(b"/") == 1:
+            found.append((start - 46, name))
+    if len(found) != 1:
+        raise DistError(f"{filename}: wheel has no single .dist-info/METADATA")
+    at, name = found[0]
+    entry = _ENTRY.unpack_from(directory, at)
+    flags, method, crc, packed_size, file_size, offset = (
+        entry[5],
+        entry[6],
+        entry[9],
+        entry[10],
+        entry[11],
+        entry[18],
+    )
+    if file_size > MAX_MEMBER_BYTES:
+        raise DistError(f"{filename}: METADATA is implausibly large")
+    if flags & 0x61 or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return None  # encrypted, patched or strongly encrypted; bzip2, lzma...
+    if packed_size > MAX_MEMBER_BYTES:
+        return None
+    source.seek(offset)
+    header = source.read(30)
+    if len(header) != 30:
+        return None
+    local = _LOCAL.unpack(header)
+    if local[0] != b"PK\x03\x04" or source.read(local[10]) != name:
+        return None
+    if local[11]:
+        source.seek(offset + 30 + local[10] + local[11])
+    packed = source.read(packed_size)
+    if len(packed) != packed_size:
+        return None
+    if method == zipfile.ZIP_STORED:
+        content = packed if packed_size == file_size else b""
+        complete = packed_size == file_size
+    else:
+        inflate = zlib.decompressobj(-15)
+        try:
+            content = inflate.decompress(packed, file_size + 1)
+        except zlib.error:
+            return None
+        complete = inflate.eof and len(content) == file_size
+    if not complete or zlib.crc32(content) != crc:
+        return None
+    return content
+
+
+def _plain_extra(extra: bytes) -> bool:
+    """Whether zipfile reads these extra fields without a word: whole records, none of
+    them zip64's (whose sizes and offsets would replace the entry's own)."""
+    pos = 0
+    while len(extra) - pos >= 4:
+        kind, length = _EXTRA.unpack_from(extra, pos)
+        if kind == 1 or pos + 4 + length > len(extra):
+            return False
+        pos += 4 + length
+    return True
 
 
 @dataclass(frozen=True)

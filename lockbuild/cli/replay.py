@@ -47,12 +47,43 @@ FORMAT = 1
 def _own_source() -> str:
     """A digest of lockbuild's own code, every module and program of every subpackage: a
     record is never replayed by other code."""
+    # Every run that may replay reads all of it: os.walk and os.read, not pathlib's
+    # rglob and read_bytes, and no copy of a file's bytes to join it with its name.
     digest = hashlib.sha256()
-    package = Path(__file__).parents[1]
-    for path in sorted(package.rglob("*.py")):
-        name = path.relative_to(package).as_posix()
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found: list[tuple[str, str]] = []
+    for root, dirs, files in os.walk(package):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        inside = os.path.relpath(root, package).replace(os.sep, "/")
+        for file in files:
+            if file.endswith(".py"):
+                name = file if inside == "." else f"{inside}/{file}"
+                found.append((name, os.path.join(root, file)))
+    for name, path in sorted(found):
+        digest.update(name.encode() + b"\0")
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            while chunk := os.read(fd, 1 << 20):
+                digest.update(chunk)
+        finally:
+            os.close(fd)
+        digest.update(b"\0")
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _resolver_release() -> str:
+    """resolvelib's release, as the digest of its package's __init__ (which states its
+    version), read without importing it: a replayed run never resolves."""
+    import importlib.util  # start-up speed: only a run key reads it
+
+    spec = importlib.util.find_spec("resolvelib")
+    if spec is None or spec.origin is None:  # not a package of files: its own word
+        import resolvelib  # start-up speed, as above
+
+        return str(resolvelib.__version__)
+    with open(spec.origin, "rb") as file:
+        return sha256_hex(file.read())
 
 
 def _file_state(path: Path) -> str:
@@ -75,9 +106,7 @@ def run_key(
     options: CompileOptions, spec: Spec, index_options: IndexOptions, target: Target
 ) -> str:
     """Everything besides the index that the result depends on, as one digest."""
-    # start-up speed: a check or an early usage error never loads the resolver
-    import packaging
-    import resolvelib
+    import packaging  # start-up speed: a check or an early usage error never reads this
 
     # How the run is carried out, not what it produces, is left out.
     shaping = replace(
@@ -102,7 +131,7 @@ def run_key(
     parts: dict[str, Any] = {
         "format": FORMAT,
         "lockbuild": [__version__, _own_source()],
-        "libraries": [packaging.__version__, resolvelib.__version__],
+        "libraries": [packaging.__version__, _resolver_release()],
         # A date or timestamp cut-off as this machine reads it (a bare date is local);
         # a relative one is checked against the record's window instead.
         "cutoff": (

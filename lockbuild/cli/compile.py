@@ -134,6 +134,16 @@ def compile_lock(
     from lockbuild.resolve.provider import Provider, input_roots
     from lockbuild.resolve.source import IndexRepository
 
+    if not options.verbose:
+        # Build backends' own deprecation notices (setuptools prints hundreds of lines)
+        # are about the sdists, not the lock: shown with -v only. Set where the build
+        # side is imported: a replayed run, ended above, runs no backend.
+        import warnings  # start-up speed, as above
+
+        from pyproject_hooks import BuildBackendWarning
+
+        warnings.filterwarnings("ignore", category=BuildBackendWarning)
+
     # A run that resolves although an identical earlier one was recorded (--no-replay,
     # -v): the pages that run read are fetched ahead of the resolver, all at once.
     ahead: list[str] = []

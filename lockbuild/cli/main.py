@@ -192,14 +192,6 @@ def compile_command(ctx: click.Context, /, **params: Any) -> None:
             for note in pip_compile_notes(params):
                 log(f"lockbuild: note: {note}")
         _return_large_buffers_to_the_system()
-        if not options.verbose:
-            # Build backends' own deprecation notices (setuptools prints hundreds of lines)
-            # are about the sdists, not the lock: shown with -v only.
-            import warnings  # start-up speed, as above
-
-            from pyproject_hooks import BuildBackendWarning
-
-            warnings.filterwarnings("ignore", category=BuildBackendWarning)
         progress.start()
         try:
             result = lock.compile_lock(options, chosen, log, progress)

@@ -31,9 +31,9 @@ from packaging.version import Version
 
 from lockbuild.errors import LockbuildError
 from lockbuild.model import PYTHON, Candidate, Kind, Req
-from lockbuild.resolve.conflict import describe_requirement
-from lockbuild.resolve.files import choose_file
 
+# start-up speed: conflict and files (describe_requirement, choose_file) are imported in
+# the functions that explain a pin; a replayed compile reads the lock's lines without them.
 if TYPE_CHECKING:
     # start-up speed: a replayed compile reads held-back notes without the resolver
     from lockbuild.resolve.provider import Provider
@@ -119,6 +119,8 @@ def _requirements_on(
 
 
 def _describe(req: Req, parent: Candidate | None) -> str:
+    from lockbuild.resolve.conflict import describe_requirement  # start-up speed, see the top
+
     if parent is None and req.kind in (Kind.CONSTRAINT, Kind.OVERRIDE):
         return f"{req.origin or req.via}: {req.text}"
     return describe_requirement(req, parent)
@@ -180,6 +182,8 @@ def _newest_usable(
 ) -> Candidate | None:
     """The newest release above ``above`` that ``specifier`` allows and the target can
     use (None when the pin is already the newest)."""
+    from lockbuild.resolve.files import choose_file  # start-up speed, see the top
+
     prereleases = True if provider.options.pre else None
     for release in provider.repository.releases(name):
         if release.version <= above:
@@ -240,6 +244,8 @@ def _unmet_build_requirements(
 ) -> list[str]:
     """``newest``'s build requirements the locked versions do not satisfy, each followed
     by what holds that project where it is locked."""
+    from lockbuild.resolve.conflict import describe_requirement  # start-up speed, see the top
+
     reasons: list[str] = []
     try:
         texts = provider.repository.build_requires(newest)

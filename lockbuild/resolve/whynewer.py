@@ -27,10 +27,10 @@ from packaging.version import Version
 
 from lockbuild.errors import LockbuildError
 from lockbuild.model import PYTHON, Candidate, Kind, Req
-from lockbuild.resolve.conflict import describe_requirement
-from lockbuild.resolve.files import choose_file
 from lockbuild.resolve.heldback import HeldBack
 
+# start-up speed: conflict and files (describe_requirement, choose_file) are imported in
+# the functions that explain a pin; a replayed compile reads the lock's lines without them.
 if TYPE_CHECKING:
     # start-up speed: a replayed compile reads these lines without the resolver
     from lockbuild.resolve.provider import Provider
@@ -85,6 +85,8 @@ def _reasons(
     locked: Mapping[NormalizedName, Version],
     command: str,
 ) -> list[str]:
+    from lockbuild.resolve.conflict import describe_requirement  # start-up speed, see the top
+
     version = locked[name]
     reasons = [
         describe_requirement(req, parent)
@@ -114,6 +116,8 @@ def _unmet_requirements(
 ) -> list[str]:
     """``newest``'s runtime requirements that a locked version does not meet, each
     followed by the requirements that hold that project where it is."""
+    from lockbuild.resolve.conflict import describe_requirement  # start-up speed, see the top
+
     try:
         texts = provider.repository.metadata(newest).requires_dist
     except LockbuildError:  # an explanation never fails a compile
@@ -141,6 +145,8 @@ def _holders(
     provider: Provider, information: Information, name: NormalizedName, wanted: SpecifierSet
 ) -> list[str]:
     """The requirements on ``name`` that admit no known version ``wanted`` admits."""
+    from lockbuild.resolve.conflict import describe_requirement  # start-up speed, see the top
+
     versions = [r.version for r in provider.repository.releases(name)]
     fitting = [v for v in versions if wanted.contains(v, prereleases=True)]
     return [
@@ -170,6 +176,8 @@ def _newest_usable(
 ) -> Candidate | None:
     """The newest release above ``above`` that ``specifier`` allows and the target can
     use (None when the pin is already the newest)."""
+    from lockbuild.resolve.files import choose_file  # start-up speed, see the top
+
     releases = provider.repository.releases(name)
     # filter() applies pip's pre-release rule, as the resolution did (contains() of an
     # empty specifier admits them).

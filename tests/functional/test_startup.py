@@ -14,8 +14,9 @@ from tests.fixtures import FixtureIndex, IndexServer, isolated_env
 from tests.helpers import compile_args, pins, run, write
 
 REUSED = "its result is reused"
-# (resolvelib itself is imported by a replayed run too: its version is part of the key)
 RESOLVER = {
+    "resolvelib",
+    "pyproject_hooks",
     "lockbuild.resolve.provider",
     "lockbuild.resolve.source",
     "lockbuild.resolve.buildenvs",
@@ -34,6 +35,8 @@ UNMET = {
     "tarfile",
     "zipfile",
     "lockbuild.resolve.graph",
+    "lockbuild.resolve.conflict",
+    "lockbuild.build.hookfail",
 }
 HTTP = {"httpx", "httpcore", "h11", "urllib.request", "lockbuild.index.client"}
 # What only a request through a proxy needs (lockbuild/index/viahttpx.py).

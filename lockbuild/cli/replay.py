@@ -188,7 +188,8 @@ def replay(
     read = client.fetcher.pages_read
     same = len(fetched) == len(pages) and all(read.get(url) == pages[url] for url in fetched)
     for url, page in fetched.items():
-        client.fetcher.preload(url, page)  # for checking the record, or for resolving
+        # For checking the record, or for resolving; with the digest get_page noted.
+        client.fetcher.preload(url, page, read.get(url))
     return dict(record["result"]) if same else None
 
 

@@ -102,7 +102,7 @@ class Fetcher:
         # replayed at all ('' while it can).
         self.pages_read: dict[str, str | None] = {}
         self.unrepeatable = ""
-        self._preloaded: dict[str, tuple[bytes, str, str] | None] = {}
+        self._preloaded: dict[str, tuple[tuple[bytes, str, str] | None, str | None]] = {}
 
     def client(self) -> Session:
         with self._lock:
@@ -162,11 +162,11 @@ class Fetcher:
     def get_page_and_digest(self, url: str) -> tuple[tuple[bytes, str, str] | None, str | None]:
         """get_page's answer and the sha256 of its body (None: no page, or a local one)."""
         with self._lock:
-            preloaded = url in self._preloaded
-            page = self._preloaded.pop(url, None)
-        digest = None
-        if not preloaded:
+            preloaded = self._preloaded.pop(url, None)
+        if preloaded is None:
             page, digest = self._get_page(url)
+        else:
+            page, digest = preloaded
         if url.startswith("file:"):
             self.refuse_replay(f"{url} is a local page")
         else:
@@ -182,10 +182,14 @@ class Fetcher:
         with self._lock:
             return self.pages_read.get(url)
 
-    def preload(self, url: str, page: tuple[bytes, str, str] | None) -> None:
-        """A page already fetched in this run: the next get_page of ``url`` returns it."""
+    def preload(
+        self, url: str, page: tuple[bytes, str, str] | None, digest: str | None = None
+    ) -> None:
+        """A page already fetched in this run: the next get_page of ``url`` returns it.
+        ``digest``: its body's sha256 as this run computed it when it was fetched (not
+        computed again for a page of several megabytes)."""
         with self._lock:
-            self._preloaded[url] = page
+            self._preloaded[url] = (page, digest)
 
     def refuse_replay(self, why: str) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ revalidated by Cache-Control, range reads, redirects and the errors users read."
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -235,3 +236,19 @@ def test_range_reads(
     asked = server.requests[0].headers
     assert asked["range"] == (f"bytes=-{last}" if first is None else f"bytes={first}-{last}")
     assert asked["accept-encoding"] == "identity"
+
+
+def test_a_preloaded_page_is_read_with_the_digest_it_was_fetched_with(tmp_path: Path) -> None:
+    """A page a replay fetched is handed back with the sha256 noted when it came (its
+    body is not hashed again), and is read once; without a digest it is hashed."""
+    fetcher = Fetcher(Cache(tmp_path))
+    page = (b'{"files": []}', "application/vnd.pypi.simple.v1+json", "https://i/simple/a/")
+    noted = "ab" * 32
+    fetcher.preload("https://i/simple/a/", page, noted)
+    assert fetcher.get_page_and_digest("https://i/simple/a/") == (page, noted)
+    assert fetcher.pages_read["https://i/simple/a/"] == noted
+    fetcher.preload("https://i/simple/b/", page)
+    digest = hashlib.sha256(page[0]).hexdigest()
+    assert fetcher.get_page_and_digest("https://i/simple/b/") == (page, digest)
+    fetcher.preload("https://i/simple/c/", None)
+    assert fetcher.get_page_and_digest("https://i/simple/c/") == (None, None)

@@ -29,6 +29,7 @@ from lockbuild.index.listing import (
     _listing,
     checked_sha256,
     make_dist_file,
+    parsed_version,
 )
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -274,32 +275,45 @@ class _CountingKeep:
             self.dropped += 1
         return kept
 
-    def select(self, entries: Iterable[Entry]) -> Iterator[Entry]:
+    def select(self, entries: Iterable[Entry]) -> list[Entry]:
         """The entries this filter keeps, as calling it on each wheel's name would
         (entries that are not wheels, or have no file name, pass). A large page is tens
         of thousands of wheels, most for other platforms: with a target's own filter, a
         wheel whose last field (its platform tags) names no platform of the target's is
-        dropped after one split and one lookup, not three searches and a call."""
+        dropped after one split and one lookup, not three searches and a call. (A list,
+        and the drops counted in a local: this loop runs once for every wheel of every
+        page read.)"""
         platforms = self._platforms
+        if platforms is None:
+            return [
+                entry
+                for entry in entries
+                if entry.filename is None
+                or not entry.filename.endswith(".whl")
+                or self(entry.filename)
+            ]
         by_platform = self._by_platform
+        kept: list[Entry] = []
+        keep = kept.append
+        dropped = 0
         for entry in entries:
             filename = entry.filename
             if filename is None or not filename.endswith(".whl"):
-                yield entry
+                keep(entry)
                 continue
-            if platforms is not None:
-                head, _, field = filename.rpartition("-")
-                possible = by_platform.get(field)
-                if possible is None:
-                    tags = field[:-4].lower().split(".")
-                    possible = by_platform[field] = any(tag in platforms for tag in tags)
-                # The filter reads a name with fewer than four fields as malformed (kept,
-                # for the full parse to reject): only a well-formed name is dropped here.
-                if not possible and head.count("-") >= 2:
-                    self.dropped += 1
-                    continue
-            if self(filename):
-                yield entry
+            head, _, field = filename.rpartition("-")
+            possible = by_platform.get(field)
+            if possible is None:
+                tags = field[:-4].lower().split(".")
+                possible = by_platform[field] = any(tag in platforms for tag in tags)
+            # The filter reads a name with fewer than four fields as malformed (kept, for
+            # the full parse to reject): only a well-formed name is dropped here.
+            if not possible and head.count("-") >= 2:
+                dropped += 1
+            elif self(filename):
+                keep(entry)
+        self.dropped += dropped
+        return kept
 
 
 def _page_listings(
@@ -521,7 +535,10 @@ def json_listings_from_records(
     for filename, name, version_text, upload_time, fields in records:
         known = versions.get(version_text)
         if known is None:
-            known = versions[version_text] = (version_text, Version(version_text))
+            parsed = parsed_version(version_text)
+            if parsed is False:
+                raise ValueError(f"not a version: {version_text!r}")
+            known = versions[version_text] = (version_text, parsed)
         if upload_time is not None and upload_time == fields[7]:
             upload_time = fields[7]
         if filename == fields[0]:

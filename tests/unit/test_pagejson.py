@@ -297,3 +297,30 @@ def test_packed_listings_make_the_same_files() -> None:
     assert first is not None and (first.url, first.sha256) == (URL, SHA)
     assert second is not None and second.url.endswith("/x/demo-1.1-py3-none-any.whl")
     assert third is not None and third.sha256 == SHA
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.0", "1.0"),
+        ("1.0.0", "1.0.0"),
+        ("2024.1b2", "2024.1b2"),
+        ("1.0-1", "1.0.post1"),
+        ("v3", "3"),
+        ("not a version", None),
+        ("1.0-alpha-beta", None),
+        ("", None),
+    ],
+)
+def test_parsed_version_is_packaging_s_once_per_text(text: str, expected: str | None) -> None:
+    from packaging.version import Version
+
+    from lockbuild.index.listing import parsed_version
+
+    found = parsed_version(text)
+    if expected is None:
+        assert found is False
+    else:
+        assert found == Version(expected)
+        assert str(found) == str(Version(text))
+        assert parsed_version(text) is found  # one object for every page that has it

@@ -132,6 +132,10 @@ class Candidate:
         return make_key(self.name, self.extras)
 
     def base(self) -> Candidate:
+        """The candidate without extras (itself when it has none): what its metadata is
+        kept by, asked for each time the candidate is offered or pinned."""
+        if not self.extras:
+            return self
         return replace(self, extras=frozenset())
 
     def __str__(self) -> str:

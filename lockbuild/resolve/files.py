@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
@@ -52,8 +52,20 @@ def choose_file(
 def yanked_allowed(specifiers: Iterable[SpecifierSet], version: Version) -> bool:
     """Whether a yanked release may be chosen: only when a requirement pins exactly that
     version (``==`` without a wildcard, or ``===``), as PEP 592 says."""
-    return any(
-        s.operator in ("==", "===") and not s.version.endswith(".*") and s.contains(version, True)
+    return yanked_by_pins(exact_pins(specifiers), version)
+
+
+def exact_pins(specifiers: Iterable[SpecifierSet]) -> tuple[Specifier, ...]:
+    """The specifiers among ``specifiers`` that can let a yanked release be chosen
+    (``yanked_allowed``): read once for all the releases of a project."""
+    return tuple(
+        s
         for spec in specifiers
         for s in spec
+        if s.operator in ("==", "===") and not s.version.endswith(".*")
     )
+
+
+def yanked_by_pins(pins: Iterable[Specifier], version: Version) -> bool:
+    """``yanked_allowed`` with the exact pins already picked out (``exact_pins``)."""
+    return any(s.contains(version, True) for s in pins)

@@ -175,19 +175,19 @@ if _Resolution is not None:
             # resolvelib asks this of every criterion every round, twice, and its answer
             # depends only on the criterion (resolvelib makes a new one rather than change
             # one) and the pin: the last answer per name is kept with both, by identity.
-            try:
-                pin = self.state.mapping[name]
-            except KeyError:
+            # A quarter of a million calls on a lock of 400 pins: the top state is read
+            # without the property.
+            pin = self._stack.items[-1].mapping.get(name)
+            if pin is None:
                 return False
-            checks = self._pin_checks
-            seen = checks.get(name)
+            seen = self._pin_checks.get(name)
             if seen is not None and seen[0] is criterion and seen[1] is pin:
-                return bool(seen[2])
+                return seen[2]
             answer = all(
                 self._p.is_satisfied_by(requirement=r, candidate=pin)
                 for r in criterion.iter_requirement()
             )
-            checks[name] = (criterion, pin, answer)
+            self._pin_checks[name] = (criterion, pin, answer)
             return answer
 
         @property  # type: ignore[override]

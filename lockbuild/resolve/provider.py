@@ -6,10 +6,12 @@ release is used is ``files``'; what the resolver reports as it goes, ``reporter`
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -24,7 +26,7 @@ from lockbuild.errors import InvalidMetadataError, ResolutionError
 from lockbuild.index.listing import Listing
 from lockbuild.model import PYTHON, Candidate, DistFile, Kind, Req, parse_requirement
 from lockbuild.resolve.conflict import explain_conflict
-from lockbuild.resolve.files import choose_file, yanked_allowed
+from lockbuild.resolve.files import choose_file, exact_pins, yanked_by_pins
 from lockbuild.resolve.history import CompactResolver
 from lockbuild.resolve.reporter import ProgressReporter
 from lockbuild.spec import IndexOptions, InputRequirement
@@ -42,6 +44,22 @@ class Release:
     def files(self) -> tuple[DistFile, ...]:
         parsed = (item.dist() for item in self.listings)
         return tuple(sorted((d for d in parsed if d is not None), key=lambda d: d.filename))
+
+    def choice(
+        self, name: NormalizedName, target: Target, options: IndexOptions, allow_yanked: bool
+    ) -> DistFile | None:
+        """``choose_file`` of this release's files, kept per answer's inputs (the target
+        and options by identity, kept with the answer): a project's releases are offered
+        again each time a requirement on it is added, in every round and resolution."""
+        memo: dict[tuple[str, int, int, bool], tuple[Target, IndexOptions, DistFile | None]]
+        memo = self.__dict__.get("_choices") or self.__dict__.setdefault("_choices", {})
+        key = (name, id(target), id(options), allow_yanked)
+        seen = memo.get(key)
+        if seen is not None and seen[0] is target and seen[1] is options:
+            return seen[2]
+        dist = choose_file(self.files, name, target, options, allow_yanked)
+        memo[key] = (target, options, dist)
+        return dist
 
     @functools.cached_property
     def uploaded(self) -> datetime | None:
@@ -149,6 +167,11 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         # Each Requires-Dist text as a runtime edge, made once: releases of a project, and
         # the same release after a backtrack, repeat the same texts.
         self._runtime: dict[str, Req] = {}
+        # Combined specifier sets by the specifiers they were made of (_combined).
+        self._combinations: dict[tuple[int, ...], tuple[tuple[SpecifierSet, ...], SpecifierSet]]
+        self._combinations = {}
+        # narrow_requirement_selection's flags per identifier, with the list they came from.
+        self._flags: dict[str, tuple[object, tuple[bool, bool, bool]]] = {}
         # The two rules of the build side (None: every build edge is hard, as one joint
         # resolution). Otherwise edges onto these projects are hard: the runtime is at
         # stake there (they have runtime pins, or reach one through a build tool).
@@ -230,7 +253,31 @@ class Provider(AbstractProvider[Req, Candidate, str]):
         resolvelib then pins it without asking for each one's key. One pass per round,
         with the backtrack causes gathered once instead of once per identifier."""
         causes = _cause_keys(backtrack_causes)
-        return [min(identifiers, key=lambda key: _preference(key, information[key], causes))]
+        criteria = _criteria_of(information)
+        if criteria is None:
+            return [min(identifiers, key=lambda key: _preference(key, information[key], causes))]
+        # resolvelib's own view: the flags of each identifier are kept with the list of
+        # requirement information they were read from (resolvelib makes a new list rather
+        # than change one), so each round reads only the identifiers whose list is new.
+        seen = self._flags
+        flags = _flags
+
+        def key(identifier: str) -> tuple[bool, bool, bool, bool, bool, str]:
+            infos = criteria[identifier].information
+            found = seen.get(identifier)
+            if found is None or found[0] is not infos:
+                found = seen[identifier] = (infos, flags(infos))
+            direct, pinned, requested = found[1]
+            return (
+                identifier != PYTHON,
+                direct,
+                pinned,
+                identifier not in causes,
+                requested,
+                identifier,
+            )
+
+        return [min(identifiers, key=key)]
 
     def get_preference(
         self,
@@ -285,14 +332,14 @@ class Provider(AbstractProvider[Req, Candidate, str]):
             urls.add(direct_url)
         if urls:
             return self._url_matches(urls, all_reqs, extras, bad)
-        combined = SpecifierSet()
-        for req in all_reqs:
-            combined &= req.specifier
+        combined = self._combined(all_reqs)
         releases = self.repository.releases(name)
         prereleases = True if self.options.pre else None
         cutoffs = [r.not_after for r in all_reqs if r.not_after is not None]
         cutoff = min(cutoffs) if cutoffs else None
         preferred = self.preferences.get(name)
+        # Only an exact pin admits a yanked release (yanked_allowed): none, most often.
+        pins = exact_pins(r.specifier for r in all_reqs)
 
         def admitted() -> Iterator[Release]:
             """The releases every requirement allows, newest first (the preferred version
@@ -303,16 +350,31 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                 found = (r for r in found if r.uploaded is None or r.uploaded <= cutoff)
             if preferred is None:
                 return found
+            release = _release_of(releases, preferred)
+            if release is None:
+                return found  # no such release: the order stays
+            if not release.version.is_prerelease:
+                # A final release is admitted or not whatever the others are (only
+                # pre-releases wait on the rest), so it is checked alone and the rest
+                # stay lazy.
+                alone = allowed_releases((release,), combined, prereleases)
+                if next(alone, None) is None or (
+                    cutoff is not None
+                    and release.uploaded is not None
+                    and release.uploaded > cutoff
+                ):
+                    return found
+                return itertools.chain((release,), (r for r in found if r is not release))
             ordered = list(found)
-            ordered.sort(key=lambda r: r.version != preferred)  # stable: newest first after
+            ordered.sort(key=lambda r: r is not release)  # stable: newest first after
             return iter(ordered)
 
         def candidates() -> Iterator[Candidate]:
             """Built one release at a time: resolvelib rarely looks past the first few."""
             first = True
             for release in admitted():
-                allow_yanked = yanked_allowed((r.specifier for r in all_reqs), release.version)
-                dist = choose_file(release.files, name, self.target, self.options, allow_yanked)
+                allow_yanked = bool(pins) and yanked_by_pins(pins, release.version)
+                dist = release.choice(name, self.target, self.options, allow_yanked)
                 if dist is None:
                     continue
                 candidate = Candidate(
@@ -324,7 +386,9 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                     files=release.files,
                     uploaded=release.uploaded,
                 )
-                if candidate in bad or (name, release.version) in self.ruled_out:
+                if bad and candidate in bad:
+                    continue
+                if self.ruled_out and (name, release.version) in self.ruled_out:
                     continue
                 if candidate.builds and candidate.dist is not None:
                     # An sdist whose backend cannot prepare its metadata is passed over
@@ -345,6 +409,27 @@ class Provider(AbstractProvider[Req, Candidate, str]):
                 yield candidate
 
         return candidates
+
+    def _combined(self, reqs: Sequence[Req]) -> SpecifierSet:
+        """Every specifier of ``reqs`` as one set. The same requirements meet again as
+        their project is asked for in each round and resolution, and the set keeps what
+        its filter works out (the version ranges it admits): one set per combination,
+        kept by the identity of the specifiers (with them, so that an id is never
+        reused)."""
+        specs = tuple(
+            r.specifier for r in reqs if len(r.specifier) or r.specifier.prereleases is not None
+        )
+        if len(specs) == 1:
+            return specs[0]
+        key = tuple(map(id, specs))
+        seen = self._combinations.get(key)
+        if seen is not None and all(map(operator.is_, seen[0], specs)):
+            return seen[1]
+        combined = SpecifierSet()
+        for spec in specs:
+            combined &= spec
+        self._combinations[key] = (specs, combined)
+        return combined
 
     def _url_matches(
         self, urls: set[str], reqs: Sequence[Req], extras: frozenset[str], bad: set[Candidate]
@@ -512,11 +597,40 @@ def _release_version(release: Release) -> Version:
     return release.version
 
 
+def _release_of(releases: Sequence[Release], version: Version) -> Release | None:
+    """The release of ``version`` among ``releases`` (newest first, as ``Repository``
+    gives them), found by halving: a few comparisons instead of one per release."""
+    low, high = 0, len(releases)
+    while low < high:
+        middle = (low + high) // 2
+        if releases[middle].version > version:
+            low = middle + 1
+        else:
+            high = middle
+    if low < len(releases) and releases[low].version == version:
+        return releases[low]
+    return None
+
+
 def _cause_keys(backtrack_causes: Sequence[RequirementInformation[Req, Candidate]]) -> set[str]:
     """The identifiers named by the last backtrack: its requirements' and their parents'."""
     causes = {cause.requirement.key for cause in backtrack_causes}
     causes |= {cause.parent.key for cause in backtrack_causes if cause.parent is not None}
     return causes
+
+
+def _flags(
+    information: Iterable[RequirementInformation[Req, Candidate]],
+) -> tuple[bool, bool, bool]:
+    """The parts of ``get_preference``'s key read from the requirements on an identifier:
+    (not a direct reference, not an exact pin, not an input)."""
+    pinned = direct = requested = False
+    for info in information:
+        requirement = info.requirement
+        pinned = pinned or requirement.exact
+        direct = direct or bool(requirement.url)
+        requested = requested or info.parent is None
+    return not direct, not pinned, not requested
 
 
 def _preference(
@@ -525,20 +639,20 @@ def _preference(
     causes: set[str],
 ) -> tuple[bool, bool, bool, bool, bool, str]:
     """``Provider.get_preference``'s key, the causes already gathered."""
-    pinned = direct = requested = False
-    for info in information:
-        requirement = info.requirement
-        pinned = pinned or requirement.exact
-        direct = direct or bool(requirement.url)
-        requested = requested or info.parent is None
-    return (
-        identifier != PYTHON,
-        not direct,
-        not pinned,
-        identifier not in causes,
-        not requested,
-        identifier,
-    )
+    direct, pinned, requested = _flags(information)
+    return (identifier != PYTHON, direct, pinned, identifier not in causes, requested, identifier)
+
+
+def _criteria_of(information: object) -> Mapping[str, Any] | None:
+    """The criteria behind resolvelib's mapping of requirement information (an
+    ``IteratorMapping`` over its criteria, each with an ``information`` list), or None
+    when ``information`` is some other mapping (then read through its iterators)."""
+    criteria = getattr(information, "_mapping", None)
+    if type(information).__name__ != "IteratorMapping" or not isinstance(criteria, dict):
+        return None
+    if getattr(information, "_appends", None):
+        return None
+    return criteria
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -439,3 +440,145 @@ def test_markers_are_evaluated_once_per_marker_and_extra() -> None:
     assert other.marker is not None
     assert target.evaluate(other.marker, ["x"]) is False
     assert target.evaluate(other.marker, ["y"]) is True
+
+
+def offered(
+    provider: Provider, text: str, not_after: str | None = None, name: str = "beta"
+) -> list[str]:
+    """The versions find_matches offers for one requirement, in its order."""
+    req = Req.from_requirement(Requirement(text), Kind.INPUT)
+    if not_after is not None:
+        from dataclasses import replace
+
+        req = replace(req, not_after=datetime.fromisoformat(not_after))
+    matches = provider.find_matches(name, {name: iter([req])}, {name: iter([])})
+    assert callable(matches)
+    return [str(c.version) for c in matches()]
+
+
+@pytest.mark.parametrize(
+    ("versions", "text", "preferred", "pre", "expected"),
+    [
+        (["3.0", "2.0", "1.0"], "beta", "2.0", False, ["2.0", "3.0", "1.0"]),
+        (["3.0", "2.0", "1.0"], "beta", "1.0", False, ["1.0", "3.0", "2.0"]),
+        (["3.0", "2.0", "1.0"], "beta", "3.0", False, ["3.0", "2.0", "1.0"]),
+        (["3.0", "2.0", "1.0"], "beta>=2", "1.0", False, ["3.0", "2.0"]),  # not admitted
+        (["3.0", "2.0", "1.0"], "beta!=2.0", "2.0", False, ["3.0", "1.0"]),
+        (["3.0", "2.0", "1.0"], "beta", "2.5", False, ["3.0", "2.0", "1.0"]),  # no such one
+        (["3.0", "2.0", "1.0"], "beta", "9.0", False, ["3.0", "2.0", "1.0"]),
+        (["3.0", "2.0", "1.0"], "beta", "0.1", False, ["3.0", "2.0", "1.0"]),
+        (["3.0", "2.0.0", "1.0"], "beta", "2", False, ["2.0.0", "3.0", "1.0"]),  # equal
+        (["3.0b1", "2.0", "1.0"], "beta", "3.0b1", False, ["2.0", "1.0"]),  # pre-release
+        (["3.0b1", "2.0", "1.0"], "beta", "3.0b1", True, ["3.0b1", "2.0", "1.0"]),  # --pre
+        (["3.0b1", "2.0", "1.0"], "beta", "1.0", True, ["1.0", "3.0b1", "2.0"]),
+        (["3.0b1", "2.0b1", "1.0"], "beta>=2", "2.0b1", False, ["3.0b1"]),  # 2.0b1 < 2
+        (["3.0b1", "2.0b1", "1.0"], "beta>=2.0b1", "2.0b1", False, ["2.0b1", "3.0b1"]),
+        (["3.0", "2.0rc1", "1.0"], "beta>=2.0rc1", "2.0rc1", False, ["2.0rc1", "3.0"]),
+        (["3.0", "2.0", "1.0"], "beta==2.0", "2.0", False, ["2.0"]),
+        (["3.0", "2.0", "1.0"], "beta==2.*", "1.0", False, ["2.0"]),
+        (["3.0", "2.0", "1.0"], "beta", None, False, ["3.0", "2.0", "1.0"]),
+    ],
+)
+def test_preferred_version_is_offered_first_when_admitted(
+    versions: list[str], text: str, preferred: str | None, pre: bool, expected: list[str]
+) -> None:
+    """find_matches offers the preferred release first when the requirements admit it,
+    then the others newest first (as a stable sort of the admitted releases would)."""
+    repo = FakeRepository({"beta": {v: Version_() for v in versions}})
+    prefs = {} if preferred is None else {canonicalize_name("beta"): Version(preferred)}
+    provider = Provider(repo, TARGET, IndexOptions(pre=pre), preferences=prefs)
+    admitted = [
+        str(v)
+        for v in SpecifierSet(str(Requirement(text).specifier)).filter(
+            [Version(v) for v in versions], prereleases=True if pre else None
+        )
+    ]
+    if preferred is not None:
+        admitted.sort(key=lambda v: Version(v) != Version(preferred))
+    assert offered(provider, text) == admitted == expected
+
+
+@pytest.mark.parametrize(
+    ("preferred", "expected"),
+    [
+        ("2.0", ["2.0", "1.0"]),  # uploaded before the cut-off
+        ("3.0", ["2.0", "1.0"]),  # uploaded after it: not admitted
+        ("1.0", ["1.0", "2.0"]),
+    ],
+)
+def test_preferred_version_and_an_upload_cutoff(preferred: str, expected: list[str]) -> None:
+    repo = FakeRepository(
+        {
+            "beta": {
+                "3.0": Version_(uploaded="2024-03-01T00:00:00Z"),
+                "2.0": Version_(uploaded="2024-02-01T00:00:00Z"),
+                "1.0": Version_(uploaded="2024-01-01T00:00:00Z"),
+            }
+        }
+    )
+    prefs = {canonicalize_name("beta"): Version(preferred)}
+    provider = Provider(repo, TARGET, IndexOptions(), preferences=prefs)
+    assert offered(provider, "beta", not_after="2024-02-15T00:00:00+00:00") == expected
+
+
+def test_combined_specifiers_are_made_once_per_combination() -> None:
+    """The specifiers on a project are combined once per combination (the set keeps the
+    ranges its filter works out), and the combination admits what their ``&`` admits."""
+    provider = Provider(FakeRepository({}), TARGET, IndexOptions())
+
+    def req(text: str) -> Req:
+        return Req.from_requirement(Requirement(text), Kind.RUNTIME)
+
+    low, high, free, other = req("b>=1"), req("b<3,!=2.0"), req("b"), req("b>=1")
+    both = provider._combined([low, free, high])
+    assert provider._combined([low, high]) is both
+    assert provider._combined([low, other, high]) is not both  # other specifier objects
+    assert provider._combined([low]) is low.specifier
+    assert provider._combined([free]) == SpecifierSet()
+    assert both == low.specifier & high.specifier
+    versions = [Version(v) for v in ("0.5", "1.0", "2.0", "2.5", "3.0")]
+    assert list(both.filter(versions)) == [Version("1.0"), Version("2.5")]
+    anything = SpecifierSet(prereleases=True)
+    pre = Req(canonicalize_name("b"), frozenset(), anything, Kind.RUNTIME, "b")
+    assert provider._combined([pre, low]).prereleases is True
+    assert list(provider._combined([pre, low]).filter([Version("2.0b1")])) == [Version("2.0b1")]
+
+
+def test_narrowing_reads_resolvelibs_criteria_once_per_information_list() -> None:
+    """With resolvelib's own view of the criteria, narrowing picks what get_preference
+    puts first, and reads an identifier's requirements again only when its criterion
+    holds a new list of them."""
+    from resolvelib.resolvers.criterion import Criterion
+    from resolvelib.structs import IteratorMapping
+
+    provider = Provider(FakeRepository({}), TARGET, IndexOptions())
+    parent = Candidate(canonicalize_name("parent"), Version("1"))
+    info = RequirementInformation
+
+    def req(text: str) -> Req:
+        return Req.from_requirement(Requirement(text), Kind.RUNTIME)
+
+    a_list = [info(req("a"), parent)]
+    criteria: dict[str, Any] = {
+        "a": Criterion([], a_list, []),
+        "b": Criterion([], [info(req("b"), parent)], []),
+    }
+
+    def narrow(causes: list[Any]) -> str:
+        view = IteratorMapping(criteria, lambda c: c.information)
+        [chosen] = provider.narrow_requirement_selection(list(criteria), {}, {}, view, causes)
+        plain = {k: iter(c.information) for k, c in criteria.items()}
+        keys = {k: provider.get_preference(k, {}, {}, plain, causes) for k in criteria}
+        assert chosen == min(keys, key=keys.__getitem__)
+        return chosen
+
+    assert narrow([]) == "a"
+    assert provider._flags["a"][0] is a_list
+    criteria["b"] = Criterion([], [info(req("b"), parent), info(req("b==1"), parent)], [])
+    assert narrow([]) == "b"  # a new list: read again, now an exact pin
+    assert narrow([info(req("a"), parent)]) == "b"
+    criteria["a"] = Criterion([], [info(req("a"), None)], [])
+    assert narrow([]) == "b"
+    criteria["b"] = Criterion([], [info(req("b"), parent)], [])
+    assert narrow([]) == "a"  # an input now, b no longer pinned
+    assert narrow([info(req("b"), parent)]) == "b"

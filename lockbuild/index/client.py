@@ -104,6 +104,11 @@ def _named_json_listings(
     return listings
 
 
+def _made(dist: DistFile | None) -> DistFile | None:
+    """A file already parsed (what a picked listing's ``make`` returns)."""
+    return dist
+
+
 class IndexClient:
     """All distribution files of a project across every source, and their contents."""
 
@@ -210,6 +215,14 @@ class IndexClient:
                         found = _named_json_listings(body, final_url, name, needle, check)
                 except LockbuildError:
                     continue  # the check reads the page again and says what is wrong
+                # The files the check will read (its URL, hashes) are parsed here, while
+                # other pages are still coming, not after the last: for a pin without
+                # hashes the first of its release is enough, for one with hashes all.
+                for item in found or ():
+                    if item.version == version:
+                        item.make = functools.partial(_made, item.dist())
+                        if usable:
+                            break
                 with self._lock:
                     self._picked[(url, digest, needle, check.keep is not None)] = found
 

@@ -378,8 +378,8 @@ def _compact_json(entry: dict[str, Any]) -> tuple[Any, ...]:
 
 def _compact_struct(entry: Entry) -> tuple[Any, ...]:
     """_compact_json of an entry msgspec decoded (the same tuple): each key of _JSON_KEYS
-    is the attribute of that name with '_' for '-'."""
-    return _compact(list(_STRUCT_FIELDS(entry)))
+    is the attribute of that name with '_' for '-' (``hashes`` holds only the sha256)."""
+    return _struct_fields(entry)[0]
 
 
 _STRUCT_FIELDS = operator.attrgetter(*(key.replace("-", "_") for key in _JSON_KEYS))
@@ -389,7 +389,7 @@ def _struct_fields(entry: Entry) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """_compact_struct of an entry and _pack of that, made at once (one call and no
     intermediate tuples for each of the many files a page lists)."""
     filename, url, hashes, requires, yanked, core, dist_info, uploaded, size = _STRUCT_FIELDS(entry)
-    sha = hashes.get("sha256") if isinstance(hashes, dict) else hashes
+    sha = hashes.sha256 if hashes is not None else None
     if core is not None:
         dist_info = None
     if isinstance(requires, str):

@@ -15,6 +15,13 @@ from __future__ import annotations
 import msgspec
 
 
+class Hashes(msgspec.Struct, gc=False):
+    """A file's ``hashes`` object: only the sha256 is read (the others are passed over
+    without building a table of them for each of a page's tens of thousands of files)."""
+
+    sha256: str | None = None
+
+
 class Entry(msgspec.Struct, gc=False):
     """One file of a PEP 691 page; a field the page leaves out is None. There is one
     field for each key of index._JSON_KEYS (its name with '_' for '-'). Not tracked by
@@ -24,7 +31,7 @@ class Entry(msgspec.Struct, gc=False):
 
     filename: str | None = None
     url: str | None = None
-    hashes: dict[str, str] | None = None
+    hashes: Hashes | None = None
     requires_python: str | None = msgspec.field(name="requires-python", default=None)
     yanked: bool | str | None = None
     core_metadata: bool | dict[str, str] | None = msgspec.field(name="core-metadata", default=None)

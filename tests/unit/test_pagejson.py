@@ -96,6 +96,13 @@ REGULAR = {
         wheel("7.7", url="demo-7.7-py3-none-any.whl"),
         wheel("7.8", url="/demo-7.8-py3-none-any.whl?x=1"),
     ),
+    # Only the sha256 of a hashes object is read: other algorithms, of any type, pass.
+    "hashes with other algorithms": page(
+        wheel("8.0", hashes={"md5": 5, "sha256": SHA, "blake2b_256": ["ab"]}),
+        wheel("8.1", hashes={"sha256": None}),
+        wheel("8.2", hashes={}),
+        wheel("8.3", hashes={"md5": "00" * 16}),
+    ),
     "sizes": page(wheel("6.0", size=0), wheel("6.1", size=-5), wheel("6.2", size=None)),
     "absolute and foreign urls": page(
         wheel("5.0", url="https://cdn.test/files/demo-5.0-py3-none-any.whl"),
@@ -169,7 +176,7 @@ def test_fast_path_reads_every_field() -> None:
     entry = entries[0]
     assert (entry.filename, entry.hashes, entry.requires_python, entry.yanked) == (
         "demo-1.0-py3-none-any.whl",
-        {"sha256": SHA},
+        pagejson.Hashes(sha256=SHA),
         ">=3.8",
         "broken",
     )

@@ -67,13 +67,14 @@ def _localize(naive: datetime, tz: tzinfo | None) -> datetime:
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-_ISO_SPAN = re.compile(
+# The spans' patterns as text, compiled (and kept by the re module) when a span is read:
+# a date or a timestamp, the usual cut-offs, never needs them.
+_ISO_SPAN = (
     r"^P(?:(?P<y>\d+(?:[.,]\d+)?)Y)?(?:(?P<mo>\d+(?:[.,]\d+)?)M)?(?:(?P<w>\d+(?:[.,]\d+)?)W)?"
     r"(?:(?P<d>\d+(?:[.,]\d+)?)D)?"
-    r"(?:T(?:(?P<h>\d+(?:[.,]\d+)?)H)?(?:(?P<mi>\d+(?:[.,]\d+)?)M)?(?:(?P<s>\d+(?:[.,]\d+)?)S)?)?$",
-    re.IGNORECASE,
+    r"(?:T(?:(?P<h>\d+(?:[.,]\d+)?)H)?(?:(?P<mi>\d+(?:[.,]\d+)?)M)?(?:(?P<s>\d+(?:[.,]\d+)?)S)?)?$"
 )
-_FRIENDLY_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)\s*,?\s*")
+_FRIENDLY_PART = r"(\d+(?:\.\d+)?)\s*([a-z]+)\s*,?\s*"
 _UNITS: dict[str, str | None] = {}
 for _unit, _names in (
     ("weeks", "w wk wks week weeks"),
@@ -127,7 +128,7 @@ def _number(text: str) -> float:
 
 def _span(value: str, text: str, where: str) -> timedelta | None:
     body = value.lstrip("+-").strip()
-    match = _ISO_SPAN.match(body)
+    match = re.match(_ISO_SPAN, body, re.IGNORECASE)
     if match and body.upper() not in ("P", "PT") and not body.upper().endswith("T"):
         parts = match.groupdict()
         if parts["y"] or parts["mo"]:
@@ -147,8 +148,9 @@ def _span(value: str, text: str, where: str) -> timedelta | None:
     if not lowered or not lowered[0].isdigit():
         return None
     position, total, seen = 0, timedelta(), set()
+    friendly_part = re.compile(_FRIENDLY_PART)
     while position < len(lowered):
-        part = _FRIENDLY_PART.match(lowered, position)
+        part = friendly_part.match(lowered, position)
         if part is None:
             raise UsageError(f"{where} {text!r}: not a valid duration; {_EXPECTED}")
         number, unit_name = part.groups()

@@ -15,26 +15,27 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from lockbuild.model import parse_requirement
 
 # Each repair, in the order tried (each on the text the previous ones left), with what it
-# corrects; the first text that parses is taken.
-_REPAIRS: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"=>"), ">=", "'=>' read as '>='"),
-    (re.compile(r"=<"), "<=", "'=<' read as '<='"),
-    (re.compile(r"(\d)\s*([<>=~^!])"), r"\1,\2", "a missing comma added"),
-    (re.compile(r"!=~((?:\d+\.)*\d+)"), r"!=\1.*", "'!=~' read as '!=' with a wildcard"),
+# corrects; the first text that parses is taken. Patterns as text, compiled (and kept by
+# the re module) on the first malformed specifier: most runs never meet one.
+_REPAIRS: tuple[tuple[str, str, str], ...] = (
+    (r"=>", ">=", "'=>' read as '>='"),
+    (r"=<", "<=", "'=<' read as '<='"),
+    (r"(\d)\s*([<>=~^!])", r"\1,\2", "a missing comma added"),
+    (r"!=~((?:\d+\.)*\d+)", r"!=\1.*", "'!=~' read as '!=' with a wildcard"),
     (
-        re.compile(r"(<=|>=|<|>)\s*(\d+(?:\.\d+)*)\.\*"),
+        r"(<=|>=|<|>)\s*(\d+(?:\.\d+)*)\.\*",
         r"\1\2",
         "a '.*' after an ordering operator dropped",
     ),
-    (re.compile(r"(\d\.\d+)\*"), r"\1.*", "a missing '.' before '*' added"),
-    (re.compile(r",\s*$"), "", "a trailing comma dropped"),
-    (re.compile(r">\s*dev\b"), ">0.0.0dev", "'>dev' read as '>0.0.0dev'"),
+    (r"(\d\.\d+)\*", r"\1.*", "a missing '.' before '*' added"),
+    (r",\s*$", "", "a trailing comma dropped"),
+    (r">\s*dev\b", ">0.0.0dev", "'>dev' read as '>0.0.0dev'"),
     (
-        re.compile(r"(\d+(?:\.\d+)*(?:a|b|rc|post|dev)\d+)\.0\b"),
+        r"(\d+(?:\.\d+)*(?:a|b|rc|post|dev)\d+)\.0\b",
         r"\1",
         "a '.0' after a pre, post or dev number dropped",
     ),
-    (re.compile(r"['\"]"), "", "stray quotes dropped"),
+    (r"['\"]", "", "stray quotes dropped"),
 )
 
 
@@ -52,7 +53,7 @@ def repaired(text: str, valid: Callable[[str], bool]) -> tuple[str, tuple[str, .
     corrected; None when no repair makes it valid."""
     current, done = text, []
     for pattern, replacement, what in _REPAIRS:
-        changed = pattern.sub(replacement, current)
+        changed = re.sub(pattern, replacement, current)
         if changed == current:
             continue
         current = changed

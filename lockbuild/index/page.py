@@ -395,24 +395,11 @@ def _struct_fields(entry: Entry) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     if isinstance(requires, str):
         requires = sys.intern(requires)
     fields = (filename, url, sha, requires, yanked, core, dist_info, uploaded, size)
-    if isinstance(sha, str) and len(sha) == 64:
-        try:
-            digest = bytes.fromhex(sha)
-        except ValueError:
-            pass
-        else:
-            if digest.hex() == sha:  # as in _pack
-                sha = digest
-    if (
-        isinstance(url, str)
-        and isinstance(filename, str)
-        and filename
-        and url.endswith(filename)
-        and url[-len(filename) - 1 : -len(filename)] == "/"
-    ):
-        cut = url[: -len(filename)]
-        return fields, (filename, cut, sha, requires, yanked, core, dist_info, uploaded, size, True)
-    return fields, (filename, url, sha, requires, yanked, core, dist_info, uploaded, size)
+    packed_sha = _packed_sha(sha)
+    cut = _url_cut(url, filename)
+    if cut is not None:
+        return fields, (filename, cut, packed_sha, *fields[3:], True)
+    return fields, (filename, url, packed_sha, *fields[3:])
 
 
 def _compact(values: list[Any]) -> tuple[Any, ...]:
@@ -432,14 +419,30 @@ def _pack(fields: tuple[Any, ...]) -> tuple[Any, ...]:
     field says so). A URL is most of a listing's size, and the file name is kept anyway;
     together about a hundred bytes less for each of a large lock's 100k listings."""
     filename, url, sha = fields[0], fields[1], fields[2]
+    packed_sha = _packed_sha(sha)
+    if packed_sha is not sha:
+        fields = (*fields[:2], packed_sha, *fields[3:])
+    cut = _url_cut(url, filename)
+    if cut is not None:
+        return (fields[0], cut, *fields[2:], True)
+    return fields
+
+
+def _packed_sha(sha: Any) -> Any:
+    """A sha256 in lowercase hex as its 32 bytes; anything else as it is (so that it is
+    read back as it was: not upper case, no spaces)."""
     if isinstance(sha, str) and len(sha) == 64:
         try:
             digest = bytes.fromhex(sha)
         except ValueError:
-            pass
-        else:
-            if digest.hex() == sha:  # read back as it was (not upper case, no spaces)
-                fields = (*fields[:2], digest, *fields[3:])
+            return sha
+        if digest.hex() == sha:
+            return digest
+    return sha
+
+
+def _url_cut(url: Any, filename: Any) -> str | None:
+    """``url`` without ``filename`` when it ends with ``/`` and that name, else None."""
     if (
         isinstance(url, str)
         and isinstance(filename, str)
@@ -447,8 +450,8 @@ def _pack(fields: tuple[Any, ...]) -> tuple[Any, ...]:
         and url.endswith(filename)
         and url[-len(filename) - 1 : -len(filename)] == "/"
     ):
-        return (fields[0], url[: -len(filename)], *fields[2:], True)
-    return fields
+        return url[: -len(filename)]
+    return None
 
 
 def _unpack(packed: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -33,12 +33,19 @@ from lockbuild.spec import IndexOptions, InputRequirement
 from lockbuild.target import Target
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Release:
     """One version of a project; its files are parsed only when first asked for."""
 
     version: Version
     listings: tuple[Listing, ...] = field(compare=False)
+
+    def __init__(self, version: Version, listings: tuple[Listing, ...]) -> None:
+        # Every version on every page read becomes one (38k on set c): set without
+        # the frozen dataclass's object.__setattr__ per field.
+        fields = self.__dict__
+        fields["version"] = version
+        fields["listings"] = listings
 
     @functools.cached_property
     def files(self) -> tuple[DistFile, ...]:

@@ -144,6 +144,8 @@ class IndexRepository:
         fresh = []
         with self._lock:
             for name in names:
+                if name in self._speculated:  # most often: the names come canonical
+                    continue
                 canonical = canonicalize_name(name)
                 if canonical not in self._speculated:
                     self._speculated.add(canonical)

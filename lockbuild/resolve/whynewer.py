@@ -54,12 +54,13 @@ def find(
     ``explained`` (held back by a build edge) are left out. ``command`` is the compile
     command, named with ``-P`` for a pin only kept from the existing lock."""
     skip = {canonicalize_name(n) for n in explained}
+    edges = _Edges(information)
     newest: dict[NormalizedName, Candidate] = {}
     for text in sorted(runtime):
         name = canonicalize_name(text)
         if name in skip or name not in locked:
             continue
-        requirements = _requirements_on(provider, information, name)
+        requirements = edges.on(provider, name)
         if any(req.url for req, _ in requirements):
             continue
         allowed = SpecifierSet()
@@ -72,14 +73,14 @@ def find(
             provider.repository.prefetch_candidate(candidate)  # metadata read in parallel
     found: dict[str, HeldBack] = {}
     for name, candidate in newest.items():
-        reasons = _reasons(provider, information, name, candidate, locked, command)
+        reasons = _reasons(provider, edges, name, candidate, locked, command)
         found[name] = HeldBack(name, str(locked[name]), str(candidate.version), tuple(reasons))
     return found
 
 
 def _reasons(
     provider: Provider,
-    information: Information,
+    edges: _Edges,
     name: NormalizedName,
     newest: Candidate,
     locked: Mapping[NormalizedName, Version],
@@ -90,7 +91,7 @@ def _reasons(
     version = locked[name]
     reasons = [
         describe_requirement(req, parent)
-        for req, parent in _requirements_on(provider, information, name)
+        for req, parent in edges.on(provider, name)
         if parent is not None
         and req.kind != Kind.BUILD
         and not req.specifier.contains(newest.version, prereleases=True)
@@ -100,7 +101,7 @@ def _reasons(
     ruled = provider.ruled_out.get((name, newest.version))
     if ruled is not None:
         return [f"{name} {newest.version} was ruled out: {ruled.hook} {ruled.reason}"]
-    reasons = _unmet_requirements(provider, information, newest, locked)
+    reasons = _unmet_requirements(provider, edges, newest, locked)
     if reasons:
         return list(dict.fromkeys(reasons))
     if provider.preferences.get(name) == version:
@@ -110,7 +111,7 @@ def _reasons(
 
 def _unmet_requirements(
     provider: Provider,
-    information: Information,
+    edges: _Edges,
     newest: Candidate,
     locked: Mapping[NormalizedName, Version],
 ) -> list[str]:
@@ -137,12 +138,12 @@ def _unmet_requirements(
             continue
         req = Req.from_requirement(requirement, Kind.RUNTIME)
         reasons.append(describe_requirement(req, newest))
-        reasons += _holders(provider, information, dep, requirement.specifier)
+        reasons += _holders(provider, edges, dep, requirement.specifier)
     return reasons
 
 
 def _holders(
-    provider: Provider, information: Information, name: NormalizedName, wanted: SpecifierSet
+    provider: Provider, edges: _Edges, name: NormalizedName, wanted: SpecifierSet
 ) -> list[str]:
     """The requirements on ``name`` that admit no known version ``wanted`` admits."""
     from lockbuild.resolve.conflict import describe_requirement  # start-up speed, see the top
@@ -151,24 +152,32 @@ def _holders(
     fitting = [v for v in versions if wanted.contains(v, prereleases=True)]
     return [
         describe_requirement(req, parent)
-        for req, parent in _requirements_on(provider, information, name)
+        for req, parent in edges.on(provider, name)
         if not any(req.specifier.contains(v, prereleases=True) for v in fitting)
     ]
 
 
-def _requirements_on(
-    provider: Provider, information: Information, name: str
-) -> list[tuple[Req, Candidate | None]]:
-    """The requirements on ``name`` and on its extras (``name[x]``), but the edges from
-    an extra to its own base (they only repeat the version chosen)."""
-    items = [
-        (req, parent)
-        for key, pairs in information.items()
-        if key == name or key.startswith(f"{name}[")
-        for req, parent in pairs
-        if req.kind != Kind.EXTRA
-    ]
-    return items + [(c, None) for c in provider.constraints.get(name, [])]
+class _Edges:
+    """The resolution's requirements, found by project: its identifiers (``name`` and
+    ``name[extras]``) grouped by name once, in their order, rather than every identifier
+    looked at for each pin."""
+
+    def __init__(self, information: Information) -> None:
+        self.information = information
+        self.keys: dict[str, list[str]] = {}
+        for key in information:
+            self.keys.setdefault(key.split("[", 1)[0], []).append(key)
+
+    def on(self, provider: Provider, name: str) -> list[tuple[Req, Candidate | None]]:
+        """The requirements on ``name`` and on its extras (``name[x]``), but the edges
+        from an extra to its own base (they only repeat the version chosen)."""
+        items = [
+            (req, parent)
+            for key in self.keys.get(name, ())
+            for req, parent in self.information[key]
+            if req.kind != Kind.EXTRA
+        ]
+        return items + [(c, None) for c in provider.constraints.get(name, [])]
 
 
 def _newest_usable(
@@ -177,17 +186,15 @@ def _newest_usable(
     """The newest release above ``above`` that ``specifier`` allows and the target can
     use (None when the pin is already the newest)."""
     from lockbuild.resolve.files import choose_file  # start-up speed, see the top
+    from lockbuild.resolve.provider import allowed_releases  # start-up speed, see the top
 
     releases = provider.repository.releases(name)
-    # filter() applies pip's pre-release rule, as the resolution did (contains() of an
-    # empty specifier admits them).
+    # filter()'s pre-release rule, as the resolution applied it (contains() of an empty
+    # specifier admits them), read newest first only as far as the pin.
     prereleases = True if provider.options.pre else None
-    allowed = set(specifier.filter([r.version for r in releases], prereleases=prereleases))
-    for release in releases:
+    for release in allowed_releases(releases, specifier, prereleases):
         if release.version <= above:
             return None
-        if release.version not in allowed:
-            continue
         dist = choose_file(release.files, name, provider.target, provider.options, False)
         if dist is None:
             continue

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from lockbuild.index.client import IndexClient
+    from lockbuild.lock.model import LockedFile
     from lockbuild.spec import CompileOptions, IndexOptions, Spec
     from lockbuild.target import Target
 
@@ -197,19 +198,29 @@ def _recorded_releases(result: Any) -> list[tuple[str, Version, bool]]:
     """The releases ``unverified`` will look for on the pages of a recorded result (name,
     version, whether only files the target can use will do); none for a result it will
     refuse anyway, which it then says why."""
-    # start-up speed: the lock's readers load only when a record is checked
-    from lockbuild.lock.lockfile import parse_lockfile
-
     releases: list[tuple[str, Version, bool]] = []
     try:
-        for field in ("lockfile_text", "build_text"):
-            locked = parse_lockfile(str(result[field]), Path("recorded " + field))
+        for field, label in (("lockfile_text", _LOCK), ("build_text", _BUILD)):
+            locked = _parsed(str(result[field]), label)
             for pin in locked.pins.values():
                 if not _unserved_by_form(pin.version, pin.line):
                     releases.append((pin.name, Version(pin.version), not pin.hashes))
     except (LockbuildError, KeyError, TypeError, InvalidVersion):
         return []
     return releases
+
+
+_LOCK, _BUILD = "recorded lockfile", "recorded build file"
+
+
+@functools.lru_cache(maxsize=2)
+def _parsed(text: str, label: str) -> LockedFile:
+    """A recorded file, parsed once: for the releases expected before its pages come
+    (``_recorded_releases``), and for the check after (``unverified``). Only read."""
+    # start-up speed: the lock's readers load only when a record is checked
+    from lockbuild.lock.lockfile import parse_lockfile
+
+    return parse_lockfile(text, Path(label))
 
 
 def _unserved_by_form(version: str, line: str) -> bool:
@@ -299,13 +310,11 @@ def unverified(
     must be on the index pages just fetched (a hash must be a file of that release), it
     must name no direct reference, and its header must be the one this run would write.
     So a rewritten record cannot put into a lock what the index does not serve."""
-    # start-up speed: the lock's readers load only when a record is checked
-    from lockbuild.lock.lockfile import parse_lockfile
-    from lockbuild.lock.pair import pair_problems
+    from lockbuild.lock.pair import pair_problems  # start-up speed, as in _parsed
 
     try:
-        lock = parse_lockfile(lock_text, Path("recorded lockfile"))
-        build = parse_lockfile(build_text, Path("recorded build file"))
+        lock = _parsed(lock_text, _LOCK)
+        build = _parsed(build_text, _BUILD)
     except LockbuildError as exc:
         return exc.message
     if pair_problems(lock, build):

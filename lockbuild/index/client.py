@@ -220,7 +220,11 @@ class IndexClient:
                 # hashes the first of its release is enough, for one with hashes all.
                 for item in found or ():
                     if item.version == version:
-                        item.make = functools.partial(_made, item.dist())
+                        try:
+                            made = item.dist()
+                        except Exception:  # noqa: BLE001 - the check meets it where it did
+                            break
+                        item.make = functools.partial(_made, made)
                         if usable:
                             break
                 with self._lock:

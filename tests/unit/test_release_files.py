@@ -15,6 +15,7 @@ import httpx
 import pytest
 from packaging.version import Version
 
+from lockbuild.index import page as page_module
 from lockbuild.index.cache import Cache
 from lockbuild.index.client import IndexClient
 from lockbuild.index.fetcher import Fetcher, Sources
@@ -168,3 +169,24 @@ def test_files_picked_from_a_page_are_not_used_for_another_body(tmp_path: Path) 
     assert len(made._picked) == 1
     found = list(made.release_files("demo", Version("1.0")))
     assert [f.sha256 for f in found] == ["0f" * 32]
+
+
+def test_a_file_that_fails_to_parse_fails_the_check_not_the_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker that picks a release's files out of a page also parses them for the
+    check; a file whose parse raises is left to the check, which meets the error where
+    it always did (the page itself is fetched)."""
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("unparsable")
+
+    monkeypatch.setattr(page_module, "_json_entry", broken)
+    ahead = client(tmp_path, None)
+    ahead.expect_releases([("demo", Version("1.0"), True)])
+    fetched = ahead.fetch_pages([f"{INDEX}demo/"])
+    assert list(fetched) == [f"{INDEX}demo/"]
+    for url, body in fetched.items():
+        ahead.fetcher.preload(url, body)
+    with pytest.raises(RuntimeError, match="unparsable"):
+        list(ahead.release_files("demo", Version("1.0")))

@@ -192,7 +192,9 @@ class Progress:
             self.tick()
 
 
-_MILESTONE = re.compile(
+# As text: compiled (and kept by the re module) when an installer's line is shown on a
+# terminal (start-up speed).
+_MILESTONE = (
     r"^\s*(Collecting|Downloading|Processing|Installing build dependencies|"
     r"Getting requirements|Preparing metadata|Building|Built|Installing collected|"
     r"Uninstalling|Successfully|Resolved|Prepared|Installed|Uninstalled)\b"
@@ -209,7 +211,7 @@ class InstallerProgress:
         self._line = _StatusLine(self.stream)
 
     def line(self, text: str) -> None:
-        if not self.tty or not _MILESTONE.match(text) or text.endswith("'done'"):
+        if not self.tty or not re.match(_MILESTONE, text) or text.endswith("'done'"):
             return
         text = " ".join(text.split())
         width = shutil.get_terminal_size((100, 20)).columns - 1

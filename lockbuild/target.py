@@ -234,7 +234,7 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
         env["implementation_version"] = env["python_full_version"]
     version = tuple(int(x) for x in env["python_version"].split("."))
     for platform in platforms:
-        if not PLATFORM_TAG.fullmatch(platform):
+        if not re.fullmatch(PLATFORM_TAG, platform):
             raise UsageError(
                 f"--platform {_cut(platform)!r}: not a platform tag (manylinux_X_Y_ARCH, "
                 "musllinux_X_Y_ARCH, manylinux2014_ARCH, linux_ARCH, macosx_X_Y_ARCH, "
@@ -266,9 +266,10 @@ def for_platform(python_version: str | None, platforms: Sequence[str]) -> Target
 
 
 # The platform tags wheels carry (PEP 425, 600, 656, 730, 738; macOS, Windows), by
-# family; a machine is lower-case letters, digits and underscores (x86_64, armv7l).
+# family; a machine is lower-case letters, digits and underscores (x86_64, armv7l). As
+# text: compiled (and kept by the re module) when a --platform is read (start-up speed).
 _ARCH = r"[a-z0-9]+(?:_[a-z0-9]+)*"
-PLATFORM_TAG = re.compile(
+PLATFORM_TAG = (
     rf"(?:manylinux|musllinux|macosx)_\d{{1,3}}_\d{{1,3}}_{_ARCH}"
     rf"|manylinux(?:1|2010|2014)_{_ARCH}|linux_{_ARCH}"
     r"|win32|win_(?:amd64|arm64|ia64)"

@@ -285,8 +285,9 @@ def pip_config_options(cache: Cache | None = None, place: Place | None = None) -
 
 # How pip's own source names the index it uses by default (``PyPI = PackageIndex(URL,
 # ...)``, its simple API at URL + "simple"), and how its help text states the default.
-_SOURCE_DEFAULT = re.compile(r"^PyPI\s*=\s*PackageIndex\(\s*(['\"])([^'\"\s]+)\1", re.MULTILINE)
-_HELP_DEFAULT = re.compile(r"--index-url[^\n]*?\(default ([^\s()]+)\)")
+# As text: compiled (and kept by the re module) only when pip is asked (start-up speed).
+_SOURCE_DEFAULT = r"^PyPI\s*=\s*PackageIndex\(\s*(['\"])([^'\"\s]+)\1"
+_HELP_DEFAULT = r"--index-url[^\n]*?\(default ([^\s()]+)\)"
 
 
 def pip_default_index() -> str:
@@ -304,7 +305,7 @@ def pip_default_index() -> str:
 
 def default_from_source(text: str | None) -> str | None:
     """The default simple index a pip source file (``models/index.py``) defines."""
-    match = _SOURCE_DEFAULT.search(text or "")
+    match = re.search(_SOURCE_DEFAULT, text or "", re.MULTILINE)
     if match is None or not match.group(2).startswith(("https://", "http://")):
         return None
     return urljoin(match.group(2), "simple")
@@ -312,7 +313,7 @@ def default_from_source(text: str | None) -> str | None:
 
 def default_from_help(text: str | None) -> str | None:
     """The default index ``pip download --help`` states."""
-    match = _HELP_DEFAULT.search(" ".join((text or "").split()))
+    match = re.search(_HELP_DEFAULT, " ".join((text or "").split()))
     return match.group(1) if match is not None else None
 
 

@@ -62,12 +62,18 @@ def _imported(args: list[str], env: dict[str, str], cwd: Path) -> tuple[set[str]
     return found, "\n".join([*said, proc.stdout])
 
 
-def test_replay_and_check_load_only_what_they_use(tmp_path: Path, env: dict[str, str]) -> None:
+def _alpha_needs_beta(tmp_path: Path) -> FixtureIndex:
+    """An index of alpha 1.0, which requires beta 1.0, and an input asking for alpha."""
     idx = FixtureIndex(tmp_path / "idx")
     idx.wheel("alpha", "1.0", requires_dist=["beta"])
     idx.wheel("beta", "1.0")
     idx.write()
     write(tmp_path / "requirements.in", "alpha\n")
+    return idx
+
+
+def test_replay_and_check_load_only_what_they_use(tmp_path: Path, env: dict[str, str]) -> None:
+    idx = _alpha_needs_beta(tmp_path)
     with IndexServer(idx.root) as server:
         args = [a for a in compile_args(server.url, tmp_path / "cache") if a != "-q"]
         # The first run resolves (the control: the resolver is seen when it is used); the
@@ -94,11 +100,7 @@ def test_a_direct_compile_never_imports_httpx(tmp_path: Path) -> None:
     connections: httpx (and httpcore, h11, ...) stays unimported, cold or warm. The
     proxied run's imports are read in tests/functional/test_proxy.py."""
     env = isolated_env(tmp_path / "home", **NO_PROXY_SET)
-    idx = FixtureIndex(tmp_path / "idx")
-    idx.wheel("alpha", "1.0", requires_dist=["beta"])
-    idx.wheel("beta", "1.0")
-    idx.write()
-    write(tmp_path / "requirements.in", "alpha\n")
+    idx = _alpha_needs_beta(tmp_path)
     with IndexServer(idx.root) as server:
         args = compile_args(server.url, tmp_path / "cache")
         cold, _ = _imported(args, env, tmp_path)
